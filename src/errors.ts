@@ -1,0 +1,66 @@
+/**
+ * Every error a user can see carries a stable `code` (ERI_ERR_*), so scripts and clients branch on the
+ * code, never on the message. The table below is the single list of codes; `docs/errors.md` documents
+ * each one and a test checks the two agree.
+ */
+export const ERROR_CODES = {
+  /** Bad argument or input that the caller can fix. */
+  ERI_ERR_INVALID_ARGUMENT: 'invalid argument',
+  /** A file could not be read (missing, permissions). */
+  ERI_ERR_FILE_READ: 'file could not be read',
+  /** A safetensors file is malformed (truncated, bad header, offsets out of range). */
+  ERI_ERR_SAFETENSORS_FORMAT: 'not a valid safetensors file',
+  /** A tensor has a dtype the reader does not accept here. */
+  ERI_ERR_TENSOR_DTYPE: 'tensor has the wrong dtype',
+  /** A required tensor is absent from a weights or features file. */
+  ERI_ERR_TENSOR_MISSING: 'required tensor is missing',
+  /** A tensor has the wrong shape. */
+  ERI_ERR_TENSOR_SHAPE: 'tensor has the wrong shape',
+  /** A tensor holds NaN or infinite values. */
+  ERI_ERR_TENSOR_VALUES: 'tensor holds non-finite values',
+  /** A model package directory is malformed (model.json missing or invalid). */
+  ERI_ERR_MODEL_PACKAGE: 'invalid model package',
+  /** A model package's weights disagree with its card. */
+  ERI_ERR_MODEL_MISMATCH: 'model weights disagree with the model card',
+  /** The features offered to a model follow another feature spec than the model's. */
+  ERI_ERR_FEATURE_SPEC_MISMATCH: 'feature spec mismatch',
+  /** A modality is missing and the model card does not allow that. */
+  ERI_ERR_MODALITY_MISSING: 'modality missing',
+  /** onnxruntime failed to load or run a graph. */
+  ERI_ERR_INFERENCE: 'inference failed',
+  /** A call on an object that was already closed. */
+  ERI_ERR_CLOSED: 'object is closed',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class EriError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EriError';
+    this.code = code;
+  }
+
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function isEriError(value: unknown): value is EriError {
+  return value instanceof EriError;
+}
+
+/** Keeps the code of an EriError that crossed a worker-thread boundary (structured clone drops the class). */
+export function reviveError(value: unknown): Error {
+  if (value instanceof EriError) return value;
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    if (typeof code === 'string' && code in ERROR_CODES) {
+      return new EriError(code as ErrorCode, value.message, { cause: value });
+    }
+    return value;
+  }
+  return new Error(String(value));
+}
