@@ -144,10 +144,12 @@ function inferBranch(file: SafetensorsFile, branch: Branch, attention: Attention
   };
 }
 
-export function inferArchitecture(file: SafetensorsFile, attention: AttentionSplit = REFERENCE_ATTENTION): ModelArchitecture {
+export type BranchAttention = Partial<Record<Branch, AttentionSplit>>;
+
+export function inferArchitecture(file: SafetensorsFile, attention: BranchAttention = {}): ModelArchitecture {
   return {
-    video: inferBranch(file, 'video', attention),
-    audio: inferBranch(file, 'audio', attention),
+    video: inferBranch(file, 'video', attention.video ?? REFERENCE_ATTENTION),
+    audio: inferBranch(file, 'audio', attention.audio ?? REFERENCE_ATTENTION),
     headHidden: dim(file, 'head.0.weight', 0, 2),
     outputs: dim(file, 'head.2.weight', 0, 2),
   };
@@ -164,7 +166,7 @@ function checkFinite(name: string, tensor: Float32Tensor, source: string): void 
 /** Loads, validates and names every tensor; the architecture is inferred unless given (then it is checked). */
 export async function loadWeights(
   path: string,
-  options: { attention?: AttentionSplit; expect?: ModelArchitecture } = {},
+  options: { attention?: BranchAttention; expect?: ModelArchitecture } = {},
 ): Promise<ModelWeights> {
   let bytes: Buffer;
   try {
@@ -197,6 +199,14 @@ export async function loadWeights(
 }
 
 /** Human-readable differences between two architectures (empty when they agree). */
+/** The attention split each branch of an architecture uses, to re-infer it from weights. */
+export function attentionOf(arch: ModelArchitecture): BranchAttention {
+  return {
+    video: { heads: arch.video.heads, dimHead: arch.video.dimHead },
+    audio: { heads: arch.audio.heads, dimHead: arch.audio.dimHead },
+  };
+}
+
 export function architectureDifferences(a: ModelArchitecture, b: ModelArchitecture): string[] {
   const out: string[] = [];
   for (const branch of BRANCHES) {

@@ -1,0 +1,26 @@
+import { writeFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { formatModelBench, runModelBench } from '../bench/model-bench.js';
+import { positiveInt } from './options.js';
+
+/** `eri bench …`: benchmarks that print a table and can write JSON. */
+
+export function registerBenchCommands(program: Command): void {
+  const bench = program.command('bench').description('benchmarks: print a table, optionally write JSON');
+  bench
+    .command('model')
+    .description('sequence-model costs: GRU step, encoder by window length, head, batched vs unbatched')
+    .option('--model <dir>', 'model package (default: a random package with the reference sizes)')
+    .option('--repeats <n>', 'timed repetitions per measure', positiveInt, 40)
+    .option('--sessions <n>', 'sessions in the batched vs unbatched comparison', positiveInt, 8)
+    .option('--json <file>', 'also write the results as JSON')
+    .action(async (o: { model?: string; repeats: number; sessions: number; json?: string }) => {
+      const result = await runModelBench({
+        repeats: o.repeats,
+        sessions: o.sessions,
+        ...(o.model ? { modelDir: o.model } : {}),
+      });
+      console.log(formatModelBench(result));
+      if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+    });
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { isEriError } from '../errors.js';
+import { registerBenchCommands } from './bench-commands.js';
+import { registerModelCommands } from './model-commands.js';
+import { registerPredictFeatures } from './predict-features.js';
+
+/** The `eri` command line. Every failure prints `eri: error [CODE]: message` and exits non-zero. */
+
+export function buildProgram(): Command {
+  const program = new Command('eri')
+    .description('eri-stream: real-time Emotional Reaction Intensity estimates (ABAW5 model)')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  registerModelCommands(program);
+  registerPredictFeatures(program);
+  registerBenchCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander already printed help/version or the usage error.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (isEriError(error)) {
+      console.error(`eri: error [${error.code}]: ${error.message}`);
+      return error.code === 'ERI_ERR_INVALID_ARGUMENT' ? 2 : 1;
+    }
+    console.error(`eri: unexpected error: ${(error as Error).stack ?? String(error)}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);
