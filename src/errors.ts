@@ -51,16 +51,3 @@ export class EriError extends Error {
 export function isEriError(value: unknown): value is EriError {
   return value instanceof EriError;
 }
-
-/** Keeps the code of an EriError that crossed a worker-thread boundary (structured clone drops the class). */
-export function reviveError(value: unknown): Error {
-  if (value instanceof EriError) return value;
-  if (value instanceof Error) {
-    const code = (value as { code?: unknown }).code;
-    if (typeof code === 'string' && code in ERROR_CODES) {
-      return new EriError(code as ErrorCode, value.message, { cause: value });
-    }
-    return value;
-  }
-  return new Error(String(value));
-}

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalEngine } from '../model/engine.js';
 import { cachedGraphs, graphCacheKey } from '../model/graph-cache.js';
+import { SeededRandom } from '../model/init.js';
 import { loadModelPackage } from '../model/package.js';
 import { initRandomPackage } from '../model/package-tools.js';
 import { PooledEngine } from '../model/pooled-engine.js';
-import { SeededRandom } from '../model/init.js';
 import type { Branch } from '../model/weights.js';
 import { describeMachine, fmt, machineInfo, type Summary, summarize, table, timeIt } from './harness.js';
 
@@ -55,7 +55,10 @@ export async function runModelBench(options: ModelBenchOptions): Promise<ModelBe
   const graphs = await cachedGraphs(pkg.weights, options.cacheRoot);
   const arch = pkg.weights.architecture;
   const engine = await LocalEngine.create(arch, graphs, { intraOpThreads: 1 });
-  const pool = new PooledEngine({ key: graphCacheKey(pkg.weights), architecture: arch, graphs }, { workers: 1 });
+  const pool = new PooledEngine(
+    { key: graphCacheKey(pkg.weights), architecture: arch, graphs },
+    { workers: 1 },
+  );
   const rng = new SeededRandom(7);
   const rows: ModelBenchRow[] = [];
   const batching: ModelBenchResult['batching'] = [];
@@ -99,7 +102,9 @@ export async function runModelBench(options: ModelBenchOptions): Promise<ModelBe
     const a = arch.video;
     const xs = random(sessions * a.inputDim, rng);
     const hs = random(a.gruLayers * sessions * a.hidden, rng);
-    const perSessionX = Array.from({ length: sessions }, (_, s) => xs.slice(s * a.inputDim, (s + 1) * a.inputDim));
+    const perSessionX = Array.from({ length: sessions }, (_, s) =>
+      xs.slice(s * a.inputDim, (s + 1) * a.inputDim),
+    );
     const perSessionH = Array.from({ length: sessions }, () => random(a.gruLayers * a.hidden, rng));
     batching.push(
       await compare(
@@ -108,7 +113,12 @@ export async function runModelBench(options: ModelBenchOptions): Promise<ModelBe
         repeats * 3,
         async () => {
           for (let s = 0; s < sessions; s++) {
-            await engine.gruStep({ branch: 'video', batch: 1, x: perSessionX[s] as Float32Array, h: perSessionH[s] as Float32Array });
+            await engine.gruStep({
+              branch: 'video',
+              batch: 1,
+              x: perSessionX[s] as Float32Array,
+              h: perSessionH[s] as Float32Array,
+            });
           }
         },
         () => engine.gruStep({ branch: 'video', batch: sessions, x: xs, h: hs }),
@@ -117,7 +127,9 @@ export async function runModelBench(options: ModelBenchOptions): Promise<ModelBe
     const time = 300;
     const gruAll = random(sessions * time * a.hidden, rng);
     const maskAll = new Uint8Array(sessions * time).fill(1);
-    const gruOne = Array.from({ length: sessions }, (_, s) => gruAll.slice(s * time * a.hidden, (s + 1) * time * a.hidden));
+    const gruOne = Array.from({ length: sessions }, (_, s) =>
+      gruAll.slice(s * time * a.hidden, (s + 1) * time * a.hidden),
+    );
     const maskOne = new Uint8Array(time).fill(1);
     batching.push(
       await compare(
@@ -126,7 +138,13 @@ export async function runModelBench(options: ModelBenchOptions): Promise<ModelBe
         Math.max(5, Math.floor(repeats / 2)),
         async () => {
           for (let s = 0; s < sessions; s++) {
-            await engine.encode({ branch: 'video', batch: 1, time, gru: gruOne[s] as Float32Array, mask: maskOne });
+            await engine.encode({
+              branch: 'video',
+              batch: 1,
+              time,
+              gru: gruOne[s] as Float32Array,
+              mask: maskOne,
+            });
           }
         },
         () => engine.encode({ branch: 'video', batch: sessions, time, gru: gruAll, mask: maskAll }),
@@ -172,11 +190,26 @@ export function formatModelBench(r: ModelBenchResult): string {
     '',
     table([
       ['measure', 'unit', 'n', 'median ms', 'p95 ms', 'max ms'],
-      ...r.rows.map((row) => [row.name, row.unit, String(row.summary.n), fmt(row.summary.medianMs), fmt(row.summary.p95Ms), fmt(row.summary.maxMs)]),
+      ...r.rows.map((row) => [
+        row.name,
+        row.unit,
+        String(row.summary.n),
+        fmt(row.summary.medianMs),
+        fmt(row.summary.p95Ms),
+        fmt(row.summary.maxMs),
+      ]),
     ]),
     '',
     table([
-      ['batched vs unbatched', 'sessions', 'one call each: median / p95 ms', 'one batched call: median / p95 ms', 'sessions/s unbatched', 'sessions/s batched', 'ratio'],
+      [
+        'batched vs unbatched',
+        'sessions',
+        'one call each: median / p95 ms',
+        'one batched call: median / p95 ms',
+        'sessions/s unbatched',
+        'sessions/s batched',
+        'ratio',
+      ],
       ...r.batching.map((b) => [
         b.op,
         String(b.sessions),

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
+import { EriError } from '../errors.js';
+import { writeFeaturesFile } from '../model/features-file.js';
 import { writeGraphs } from '../model/graph-cache.js';
 import { SeededRandom } from '../model/init.js';
-import { writeFeaturesFile } from '../model/features-file.js';
 import { loadModelPackage, type ModelPackage } from '../model/package.js';
 import { importWeights, initRandomPackage } from '../model/package-tools.js';
-import { EriError } from '../errors.js';
 import { modalityList, nonNegativeInt, positiveInt } from './options.js';
 
 /** `eri model …`: make, inspect and export model packages. */
@@ -33,7 +33,9 @@ export function describePackage(pkg: ModelPackage): string {
 }
 
 export function registerModelCommands(program: Command): void {
-  const model = program.command('model').description('make, inspect and export model packages (model.json + weights.safetensors)');
+  const model = program
+    .command('model')
+    .description('make, inspect and export model packages (model.json + weights.safetensors)');
 
   model
     .command('info')
@@ -47,7 +49,9 @@ export function registerModelCommands(program: Command): void {
 
   model
     .command('export')
-    .description('write the ONNX graphs (GRU step and sequence, encoder per branch, head) built from the weights')
+    .description(
+      'write the ONNX graphs (GRU step and sequence, encoder per branch, head) built from the weights',
+    )
     .argument('<dir>', 'model package directory')
     .requiredOption('--out <dir>', 'directory for the .onnx files')
     .action(async (dir: string, opts: { out: string }) => {
@@ -59,7 +63,10 @@ export function registerModelCommands(program: Command): void {
   model
     .command('import')
     .description('make a package from weights in the reference state_dict names; every size is inferred')
-    .argument('<weights>', 'a .safetensors state_dict (e.g. a Lightning checkpoint\'s state_dict saved with safetensors)')
+    .argument(
+      '<weights>',
+      "a .safetensors state_dict (e.g. a Lightning checkpoint's state_dict saved with safetensors)",
+    )
     .requiredOption('--out <dir>', 'package directory to write')
     .option('--name <name>', 'package name', 'imported-eri')
     .option('--version <version>', 'package version', '1.0.0')
@@ -112,11 +119,15 @@ export function registerModelCommands(program: Command): void {
     .action(async (dir: string, o) => {
       const pkg = await loadModelPackage(dir);
       if (o.videoSteps === 0 && o.audioSteps === 0) {
-        throw new EriError('ERI_ERR_INVALID_ARGUMENT', 'at least one of --video-steps and --audio-steps must be positive');
+        throw new EriError(
+          'ERI_ERR_INVALID_ARGUMENT',
+          'at least one of --video-steps and --audio-steps must be positive',
+        );
       }
       const rng = new SeededRandom(o.seed);
       const a = pkg.weights.architecture;
-      const make = (steps: number, dim: number) => (steps > 0 ? rng.fill([steps, dim], () => rng.normal()) : undefined);
+      const make = (steps: number, dim: number) =>
+        steps > 0 ? rng.fill([steps, dim], () => rng.normal()) : undefined;
       const video = make(o.videoSteps, a.video.inputDim);
       const audio = make(o.audioSteps, a.audio.inputDim);
       await writeFeaturesFile(o.out, {
@@ -124,6 +135,8 @@ export function registerModelCommands(program: Command): void {
         ...(audio ? { audio } : {}),
         featureSpecId: pkg.card.featureSpec.id,
       });
-      console.log(`wrote ${o.out}: video [${o.videoSteps}, ${a.video.inputDim}], audio [${o.audioSteps}, ${a.audio.inputDim}] (random values)`);
+      console.log(
+        `wrote ${o.out}: video [${o.videoSteps}, ${a.video.inputDim}], audio [${o.audioSteps}, ${a.audio.inputDim}] (random values)`,
+      );
     });
 }

@@ -13,7 +13,9 @@ function bar(v: number, width = 30): string {
 export function registerPredictFeatures(program: Command): void {
   program
     .command('predict-features')
-    .description('run the model over precomputed features (a safetensors file with video [T,Dv] and audio [A,Da])')
+    .description(
+      'run the model over precomputed features (a safetensors file with video [T,Dv] and audio [A,Da])',
+    )
     .requiredOption('--model <dir>', 'model package directory')
     .requiredOption('--input <file>', 'features file (.safetensors)')
     .option('--json', 'print JSON: intensities by name and in order, plus token_video and token_audio')
@@ -52,8 +54,11 @@ then sees no steps.`,
           );
           return;
         }
-        if (!model.card.trained) console.log('** UNTRAINED model: random weights, these numbers mean nothing **');
-        console.log(`model ${model.card.name}@${model.card.version}; ${o.input}: ${p.steps.video} video steps, ${p.steps.audio} audio steps`);
+        if (!model.card.trained)
+          console.log('** UNTRAINED model: random weights, these numbers mean nothing **');
+        console.log(
+          `model ${model.card.name}@${model.card.version}; ${o.input}: ${p.steps.video} video steps, ${p.steps.audio} audio steps`,
+        );
         const width = Math.max(...emotions.map((e) => e.length));
         emotions.forEach((e, i) => {
           const v = p.intensities[i] ?? 0;

@@ -99,7 +99,11 @@ export class LocalEngine implements InferenceEngine {
     this.#sessions = sessions;
   }
 
-  static async create(arch: ModelArchitecture, graphs: GraphSources, options: EngineOptions = {}): Promise<LocalEngine> {
+  static async create(
+    arch: ModelArchitecture,
+    graphs: GraphSources,
+    options: EngineOptions = {},
+  ): Promise<LocalEngine> {
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: ['cpu'],
       intraOpNumThreads: options.intraOpThreads ?? 1,
@@ -119,9 +123,13 @@ export class LocalEngine implements InferenceEngine {
       }
     } catch (cause) {
       await Promise.all([...sessions.values()].map((s) => s.release().catch(() => {})));
-      throw new EriError('ERI_ERR_INFERENCE', `onnxruntime could not load a graph: ${(cause as Error).message}`, {
-        cause,
-      });
+      throw new EriError(
+        'ERI_ERR_INFERENCE',
+        `onnxruntime could not load a graph: ${(cause as Error).message}`,
+        {
+          cause,
+        },
+      );
     }
     return new LocalEngine(arch, sessions);
   }

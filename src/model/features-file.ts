@@ -1,6 +1,6 @@
 import { EriError } from '../errors.js';
-import { type Float32Tensor, SafetensorsFile, writeSafetensors } from './safetensors.js';
 import type { ClipFeatures } from './model.js';
+import { type Float32Tensor, SafetensorsFile, writeSafetensors } from './safetensors.js';
 
 /**
  * The features file: safetensors with `video` [T, Dv] and `audio` [A, Da] float32, plus the feature spec

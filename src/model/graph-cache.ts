@@ -32,7 +32,11 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Writes every graph into `dir` (atomically, file by file) and returns their paths. */
-export async function writeGraphs(weights: ModelWeights, dir: string, options: { reuse?: boolean } = {}): Promise<GraphPaths> {
+export async function writeGraphs(
+  weights: ModelWeights,
+  dir: string,
+  options: { reuse?: boolean } = {},
+): Promise<GraphPaths> {
   await mkdir(dir, { recursive: true });
   const paths = {} as GraphPaths;
   for (const id of GRAPH_IDS) {
@@ -48,7 +52,10 @@ export async function writeGraphs(weights: ModelWeights, dir: string, options: {
 }
 
 /** The cached graphs for these weights, built on first use. */
-export async function cachedGraphs(weights: ModelWeights, cacheRoot = defaultCacheRoot()): Promise<GraphPaths> {
+export async function cachedGraphs(
+  weights: ModelWeights,
+  cacheRoot = defaultCacheRoot(),
+): Promise<GraphPaths> {
   return writeGraphs(weights, join(cacheRoot, 'onnx', graphCacheKey(weights)), { reuse: true });
 }
 

@@ -66,7 +66,12 @@ interface GruLayerInputs {
   B: string;
 }
 
-function gruLayerInitializers(g: GraphBuilder, weights: ModelWeights, branch: Branch, layer: number): GruLayerInputs {
+function gruLayerInitializers(
+  g: GraphBuilder,
+  weights: ModelWeights,
+  branch: Branch,
+  layer: number,
+): GruLayerInputs {
   const hidden = weights.architecture[branch].hidden;
   const [wih, whh, bih, bhh] = gruNames(BRANCH_PREFIX[branch].rnn, layer).map((n) => tensor(weights, n)) as [
     Float32Tensor,
@@ -98,16 +103,20 @@ export function buildGruStep(weights: ModelWeights, branch: Branch): Uint8Array 
   for (let l = 0; l < a.gruLayers; l++) {
     const w = gruLayerInitializers(g, weights, branch, l);
     const h0 = g.node('Slice', [h, g.int64('s', [l]), g.int64('e', [l + 1]), axis0]); // [1,B,H]
-    const [y, yh] = g.nodeN('GRU', [layerInput, w.W, w.R, w.B, '', h0], 2, GRU_ATTRS(a.hidden)) as [string, string];
+    const [y, yh] = g.nodeN('GRU', [layerInput, w.W, w.R, w.B, '', h0], 2, GRU_ATTRS(a.hidden)) as [
+      string,
+      string,
+    ];
     layerInput = g.node('Squeeze', [y, axis1]); // [1,B,H]
     states.push(yh);
   }
   g.output(g.node('Squeeze', [layerInput, axis0]), 'y', 'float', ['batch', a.hidden]);
-  g.output(states.length === 1 ? (states[0] as string) : g.node('Concat', states, { axis: 0 }), 'h_next', 'float', [
-    a.gruLayers,
-    'batch',
-    a.hidden,
-  ]);
+  g.output(
+    states.length === 1 ? (states[0] as string) : g.node('Concat', states, { axis: 0 }),
+    'h_next',
+    'float',
+    [a.gruLayers, 'batch', a.hidden],
+  );
   return g.encode();
 }
 
@@ -121,16 +130,20 @@ export function buildGruSequence(weights: ModelWeights, branch: Branch): Uint8Ar
   const states: string[] = [];
   for (let l = 0; l < a.gruLayers; l++) {
     const w = gruLayerInitializers(g, weights, branch, l);
-    const [y, yh] = g.nodeN('GRU', [layerInput, w.W, w.R, w.B, lengths], 2, GRU_ATTRS(a.hidden)) as [string, string];
+    const [y, yh] = g.nodeN('GRU', [layerInput, w.W, w.R, w.B, lengths], 2, GRU_ATTRS(a.hidden)) as [
+      string,
+      string,
+    ];
     layerInput = g.node('Squeeze', [y, axis1]); // [T,B,H]
     states.push(yh);
   }
   g.output(g.node('Transpose', [layerInput], { perm: [1, 0, 2] }), 'y', 'float', ['batch', 'time', a.hidden]);
-  g.output(states.length === 1 ? (states[0] as string) : g.node('Concat', states, { axis: 0 }), 'h', 'float', [
-    a.gruLayers,
-    'batch',
-    a.hidden,
-  ]);
+  g.output(
+    states.length === 1 ? (states[0] as string) : g.node('Concat', states, { axis: 0 }),
+    'h',
+    'float',
+    [a.gruLayers, 'batch', a.hidden],
+  );
   return g.encode();
 }
 
@@ -163,11 +176,20 @@ export function buildEncoder(weights: ModelWeights, branch: Branch): Uint8Array 
   const scale = a.dimHead ** -0.5;
   for (let i = 0; i < a.depth; i++) {
     const l = `${p.transformer}.layers.${i}`;
-    const ln1 = g.node('LayerNormalization', [x, g.float(`${l}.0.norm.weight`, tensor(weights, `${l}.0.norm.weight`)), g.float(`${l}.0.norm.bias`, tensor(weights, `${l}.0.norm.bias`))], { axis: -1, epsilon: { float: 1e-5 } });
+    const ln1 = g.node(
+      'LayerNormalization',
+      [
+        x,
+        g.float(`${l}.0.norm.weight`, tensor(weights, `${l}.0.norm.weight`)),
+        g.float(`${l}.0.norm.bias`, tensor(weights, `${l}.0.norm.bias`)),
+      ],
+      { axis: -1, epsilon: { float: 1e-5 } },
+    );
     const qkvW = transpose2d(tensor(weights, `${l}.0.fn.to_qkv.weight`)); // [H, 3*inner]
     // Fold the attention scale into the q columns; for dimHead 64 it is 1/8, a power of two, so exact.
     for (let r = 0; r < a.hidden; r++) {
-      for (let c = 0; c < inner; c++) qkvW.data[r * 3 * inner + c] = (qkvW.data[r * 3 * inner + c] as number) * scale;
+      for (let c = 0; c < inner; c++)
+        qkvW.data[r * 3 * inner + c] = (qkvW.data[r * 3 * inner + c] as number) * scale;
     }
     const qkv = g.node('MatMul', [ln1, g.float(`${l}.0.fn.to_qkv`, qkvW)]);
     const [q, k, v] = g.nodeN('Split', [qkv, split], 3, { axis: -1 }) as [string, string, string];
@@ -175,27 +197,50 @@ export function buildEncoder(weights: ModelWeights, branch: Branch): Uint8Array 
     const kh = g.node('Transpose', [g.node('Reshape', [k, headsShape])], { perm: [0, 2, 3, 1] }); // [B,h,d,N]
     const vh = g.node('Transpose', [g.node('Reshape', [v, headsShape])], { perm: [0, 2, 1, 3] }); // [B,h,N,d]
     const attn = g.node('Softmax', [g.node('Add', [g.node('MatMul', [qh, kh]), bias])], { axis: -1 });
-    const ctx = g.node('Reshape', [g.node('Transpose', [g.node('MatMul', [attn, vh])], { perm: [0, 2, 1, 3] }), mergeShape]);
+    const ctx = g.node('Reshape', [
+      g.node('Transpose', [g.node('MatMul', [attn, vh])], { perm: [0, 2, 1, 3] }),
+      mergeShape,
+    ]);
     const out = g.node('Add', [
-      g.node('MatMul', [ctx, g.float(`${l}.0.fn.to_out.0.weight`, transpose2d(tensor(weights, `${l}.0.fn.to_out.0.weight`)))]),
+      g.node('MatMul', [
+        ctx,
+        g.float(`${l}.0.fn.to_out.0.weight`, transpose2d(tensor(weights, `${l}.0.fn.to_out.0.weight`))),
+      ]),
       g.float(`${l}.0.fn.to_out.0.bias`, tensor(weights, `${l}.0.fn.to_out.0.bias`)),
     ]);
     x = g.node('Add', [x, out]);
 
-    const ln2 = g.node('LayerNormalization', [x, g.float(`${l}.1.norm.weight`, tensor(weights, `${l}.1.norm.weight`)), g.float(`${l}.1.norm.bias`, tensor(weights, `${l}.1.norm.bias`))], { axis: -1, epsilon: { float: 1e-5 } });
+    const ln2 = g.node(
+      'LayerNormalization',
+      [
+        x,
+        g.float(`${l}.1.norm.weight`, tensor(weights, `${l}.1.norm.weight`)),
+        g.float(`${l}.1.norm.bias`, tensor(weights, `${l}.1.norm.bias`)),
+      ],
+      { axis: -1, epsilon: { float: 1e-5 } },
+    );
     const h1 = g.node('Add', [
-      g.node('MatMul', [ln2, g.float(`${l}.1.fn.net.0.weight`, transpose2d(tensor(weights, `${l}.1.fn.net.0.weight`)))]),
+      g.node('MatMul', [
+        ln2,
+        g.float(`${l}.1.fn.net.0.weight`, transpose2d(tensor(weights, `${l}.1.fn.net.0.weight`))),
+      ]),
       g.float(`${l}.1.fn.net.0.bias`, tensor(weights, `${l}.1.fn.net.0.bias`)),
     ]);
     const gelu = exactGelu(g, h1);
     const h2 = g.node('Add', [
-      g.node('MatMul', [gelu, g.float(`${l}.1.fn.net.3.weight`, transpose2d(tensor(weights, `${l}.1.fn.net.3.weight`)))]),
+      g.node('MatMul', [
+        gelu,
+        g.float(`${l}.1.fn.net.3.weight`, transpose2d(tensor(weights, `${l}.1.fn.net.3.weight`))),
+      ]),
       g.float(`${l}.1.fn.net.3.bias`, tensor(weights, `${l}.1.fn.net.3.bias`)),
     ]);
     x = g.node('Add', [x, h2]);
   }
   // The regression token's output is the branch's result; a 0-d index drops the time axis.
-  g.output(g.node('Gather', [x, g.int64Scalar('tok_idx', 0)], { axis: 1 }), 'token', 'float', ['batch', a.hidden]);
+  g.output(g.node('Gather', [x, g.int64Scalar('tok_idx', 0)], { axis: 1 }), 'token', 'float', [
+    'batch',
+    a.hidden,
+  ]);
   return g.encode();
 }
 
@@ -211,7 +256,10 @@ export function buildHead(weights: ModelWeights): Uint8Array {
   const tv = g.input('token_video', 'float', ['batch', arch.video.hidden]);
   const ta = g.input('token_audio', 'float', ['batch', arch.audio.hidden]);
   const both = g.node('Concat', [tv, ta], { axis: 1 });
-  const h0 = g.node('MatMul', [both, g.float('head.0.weight', transpose2d(tensor(weights, 'head.0.weight')))]);
+  const h0 = g.node('MatMul', [
+    both,
+    g.float('head.0.weight', transpose2d(tensor(weights, 'head.0.weight'))),
+  ]);
   const h2 = g.node('MatMul', [h0, g.float('head.2.weight', transpose2d(tensor(weights, 'head.2.weight')))]);
   g.output(g.node('Sigmoid', [h2]), 'intensities', 'float', ['batch', arch.outputs]);
   return g.encode();

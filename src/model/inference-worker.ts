@@ -12,7 +12,9 @@ const engines = new Map<string, Promise<LocalEngine>>();
 function engineFor(task: InferenceTask): Promise<LocalEngine> {
   let engine = engines.get(task.model.key);
   if (!engine) {
-    engine = LocalEngine.create(task.model.architecture, task.model.graphs, { intraOpThreads: task.model.intraOpThreads });
+    engine = LocalEngine.create(task.model.architecture, task.model.graphs, {
+      intraOpThreads: task.model.intraOpThreads,
+    });
     engine.catch(() => engines.delete(task.model.key));
     engines.set(task.model.key, engine);
   }

@@ -109,7 +109,13 @@ export class EriModel {
     const steps = this.validateFeatures(branch, tensor);
     const hidden = this.architecture[branch].hidden;
     if (steps === 0 || !tensor) {
-      return this.engine.encode({ branch, batch: 1, time: 1, gru: new Float32Array(hidden), mask: new Uint8Array(1) });
+      return this.engine.encode({
+        branch,
+        batch: 1,
+        time: 1,
+        gru: new Float32Array(hidden),
+        mask: new Uint8Array(1),
+      });
     }
     const gru = await this.engine.gruSequence({
       branch,
@@ -118,7 +124,13 @@ export class EriModel {
       x: tensor.data,
       lengths: new Int32Array([steps]),
     });
-    return this.engine.encode({ branch, batch: 1, time: steps, gru: gru.y, mask: new Uint8Array(steps).fill(1) });
+    return this.engine.encode({
+      branch,
+      batch: 1,
+      time: steps,
+      gru: gru.y,
+      mask: new Uint8Array(steps).fill(1),
+    });
   }
 
   /** The reference's clip-level estimate: GRU over each whole sequence, transformer, head, sigmoid. */

@@ -116,7 +116,12 @@ export class GraphBuilder {
   }
 
   /** Adds a node and returns its output names. */
-  nodeN(opType: string, inputs: readonly string[], outputs: number, attrs: Record<string, AttributeValue> = {}): string[] {
+  nodeN(
+    opType: string,
+    inputs: readonly string[],
+    outputs: number,
+    attrs: Record<string, AttributeValue> = {},
+  ): string[] {
     const names = Array.from({ length: outputs }, () => this.#fresh(opType.toLowerCase()));
     this.#nodes.push({
       opType,

@@ -42,7 +42,11 @@ function modalities(optional: ImportOptions['optionalModalities']) {
   };
 }
 
-export async function importWeights(weightsPath: string, outDir: string, options: ImportOptions = {}): Promise<ModelPackage> {
+export async function importWeights(
+  weightsPath: string,
+  outDir: string,
+  options: ImportOptions = {},
+): Promise<ModelPackage> {
   const attention = options.attention ?? REFERENCE_ATTENTION;
   const weights = await loadWeights(weightsPath, { attention: { video: attention, audio: attention } });
   const spec = resolveFeatureSpec(options.featureSpec ?? ABAW5_REFERENCE_SPEC.id);
@@ -85,7 +89,10 @@ export function referenceArchitecture(videoDim: number, audioDim: number): Model
   return { video: branch(videoDim), audio: branch(audioDim), headHidden: 256, outputs: EMOTIONS.length };
 }
 
-export async function initRandomPackage(outDir: string, options: RandomInitOptions = {}): Promise<ModelPackage> {
+export async function initRandomPackage(
+  outDir: string,
+  options: RandomInitOptions = {},
+): Promise<ModelPackage> {
   let spec = options.featureSpec ?? ABAW5_REFERENCE_SPEC;
   if (options.videoDim !== undefined || options.audioDim !== undefined) {
     spec = customFeatureSpec(options.videoDim ?? spec.video.dim, options.audioDim ?? spec.audio.dim);

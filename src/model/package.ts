@@ -50,7 +50,10 @@ const metricSchema = z.object({
 
 export const modelCardSchema = z.object({
   format: z.literal(MODEL_PACKAGE_FORMAT),
-  name: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, underscore and dash only'),
+  name: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, underscore and dash only'),
   version: z.string().min(1),
   description: z.string(),
   /** False for random weights: every consumer shows that loudly. */
@@ -95,7 +98,11 @@ export async function readModelCard(dir: string): Promise<ModelCard> {
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
-    throw new EriError('ERI_ERR_MODEL_PACKAGE', `${dir} is not a model package: cannot read ${CARD_FILE} (${(cause as Error).message})`, { cause });
+    throw new EriError(
+      'ERI_ERR_MODEL_PACKAGE',
+      `${dir} is not a model package: cannot read ${CARD_FILE} (${(cause as Error).message})`,
+      { cause },
+    );
   }
   let json: unknown;
   try {
@@ -106,7 +113,10 @@ export async function readModelCard(dir: string): Promise<ModelCard> {
   const parsed = modelCardSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new EriError('ERI_ERR_MODEL_PACKAGE', `${path}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+    throw new EriError(
+      'ERI_ERR_MODEL_PACKAGE',
+      `${path}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+    );
   }
   return parsed.data;
 }

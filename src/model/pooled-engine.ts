@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { type ErrorCode, EriError } from '../errors.js';
+import { EriError, type ErrorCode } from '../errors.js';
 import type {
   EncodeRequest,
   EngineOptions,

@@ -51,7 +51,12 @@ export class SafetensorsFile {
   readonly #infos: Map<string, TensorInfo>;
   readonly #data: Buffer;
 
-  private constructor(source: string, infos: Map<string, TensorInfo>, metadata: Record<string, string>, data: Buffer) {
+  private constructor(
+    source: string,
+    infos: Map<string, TensorInfo>,
+    metadata: Record<string, string>,
+    data: Buffer,
+  ) {
     this.source = source;
     this.#infos = infos;
     this.metadata = metadata;
@@ -75,7 +80,9 @@ export class SafetensorsFile {
     if (bytes.length < 8) fail(`it is ${bytes.length} bytes long, shorter than the 8-byte header length`);
     const headerLength = bytes.readBigUInt64LE(0);
     if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, bytes.length - 8))) {
-      fail(`the header claims ${headerLength} bytes but the file has ${bytes.length - 8} after the length field`);
+      fail(
+        `the header claims ${headerLength} bytes but the file has ${bytes.length - 8} after the length field`,
+      );
     }
     const headerEnd = 8 + Number(headerLength);
     let header: unknown;
@@ -84,7 +91,8 @@ export class SafetensorsFile {
     } catch {
       fail('its header is not JSON');
     }
-    if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('its header is not a JSON object');
+    if (typeof header !== 'object' || header === null || Array.isArray(header))
+      fail('its header is not a JSON object');
     const data = bytes.subarray(headerEnd);
     const infos = new Map<string, TensorInfo>();
     let metadata: Record<string, string> = {};
@@ -97,7 +105,9 @@ export class SafetensorsFile {
       }
       const parsed = tensorInfoSchema.safeParse(raw);
       if (!parsed.success) {
-        fail(`tensor '${name}' has an invalid header entry (${parsed.error.issues[0]?.message ?? 'bad entry'})`);
+        fail(
+          `tensor '${name}' has an invalid header entry (${parsed.error.issues[0]?.message ?? 'bad entry'})`,
+        );
         continue;
       }
       const info = parsed.data;
@@ -105,10 +115,14 @@ export class SafetensorsFile {
       const expected = elementCount(info.shape) * DTYPE_BYTES[info.dtype];
       if (end < begin) fail(`tensor '${name}' has data_offsets [${begin}, ${end}] with end before begin`);
       if (end > data.length) {
-        fail(`tensor '${name}' ends at byte ${end} but the data section has ${data.length} bytes (truncated file?)`);
+        fail(
+          `tensor '${name}' ends at byte ${end} but the data section has ${data.length} bytes (truncated file?)`,
+        );
       }
       if (end - begin !== expected) {
-        fail(`tensor '${name}' holds ${end - begin} bytes but ${info.dtype}${JSON.stringify(info.shape)} needs ${expected}`);
+        fail(
+          `tensor '${name}' holds ${end - begin} bytes but ${info.dtype}${JSON.stringify(info.shape)} needs ${expected}`,
+        );
       }
       infos.set(name, info);
     }
@@ -132,7 +146,10 @@ export class SafetensorsFile {
     const info = this.#infos.get(name);
     if (!info) throw new EriError('ERI_ERR_TENSOR_MISSING', `${this.source} has no tensor '${name}'`);
     if (info.dtype !== 'F32') {
-      throw new EriError('ERI_ERR_TENSOR_DTYPE', `tensor '${name}' in ${this.source} is ${info.dtype}, expected F32`);
+      throw new EriError(
+        'ERI_ERR_TENSOR_DTYPE',
+        `tensor '${name}' in ${this.source} is ${info.dtype}, expected F32`,
+      );
     }
     const [begin, end] = info.data_offsets;
     const copy = new Uint8Array(end - begin);

@@ -172,7 +172,9 @@ export async function loadWeights(
   try {
     bytes = await readFile(path);
   } catch (cause) {
-    throw new EriError('ERI_ERR_FILE_READ', `cannot read weights ${path}: ${(cause as Error).message}`, { cause });
+    throw new EriError('ERI_ERR_FILE_READ', `cannot read weights ${path}: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   const file = SafetensorsFile.parse(bytes, path);
   const architecture = options.expect ?? inferArchitecture(file, options.attention);
@@ -211,7 +213,8 @@ export function architectureDifferences(a: ModelArchitecture, b: ModelArchitectu
   const out: string[] = [];
   for (const branch of BRANCHES) {
     for (const key of Object.keys(a[branch]) as (keyof BranchArchitecture)[]) {
-      if (a[branch][key] !== b[branch][key]) out.push(`${branch}.${key}: ${a[branch][key]} vs ${b[branch][key]}`);
+      if (a[branch][key] !== b[branch][key])
+        out.push(`${branch}.${key}: ${a[branch][key]} vs ${b[branch][key]}`);
     }
   }
   if (a.headHidden !== b.headHidden) out.push(`headHidden: ${a.headHidden} vs ${b.headHidden}`);

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up on Debian 12 with Node 20: system packages, npm dependencies, build.
+# Safe to run before every start or test: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# --- Debian packages ---------------------------------------------------------------------------
+APT_PACKAGES=(ffmpeg)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=''
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { log "need root to install: ${missing[*]}"; exit 1; }
+    SUDO='sudo'
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- npm dependencies ----------------------------------------------------------------------------
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  log "Node $(node --version) is too old: eri-stream needs Node 20 or newer"; exit 1
+fi
+# onnxruntime-node's postinstall would download CUDA providers; the CPU provider ships in the package.
+export ONNXRUNTIME_NODE_INSTALL=skip
+stamp=node_modules/.eri-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "${CI:-}" = "true" ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi
+
+# --- build ---------------------------------------------------------------------------------------
+log "building TypeScript"
+npx tsc -p tsconfig.json

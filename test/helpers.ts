@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Paths and small utilities shared by the tests (compiled to dist/test/, run from the repo root). */
+
+function findRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the repository root');
+    dir = up;
+  }
+  return dir;
+}
+
+export const REPO_ROOT = findRoot();
+export const SHARED_DIR = resolve(process.env.ERI_SHARED_DIR ?? join(REPO_ROOT, '..', 'shared'));
+export const REFERENCE_FIXTURE = join(SHARED_DIR, 'fixtures', 'reference-eri');
+export const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+
+/** A skip reason when the shared reference fixture is absent, else false. */
+export function referenceFixtureSkip(): string | false {
+  return existsSync(join(REFERENCE_FIXTURE, 'weights.safetensors'))
+    ? false
+    : `reference fixture not found at ${REFERENCE_FIXTURE} (set ERI_SHARED_DIR or clone beside ../shared)`;
+}
+
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'eri-test-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
+  return m;
+}
+
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: number,
+  what: string,
+): void {
+  const d = maxAbsDiff(actual, expected);
+  if (!(d <= tol)) throw new Error(`${what}: max |diff| ${d.toExponential(3)} exceeds ${tol}`);
+}
