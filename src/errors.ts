@@ -26,6 +26,10 @@ export const ERROR_CODES = {
   ERI_ERR_FEATURE_SPEC_MISMATCH: 'feature spec mismatch',
   /** A modality is missing and the model card does not allow that. */
   ERI_ERR_MODALITY_MISSING: 'modality missing',
+  /** ffmpeg could not decode the media (not media, truncated, unsupported, no streams). */
+  ERI_ERR_MEDIA_DECODE: 'media could not be decoded',
+  /** The face or audio models could not be loaded or run. */
+  ERI_ERR_FEATURES: 'feature extraction failed',
   /** onnxruntime failed to load or run a graph. */
   ERI_ERR_INFERENCE: 'inference failed',
   /** A call on an object that was already closed. */

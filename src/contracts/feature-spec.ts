@@ -69,8 +69,85 @@ export function customFeatureSpec(videoDim: number, audioDim: number): FeatureSp
   };
 }
 
+/** Names of the action-unit-like mesh features, in vector order (definitions: docs/features.md). */
+export const ACTION_UNITS = [
+  'AU01_inner_brow_raise',
+  'AU02_outer_brow_raise',
+  'AU04_brow_lower',
+  'AU05_upper_lid_raise',
+  'AU06_cheek_raise',
+  'AU07_lid_tighten',
+  'AU09_nose_wrinkle',
+  'AU10_upper_lip_raise',
+  'AU12_lip_corner_pull',
+  'AU14_dimple',
+  'AU15_lip_corner_depress',
+  'AU17_chin_raise',
+  'AU20_lip_stretch',
+  'AU23_lip_tighten',
+  'AU25_lips_part',
+  'AU26_jaw_drop',
+  'AU45_blink',
+] as const;
+
+/** The expression network's classes, in its output order. */
+export const EXPRESSIONS = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'] as const;
+
+export const MEL_BANDS = 64;
+export const MFCC_COEFFS = 13;
+
+/**
+ * The project's own extractor (src/features): 10 steps per second of media time.
+ * Video: holistic = the expression network's 256-d pooled embedding + its 7 probabilities; local = 17
+ * action-unit-like mesh measures, head pose, and the face flag with its confidence. Audio: log-mel and
+ * MFCC summarised over the step (mean, std), log energy, voice activity, and the audio-present flag.
+ */
+export const ERI_FACE_AUDIO_V1_SPEC: FeatureSpec = {
+  id: 'eri-face-audio-v1',
+  rateHz: 10,
+  description:
+    'eri-stream extractor v1: @vladmandic/human face mesh + expression net, log-mel/MFCC + Silero VAD',
+  video: {
+    dim: 256 + 7 + ACTION_UNITS.length + 3 + 2,
+    layout: [
+      {
+        name: 'expression_embedding',
+        size: 256,
+        description: 'expression net global-average-pooled features',
+      },
+      { name: 'expression_probs', size: 7, description: EXPRESSIONS.join(', ') },
+      { name: 'action_units', size: ACTION_UNITS.length, description: ACTION_UNITS.join(', ') },
+      { name: 'head_pose', size: 3, description: 'yaw, pitch, roll in radians' },
+      { name: 'face', size: 2, description: 'face present (0/1), detector box confidence' },
+    ],
+  },
+  audio: {
+    dim: 2 * MEL_BANDS + 2 * MFCC_COEFFS + 3,
+    layout: [
+      { name: 'log_mel_mean', size: MEL_BANDS },
+      { name: 'log_mel_std', size: MEL_BANDS },
+      { name: 'mfcc_mean', size: MFCC_COEFFS },
+      { name: 'mfcc_std', size: MFCC_COEFFS },
+      { name: 'log_energy', size: 1, description: 'log10 of the mean square sample, floored at -10' },
+      { name: 'voice_activity', size: 1, description: 'Silero VAD speech probability, mean over the step' },
+      { name: 'audio_present', size: 1, description: 'fraction of the step covered by decoded audio' },
+    ],
+  },
+};
+
+/** Offset of a named block in a modality's vector. */
+export function blockOffset(spec: ModalitySpec, name: string): number {
+  let offset = 0;
+  for (const block of spec.layout) {
+    if (block.name === name) return offset;
+    offset += block.size;
+  }
+  throw new Error(`internal: no block '${name}' in layout`);
+}
+
 export const KNOWN_FEATURE_SPECS: Readonly<Record<string, FeatureSpec>> = {
   [ABAW5_REFERENCE_SPEC.id]: ABAW5_REFERENCE_SPEC,
+  [ERI_FACE_AUDIO_V1_SPEC.id]: ERI_FACE_AUDIO_V1_SPEC,
 };
 
 /** Why two specs differ, or an empty list when a model of one may be fed features of the other. */

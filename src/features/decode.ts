@@ -1,0 +1,407 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { EriError } from '../errors.js';
+
+/**
+ * Media decoding with ffmpeg as a child process: any container or codec ffmpeg reads becomes analysis
+ * steps at a fixed rate. Each step carries one RGB frame (letterboxed to the analysis size, so the size
+ * is known before the first byte and no probe is needed, which also makes stdin work) and the step's
+ * 16 kHz mono samples. Everything streams: at most `maxBufferedSteps` steps are held, whatever the
+ * media's length.
+ *
+ * Timeline: step k covers media time [k / rate, (k + 1) / rate). ffmpeg's fps filter (start_time 0)
+ * picks the frame shown at k / rate; `aresample=async=1:first_pts=0` pads or trims audio so sample 0
+ * is media time 0, keeping audio and video aligned when their streams start at different times.
+ * The clip has ceil(duration x rate) steps, duration being the longer stream's; a step past the end of
+ * one stream has no frame, or zero-padded audio with its coverage saying how much is real.
+ */
+
+export const AUDIO_SAMPLE_RATE = 16_000;
+
+export interface DecodeOptions {
+  /** Analysis steps per second. */
+  rateHz: number;
+  /** Frames are scaled to fit and letterboxed into width x height. */
+  width: number;
+  height: number;
+  /** Steps decoded ahead of the consumer before ffmpeg is paused. */
+  maxBufferedSteps?: number;
+  ffmpegPath?: string;
+  ffprobePath?: string;
+}
+
+export interface MediaStep {
+  index: number;
+  /** Start of the step in media seconds. */
+  t: number;
+  /** RGB24 frame, width x height x 3; undefined when the clip has no video at this step. */
+  frame?: Uint8Array;
+  /** AUDIO_SAMPLE_RATE / rateHz mono samples in [-1, 1]; zeros where there is no audio. */
+  audio: Float32Array;
+  /** Fraction of the step's samples that came from the media (0 without audio). */
+  audioCoverage: number;
+}
+
+export interface DecodeSummary {
+  steps: number;
+  videoFrames: number;
+  audioSamples: number;
+  hasVideo: boolean;
+  hasAudio: boolean;
+}
+
+export type MediaInput = string | { stream: Readable; name?: string };
+
+function inputName(input: MediaInput): string {
+  return typeof input === 'string' ? input : (input.name ?? 'stdin');
+}
+
+export interface StreamPresence {
+  video: boolean;
+  audio: boolean;
+}
+
+/** Bytes of a piped input held to probe it: enough for any streamable container's headers. */
+const PROBE_PREFIX_BYTES = 4 * 1024 * 1024;
+
+function runProbe(
+  ffprobe: string,
+  args: string[],
+  stdin?: Uint8Array,
+): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(ffprobe, args, { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout?.setEncoding('utf8').on('data', (t: string) => {
+      out += t;
+    });
+    child.stderr?.setEncoding('utf8').on('data', (t: string) => {
+      err = (err + t).slice(-2000);
+    });
+    child.on('error', (e) => resolve({ code: -1, out, err: e.message }));
+    child.on('close', (code) => resolve({ code, out, err }));
+    if (stdin && child.stdin) {
+      child.stdin.on('error', () => {});
+      child.stdin.end(stdin);
+    }
+  });
+}
+
+/**
+ * Which streams the input has, so ffmpeg is only asked for outputs it can produce. A piped input is
+ * probed from its first bytes, which are then replayed to the decoder (nothing touches the disk).
+ */
+export async function probeStreams(
+  input: MediaInput,
+  ffprobe = 'ffprobe',
+): Promise<{ presence: StreamPresence; input: MediaInput }> {
+  const args = ['-v', 'error', '-show_entries', 'stream=codec_type', '-of', 'json'];
+  let replay: MediaInput = input;
+  let result: Awaited<ReturnType<typeof runProbe>>;
+  if (typeof input === 'string') {
+    result = await runProbe(ffprobe, [...args, input]);
+  } else {
+    const prefix = await readPrefix(input.stream, PROBE_PREFIX_BYTES);
+    result = await runProbe(ffprobe, [...args, 'pipe:0'], prefix);
+    replay = { stream: Readable.from(prefixThenRest(prefix, input.stream)), name: inputName(input) };
+  }
+  if (result.code !== 0) {
+    const why = result.err.trim().split('\n').slice(-2).join(' | ') || `ffprobe exited with ${result.code}`;
+    throw new EriError('ERI_ERR_MEDIA_DECODE', `${inputName(input)}: cannot read media: ${why}`);
+  }
+  const streams = (JSON.parse(result.out || '{}') as { streams?: { codec_type?: string }[] }).streams ?? [];
+  const presence = {
+    video: streams.some((s) => s.codec_type === 'video'),
+    audio: streams.some((s) => s.codec_type === 'audio'),
+  };
+  if (!presence.video && !presence.audio) {
+    throw new EriError('ERI_ERR_MEDIA_DECODE', `${inputName(input)}: no video or audio stream to analyse`);
+  }
+  return { presence, input: replay };
+}
+
+async function readPrefix(stream: Readable, max: number): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  while (size < max) {
+    const chunk: Buffer | null = stream.read();
+    if (chunk) {
+      chunks.push(chunk);
+      size += chunk.length;
+      continue;
+    }
+    if (stream.readableEnded || stream.destroyed) break;
+    const more = await new Promise<boolean>((resolve) => {
+      const done = () => {
+        stream.off('readable', onReadable);
+        stream.off('end', onEnd);
+        stream.off('error', onEnd);
+      };
+      const onReadable = () => (done(), resolve(true));
+      const onEnd = () => (done(), resolve(false));
+      stream.once('readable', onReadable);
+      stream.once('end', onEnd);
+      stream.once('error', onEnd);
+    });
+    if (!more) break;
+  }
+  return Buffer.concat(chunks);
+}
+
+async function* prefixThenRest(prefix: Uint8Array, rest: Readable): AsyncGenerator<Uint8Array> {
+  if (prefix.length > 0) yield prefix;
+  for await (const chunk of rest) yield chunk as Uint8Array;
+}
+
+export function ffmpegArgs(input: MediaInput, o: DecodeOptions, presence: StreamPresence): string[] {
+  const { width: w, height: h } = o;
+  const video = [
+    `fps=${o.rateHz}:start_time=0`,
+    `scale=${w}:${h}:force_original_aspect_ratio=decrease:flags=bilinear`,
+    `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2`,
+    'format=rgb24',
+  ].join(',');
+  return [
+    ...['-hide_banner', '-nostdin', '-v', 'error', '-xerror'],
+    ...['-i', typeof input === 'string' ? input : 'pipe:0'],
+    ...(presence.video
+      ? ['-map', '0:v:0', '-vf', video, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']
+      : []),
+    ...(presence.audio
+      ? [
+          '-map',
+          '0:a:0',
+          '-af',
+          'aresample=async=1:first_pts=0',
+          '-ac',
+          '1',
+          '-ar',
+          String(AUDIO_SAMPLE_RATE),
+        ]
+      : []),
+    ...(presence.audio ? ['-f', 'f32le', 'pipe:3'] : []),
+  ];
+}
+
+/** Splits a byte stream into fixed-size records without concatenating buffers. */
+class RecordReader {
+  readonly #size: number;
+  #partial: Uint8Array;
+  #filled = 0;
+
+  constructor(size: number) {
+    this.#size = size;
+    this.#partial = new Uint8Array(size);
+  }
+
+  push(chunk: Buffer, emit: (record: Uint8Array) => void): void {
+    let at = 0;
+    while (at < chunk.length) {
+      const take = Math.min(this.#size - this.#filled, chunk.length - at);
+      this.#partial.set(chunk.subarray(at, at + take), this.#filled);
+      this.#filled += take;
+      at += take;
+      if (this.#filled === this.#size) {
+        emit(this.#partial);
+        this.#partial = new Uint8Array(this.#size);
+        this.#filled = 0;
+      }
+    }
+  }
+
+  /** The incomplete last record, if any. */
+  get remainder(): Uint8Array {
+    return this.#partial.subarray(0, this.#filled);
+  }
+}
+
+/**
+ * Decodes `input` into steps. The generator owns the ffmpeg process: breaking out of the loop, or an
+ * error, kills it. Resolves `summary` once the last step was produced.
+ */
+export async function* decodeMedia(
+  input: MediaInput,
+  options: DecodeOptions,
+  summary?: (s: DecodeSummary) => void,
+): AsyncGenerator<MediaStep> {
+  const samplesPerStep = Math.round(AUDIO_SAMPLE_RATE / options.rateHz);
+  if (samplesPerStep * options.rateHz !== AUDIO_SAMPLE_RATE) {
+    throw new EriError(
+      'ERI_ERR_INVALID_ARGUMENT',
+      `rate ${options.rateHz} Hz must divide ${AUDIO_SAMPLE_RATE} samples evenly`,
+    );
+  }
+  const maxBuffered = options.maxBufferedSteps ?? 20;
+  const frameBytes = options.width * options.height * 3;
+  const probed = await probeStreams(input, options.ffprobePath);
+  input = probed.input;
+  const child: ChildProcess = spawn(
+    options.ffmpegPath ?? 'ffmpeg',
+    ffmpegArgs(input, options, probed.presence),
+    {
+      stdio: [typeof input === 'string' ? 'ignore' : 'pipe', 'pipe', 'pipe', 'pipe'],
+    },
+  );
+  const videoOut = child.stdio[1] as Readable;
+  const stderr = child.stdio[2] as Readable;
+  const audioOut = child.stdio[3] as Readable;
+
+  const frames: Uint8Array[] = [];
+  const audio: Float32Array[] = [];
+  let audioQueued = 0;
+  let videoEnded = false;
+  let audioEnded = false;
+  let videoFrames = 0;
+  let audioSamples = 0;
+  let partialAudioLast = 0;
+  let stderrTail = '';
+  let spawnError: Error | undefined;
+  let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+
+  const videoReader = new RecordReader(frameBytes);
+  videoOut.on('data', (chunk: Buffer) =>
+    videoReader.push(chunk, (f) => {
+      frames.push(f);
+      videoFrames++;
+      notify();
+    }),
+  );
+  videoOut.on('end', () => {
+    videoEnded = true;
+    notify();
+  });
+  const audioReader = new RecordReader(samplesPerStep * 4);
+  audioOut.on('data', (chunk: Buffer) =>
+    audioReader.push(chunk, (bytes) => {
+      audio.push(new Float32Array(bytes.buffer, bytes.byteOffset, samplesPerStep));
+      audioQueued++;
+      audioSamples += samplesPerStep;
+      notify();
+    }),
+  );
+  audioOut.on('end', () => {
+    const rest = audioReader.remainder;
+    const n = Math.floor(rest.length / 4);
+    if (n > 0) {
+      const last = new Float32Array(samplesPerStep);
+      last.set(new Float32Array(rest.slice(0, n * 4).buffer));
+      audio.push(last);
+      audioQueued++;
+      audioSamples += n;
+      partialAudioLast = n;
+    }
+    audioEnded = true;
+    notify();
+  });
+  stderr.setEncoding('utf8');
+  stderr.on('data', (text: string) => {
+    stderrTail = (stderrTail + text).slice(-2000);
+  });
+  child.on('error', (error) => {
+    spawnError = error;
+    videoEnded = audioEnded = true;
+    notify();
+  });
+  child.on('close', (code, signal) => {
+    exit = { code, signal };
+    notify();
+  });
+  // A closed stdin (ffmpeg stopped reading) is not an error of ours; its exit status says what happened.
+  child.stdin?.on('error', () => {});
+  if (typeof input !== 'string' && child.stdin) input.stream.pipe(child.stdin);
+
+  const paused = { video: false, audio: false };
+  const flow = (waiting: boolean) => {
+    // While the consumer waits, everything flows (ffmpeg may need to write one output to reach the other);
+    // otherwise an output more than maxBuffered steps ahead is paused, which pauses ffmpeg.
+    const pauseVideo = !waiting && frames.length > maxBuffered;
+    const pauseAudio = !waiting && audio.length > maxBuffered;
+    if (pauseVideo !== paused.video)
+      pauseVideo ? videoOut.pause() : videoOut.resume(), (paused.video = pauseVideo);
+    if (pauseAudio !== paused.audio)
+      pauseAudio ? audioOut.pause() : audioOut.resume(), (paused.audio = pauseAudio);
+  };
+  const hardCap = maxBuffered * 10;
+
+  let index = 0;
+  let finished = false;
+  try {
+    for (;;) {
+      const videoReady = frames.length > 0 || videoEnded;
+      const audioReady = audio.length > 0 || audioEnded;
+      if (frames.length > hardCap || audio.length > hardCap) {
+        throw new EriError(
+          'ERI_ERR_MEDIA_DECODE',
+          `${inputName(input)}: audio and video are more than ${hardCap} steps apart in the stream; cannot align them in bounded memory`,
+        );
+      }
+      if (!(videoReady && audioReady)) {
+        flow(true);
+        await new Promise<void>((r) => {
+          wake = r;
+        });
+        continue;
+      }
+      if (frames.length === 0 && audio.length === 0) break; // both ended
+      const frame = frames.shift();
+      const samples = audio.shift();
+      const isLastAudio = audioEnded && audio.length === 0 && samples !== undefined && partialAudioLast > 0;
+      const coverage = samples === undefined ? 0 : isLastAudio ? partialAudioLast / samplesPerStep : 1;
+      flow(false);
+      yield {
+        index,
+        t: index / options.rateHz,
+        ...(frame ? { frame } : {}),
+        audio: samples ?? new Float32Array(samplesPerStep),
+        audioCoverage: coverage,
+      };
+      index++;
+    }
+    if (!exit) {
+      await new Promise<void>((r) => {
+        if (exit) r();
+        else child.once('close', () => r());
+      });
+    }
+    if (spawnError) {
+      throw new EriError(
+        'ERI_ERR_MEDIA_DECODE',
+        `cannot run ffmpeg: ${spawnError.message} (is it installed?)`,
+        {
+          cause: spawnError,
+        },
+      );
+    }
+    if (exit?.code !== 0) {
+      const why =
+        stderrTail.trim().split('\n').slice(-3).join(' | ') ||
+        `ffmpeg exited with ${exit?.code ?? exit?.signal}`;
+      throw new EriError('ERI_ERR_MEDIA_DECODE', `${inputName(input)}: cannot decode: ${why}`);
+    }
+    if (videoFrames === 0 && audioSamples === 0) {
+      throw new EriError('ERI_ERR_MEDIA_DECODE', `${inputName(input)}: no video or audio stream to analyse`);
+    }
+    finished = true;
+    summary?.({
+      steps: index,
+      videoFrames,
+      audioSamples,
+      hasVideo: videoFrames > 0,
+      hasAudio: audioSamples > 0,
+    });
+  } finally {
+    if (!finished || !exit) {
+      child.kill('SIGKILL');
+    }
+    videoOut.destroy();
+    audioOut.destroy();
+    stderr.destroy();
+  }
+}

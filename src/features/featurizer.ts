@@ -1,0 +1,121 @@
+import { blockOffset, ERI_FACE_AUDIO_V1_SPEC, type FeatureSpec } from '../contracts/feature-spec.js';
+import type { FeatureStep } from '../contracts/feature-step.js';
+import { EriError } from '../errors.js';
+import { type AudioState, initialAudioState } from './audio/audio-features.js';
+import type { MediaStep } from './decode.js';
+import { DEFAULT_MIN_BOX_SCORE } from './face/face-analyzer.js';
+import { type Box, chooseFace } from './face/track.js';
+import type { FaceResult, FeaturePool } from './pool.js';
+
+/**
+ * Turns one session's media steps into feature steps, through the shared pool. Faces of successive
+ * steps are analysed in parallel (a frame's analysis needs nothing from the previous one); what does
+ * depend on the past (which face is followed, the audio context and VAD state) is applied strictly in
+ * step order. So callers may have several steps in flight and still get the same result as one by one.
+ *
+ * Without a face the step still exists: every video value is 0 but the confidence, which holds the best
+ * rejected detection's score (0 when nothing was detected).
+ */
+
+export interface StepTimings {
+  faceMs: number;
+  detectMs: number;
+  embeddingMs: number;
+  localMs: number;
+  audioMs: number;
+}
+
+export interface FeaturizedStep extends FeatureStep {
+  timings: StepTimings;
+}
+
+export class SessionFeaturizer {
+  readonly spec: FeatureSpec = ERI_FACE_AUDIO_V1_SPEC;
+  readonly #pool: FeaturePool;
+  readonly #width: number;
+  readonly #height: number;
+  readonly #minBoxScore: number;
+  #track: Box | undefined;
+  #audioState: AudioState = initialAudioState();
+  #audioChain: Promise<unknown> = Promise.resolve();
+  #orderChain: Promise<unknown> = Promise.resolve();
+  #expectedIndex = 0;
+
+  constructor(pool: FeaturePool, frame: { width: number; height: number }) {
+    this.#pool = pool;
+    this.#width = frame.width;
+    this.#height = frame.height;
+    this.#minBoxScore = pool.options.face?.minBoxScore ?? DEFAULT_MIN_BOX_SCORE;
+  }
+
+  /** Starts a step; steps must be submitted in index order (results also resolve in that order). */
+  featurize(step: MediaStep): Promise<FeaturizedStep> {
+    if (step.index !== this.#expectedIndex) {
+      throw new EriError(
+        'ERI_ERR_INVALID_ARGUMENT',
+        `step ${step.index} submitted, expected ${this.#expectedIndex}`,
+      );
+    }
+    this.#expectedIndex++;
+    const face: Promise<FaceResult | undefined> = step.frame
+      ? this.#pool.face(step.frame, this.#width, this.#height)
+      : Promise.resolve(undefined);
+    const audio = this.#audioChain.then(() =>
+      this.#pool.audio(step.audio, step.audioCoverage, this.#audioState),
+    );
+    this.#audioChain = audio.then(
+      (r) => {
+        this.#audioState = r.state;
+      },
+      () => {},
+    );
+    const result = this.#orderChain.then(async () => {
+      const [faces, sound] = await Promise.all([face, audio]);
+      return this.#assemble(step, faces, sound.vector, sound.speech, sound.totalMs);
+    });
+    this.#orderChain = result.catch(() => {});
+    return result;
+  }
+
+  #assemble(
+    step: MediaStep,
+    faces: FaceResult | undefined,
+    audio: Float32Array,
+    speech: number,
+    audioMs: number,
+  ): FeaturizedStep {
+    const spec = this.spec.video;
+    const candidates = (faces?.faces ?? []).filter((f) => f.boxScore >= this.#minBoxScore);
+    const chosen = candidates[chooseFace(candidates, this.#track)];
+    const bestScore = Math.max(0, ...(faces?.faces ?? []).map((f) => f.boxScore));
+    let video: Float32Array;
+    if (chosen) {
+      video = chosen.vector;
+      this.#track = chosen.box;
+    } else {
+      video = new Float32Array(spec.dim);
+      video[blockOffset(spec, 'face') + 1] = bestScore;
+    }
+    return {
+      index: step.index,
+      t: step.t,
+      video,
+      audio,
+      face: {
+        present: Boolean(chosen),
+        confidence: chosen?.boxScore ?? bestScore,
+        ...(chosen ? { box: chosen.box } : {}),
+      },
+      speech,
+      audioCoverage: step.audioCoverage,
+      hasFrame: Boolean(step.frame),
+      timings: {
+        faceMs: faces?.totalMs ?? 0,
+        detectMs: faces?.timings.detectMs ?? 0,
+        embeddingMs: faces?.timings.embeddingMs ?? 0,
+        localMs: faces?.timings.localMs ?? 0,
+        audioMs,
+      },
+    };
+  }
+}

@@ -1,0 +1,107 @@
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { EriError, type ErrorCode } from '../errors.js';
+import type { AudioState } from './audio/audio-features.js';
+import type { FaceAnalyzerOptions, FaceCandidateFeatures, FaceTimings } from './face/face-analyzer.js';
+
+/**
+ * The feature worker pool: sized to the cores and shared by every session of a server, so face models
+ * load once per thread, not once per viewer. Frames are transferred to the worker, not copied.
+ */
+
+export interface FeatureWorkerOptions {
+  face?: FaceAnalyzerOptions;
+}
+
+export type FeatureTask =
+  | { kind: 'warmup' }
+  | { kind: 'face'; rgb: Uint8Array; width: number; height: number }
+  | { kind: 'audio'; samples: Float32Array; coverage: number; state: AudioState };
+
+export interface FaceResult {
+  faces: FaceCandidateFeatures[];
+  timings: FaceTimings;
+  totalMs: number;
+}
+
+export interface AudioResult {
+  vector: Float32Array;
+  state: AudioState;
+  speech: number;
+  totalMs: number;
+}
+
+export type FeatureWorkerReply =
+  | ({ ok: true; kind: 'face' } & FaceResult)
+  | ({ ok: true; kind: 'audio' } & AudioResult)
+  | { ok: true; kind: 'warmup'; backend: string }
+  | { ok: false; code: ErrorCode; message: string };
+
+export interface FeaturePoolOptions extends FeatureWorkerOptions {
+  /** Worker threads; defaults to the number of cores. */
+  workers?: number;
+}
+
+export class FeaturePool {
+  readonly #pool: Piscina<FeatureTask, FeatureWorkerReply>;
+  readonly options: FeatureWorkerOptions;
+  #closed = false;
+
+  constructor(options: FeaturePoolOptions = {}) {
+    const workers = Math.max(1, options.workers ?? availableParallelism());
+    this.options = { ...(options.face ? { face: options.face } : {}) };
+    this.#pool = new Piscina({
+      filename: fileURLToPath(new URL('./worker.js', import.meta.url)),
+      minThreads: workers,
+      maxThreads: workers,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      workerData: this.options,
+      // Frames wait here rather than in an unbounded queue; callers bound what they submit.
+      maxQueue: 'auto',
+    });
+  }
+
+  get workers(): number {
+    return this.#pool.options.maxThreads;
+  }
+
+  async #run(task: FeatureTask, transfer?: ArrayBuffer[]): Promise<FeatureWorkerReply & { ok: true }> {
+    if (this.#closed) throw new EriError('ERI_ERR_CLOSED', 'the feature pool is closed');
+    const reply = await this.#pool.run(task, transfer ? { transferList: transfer } : {});
+    if (!reply.ok) throw new EriError(reply.code, reply.message);
+    return reply;
+  }
+
+  /** Loads the models in every worker; resolves with the backend in use. */
+  async warmup(): Promise<string> {
+    const replies = await Promise.all(
+      Array.from({ length: this.workers }, () => this.#run({ kind: 'warmup' })),
+    );
+    const first = replies[0];
+    return first?.kind === 'warmup' ? first.backend : 'unknown';
+  }
+
+  /** Face candidates of one frame. The frame's buffer is transferred: the caller must not reuse it. */
+  async face(rgb: Uint8Array, width: number, height: number): Promise<FaceResult> {
+    const transfer =
+      rgb.byteOffset === 0 && rgb.byteLength === rgb.buffer.byteLength
+        ? [rgb.buffer as ArrayBuffer]
+        : undefined;
+    const reply = await this.#run({ kind: 'face', rgb, width, height }, transfer);
+    if (reply.kind !== 'face') throw new EriError('ERI_ERR_FEATURES', 'internal: unexpected reply');
+    return reply;
+  }
+
+  async audio(samples: Float32Array, coverage: number, state: AudioState): Promise<AudioResult> {
+    const reply = await this.#run({ kind: 'audio', samples, coverage, state });
+    if (reply.kind !== 'audio') throw new EriError('ERI_ERR_FEATURES', 'internal: unexpected reply');
+    return reply;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.destroy();
+  }
+}
