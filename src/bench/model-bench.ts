@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ABAW5_REFERENCE_SPEC } from '../contracts/feature-spec.js';
 import { LocalEngine } from '../model/engine.js';
 import { cachedGraphs, graphCacheKey } from '../model/graph-cache.js';
 import { SeededRandom } from '../model/init.js';
@@ -49,7 +50,7 @@ export async function runModelBench(options: ModelBenchOptions): Promise<ModelBe
   if (!dir) {
     tmp = await mkdtemp(join(tmpdir(), 'eri-bench-'));
     dir = tmp;
-    await initRandomPackage(dir, { seed: 1 });
+    await initRandomPackage(dir, { seed: 1, featureSpec: ABAW5_REFERENCE_SPEC });
   }
   const pkg = await loadModelPackage(dir);
   const graphs = await cachedGraphs(pkg.weights, options.cacheRoot);

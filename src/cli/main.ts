@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { isEriError } from '../errors.js';
+import { registerAnalyze } from './analyze.js';
 import { registerBenchCommands } from './bench-commands.js';
 import { registerModelCommands } from './model-commands.js';
 import { registerPredictFeatures } from './predict-features.js';
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerModelCommands(program);
   registerPredictFeatures(program);
+  registerAnalyze(program);
   registerBenchCommands(program);
   return program;
 }

@@ -4,7 +4,7 @@ import { writeFeaturesFile } from '../model/features-file.js';
 import { writeGraphs } from '../model/graph-cache.js';
 import { SeededRandom } from '../model/init.js';
 import { loadModelPackage, type ModelPackage } from '../model/package.js';
-import { importWeights, initRandomPackage } from '../model/package-tools.js';
+import { importWeights, initRandomPackage, resolveFeatureSpec } from '../model/package-tools.js';
 import { modalityList, nonNegativeInt, positiveInt } from './options.js';
 
 /** `eri model …`: make, inspect and export model packages. */
@@ -94,14 +94,28 @@ export function registerModelCommands(program: Command): void {
     .description('make an UNTRAINED package with random weights (reference sizes), for tests and demos')
     .requiredOption('--random', 'random weights: required, so nobody makes an untrained model by accident')
     .requiredOption('--out <dir>', 'package directory to write')
-    .option('--video-dim <n>', 'video features per step (default: the reference feature spec)', positiveInt)
-    .option('--audio-dim <n>', 'audio features per step (default: the reference feature spec)', positiveInt)
+    .option(
+      '--feature-spec <id>',
+      "features the model takes: eri-face-audio-v1 (this server's extractor) or abaw5-reference",
+      'eri-face-audio-v1',
+    )
+    .option(
+      '--video-dim <n>',
+      'video features per step, for features of your own (overrides --feature-spec)',
+      positiveInt,
+    )
+    .option(
+      '--audio-dim <n>',
+      'audio features per step, for features of your own (overrides --feature-spec)',
+      positiveInt,
+    )
     .option('--seed <n>', 'random seed', nonNegativeInt, 0)
     .option('--name <name>', 'package name', 'eri-untrained')
     .action(async (o) => {
       const pkg = await initRandomPackage(o.out, {
         seed: o.seed,
         name: o.name,
+        featureSpec: resolveFeatureSpec(o.featureSpec),
         ...(o.videoDim ? { videoDim: o.videoDim } : {}),
         ...(o.audioDim ? { audioDim: o.audioDim } : {}),
       });

@@ -59,6 +59,8 @@ function inputName(input: MediaInput): string {
 export interface StreamPresence {
   video: boolean;
   audio: boolean;
+  /** Container duration in seconds, when the probe could tell. */
+  durationS?: number;
 }
 
 /** Bytes of a piped input held to probe it: enough for any streamable container's headers. */
@@ -96,7 +98,7 @@ export async function probeStreams(
   input: MediaInput,
   ffprobe = 'ffprobe',
 ): Promise<{ presence: StreamPresence; input: MediaInput }> {
-  const args = ['-v', 'error', '-show_entries', 'stream=codec_type', '-of', 'json'];
+  const args = ['-v', 'error', '-show_entries', 'stream=codec_type:format=duration', '-of', 'json'];
   let replay: MediaInput = input;
   let result: Awaited<ReturnType<typeof runProbe>>;
   if (typeof input === 'string') {
@@ -110,10 +112,16 @@ export async function probeStreams(
     const why = result.err.trim().split('\n').slice(-2).join(' | ') || `ffprobe exited with ${result.code}`;
     throw new EriError('ERI_ERR_MEDIA_DECODE', `${inputName(input)}: cannot read media: ${why}`);
   }
-  const streams = (JSON.parse(result.out || '{}') as { streams?: { codec_type?: string }[] }).streams ?? [];
-  const presence = {
+  const parsed = JSON.parse(result.out || '{}') as {
+    streams?: { codec_type?: string }[];
+    format?: { duration?: string };
+  };
+  const streams = parsed.streams ?? [];
+  const duration = Number(parsed.format?.duration);
+  const presence: StreamPresence = {
     video: streams.some((s) => s.codec_type === 'video'),
     audio: streams.some((s) => s.codec_type === 'audio'),
+    ...(Number.isFinite(duration) && duration > 0 ? { durationS: duration } : {}),
   };
   if (!presence.video && !presence.audio) {
     throw new EriError('ERI_ERR_MEDIA_DECODE', `${inputName(input)}: no video or audio stream to analyse`);
@@ -121,30 +129,14 @@ export async function probeStreams(
   return { presence, input: replay };
 }
 
-async function readPrefix(stream: Readable, max: number): Promise<Uint8Array> {
+async function readPrefix(stream: Readable, max: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  while (size < max) {
-    const chunk: Buffer | null = stream.read();
-    if (chunk) {
-      chunks.push(chunk);
-      size += chunk.length;
-      continue;
-    }
-    if (stream.readableEnded || stream.destroyed) break;
-    const more = await new Promise<boolean>((resolve) => {
-      const done = () => {
-        stream.off('readable', onReadable);
-        stream.off('end', onEnd);
-        stream.off('error', onEnd);
-      };
-      const onReadable = () => (done(), resolve(true));
-      const onEnd = () => (done(), resolve(false));
-      stream.once('readable', onReadable);
-      stream.once('end', onEnd);
-      stream.once('error', onEnd);
-    });
-    if (!more) break;
+  // destroyOnReturn false: the rest of the stream is still read afterwards, by the decoder.
+  for await (const chunk of stream.iterator({ destroyOnReturn: false })) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size >= max) break;
   }
   return Buffer.concat(chunks);
 }
@@ -220,10 +212,17 @@ class RecordReader {
  * Decodes `input` into steps. The generator owns the ffmpeg process: breaking out of the loop, or an
  * error, kills it. Resolves `summary` once the last step was produced.
  */
+export interface DecodeCallbacks {
+  /** Called once the input was probed, before the first step. */
+  onProbe?: (presence: StreamPresence) => void;
+  /** Called after the last step. */
+  onSummary?: (summary: DecodeSummary) => void;
+}
+
 export async function* decodeMedia(
   input: MediaInput,
   options: DecodeOptions,
-  summary?: (s: DecodeSummary) => void,
+  callbacks: DecodeCallbacks = {},
 ): AsyncGenerator<MediaStep> {
   const samplesPerStep = Math.round(AUDIO_SAMPLE_RATE / options.rateHz);
   if (samplesPerStep * options.rateHz !== AUDIO_SAMPLE_RATE) {
@@ -236,6 +235,7 @@ export async function* decodeMedia(
   const frameBytes = options.width * options.height * 3;
   const probed = await probeStreams(input, options.ffprobePath);
   input = probed.input;
+  callbacks.onProbe?.(probed.presence);
   const child: ChildProcess = spawn(
     options.ffmpegPath ?? 'ffmpeg',
     ffmpegArgs(input, options, probed.presence),
@@ -249,7 +249,6 @@ export async function* decodeMedia(
 
   const frames: Uint8Array[] = [];
   const audio: Float32Array[] = [];
-  let audioQueued = 0;
   let videoEnded = false;
   let audioEnded = false;
   let videoFrames = 0;
@@ -281,7 +280,6 @@ export async function* decodeMedia(
   audioOut.on('data', (chunk: Buffer) =>
     audioReader.push(chunk, (bytes) => {
       audio.push(new Float32Array(bytes.buffer, bytes.byteOffset, samplesPerStep));
-      audioQueued++;
       audioSamples += samplesPerStep;
       notify();
     }),
@@ -293,7 +291,6 @@ export async function* decodeMedia(
       const last = new Float32Array(samplesPerStep);
       last.set(new Float32Array(rest.slice(0, n * 4).buffer));
       audio.push(last);
-      audioQueued++;
       audioSamples += n;
       partialAudioLast = n;
     }
@@ -317,16 +314,15 @@ export async function* decodeMedia(
   child.stdin?.on('error', () => {});
   if (typeof input !== 'string' && child.stdin) input.stream.pipe(child.stdin);
 
-  const paused = { video: false, audio: false };
+  const setPaused = (stream: Readable, pause: boolean) => {
+    if (pause && !stream.isPaused()) stream.pause();
+    else if (!pause && stream.isPaused()) stream.resume();
+  };
   const flow = (waiting: boolean) => {
     // While the consumer waits, everything flows (ffmpeg may need to write one output to reach the other);
     // otherwise an output more than maxBuffered steps ahead is paused, which pauses ffmpeg.
-    const pauseVideo = !waiting && frames.length > maxBuffered;
-    const pauseAudio = !waiting && audio.length > maxBuffered;
-    if (pauseVideo !== paused.video)
-      pauseVideo ? videoOut.pause() : videoOut.resume(), (paused.video = pauseVideo);
-    if (pauseAudio !== paused.audio)
-      pauseAudio ? audioOut.pause() : audioOut.resume(), (paused.audio = pauseAudio);
+    setPaused(videoOut, !waiting && frames.length > maxBuffered);
+    setPaused(audioOut, !waiting && audio.length > maxBuffered);
   };
   const hardCap = maxBuffered * 10;
 
@@ -383,13 +379,17 @@ export async function* decodeMedia(
       const why =
         stderrTail.trim().split('\n').slice(-3).join(' | ') ||
         `ffmpeg exited with ${exit?.code ?? exit?.signal}`;
-      throw new EriError('ERI_ERR_MEDIA_DECODE', `${inputName(input)}: cannot decode: ${why}`);
+      const hint =
+        typeof input === 'string'
+          ? ''
+          : ' (a piped MP4 needs its index first: remux with -movflags +faststart, or pipe MKV, WebM or MPEG-TS)';
+      throw new EriError('ERI_ERR_MEDIA_DECODE', `${inputName(input)}: cannot decode: ${why}${hint}`);
     }
     if (videoFrames === 0 && audioSamples === 0) {
       throw new EriError('ERI_ERR_MEDIA_DECODE', `${inputName(input)}: no video or audio stream to analyse`);
     }
     finished = true;
-    summary?.({
+    callbacks.onSummary?.({
       steps: index,
       videoFrames,
       audioSamples,

@@ -1,4 +1,4 @@
-import { type DecodeSummary, decodeMedia, type MediaInput } from './decode.js';
+import { type DecodeCallbacks, decodeMedia, type MediaInput } from './decode.js';
 import { type FeaturizedStep, SessionFeaturizer } from './featurizer.js';
 import type { FeaturePool } from './pool.js';
 
@@ -7,14 +7,13 @@ import type { FeaturePool } from './pool.js';
  * (so a 1-hour video runs in bounded memory while both workers stay busy).
  */
 
-export interface ExtractOptions {
+export interface ExtractOptions extends DecodeCallbacks {
   rateHz?: number;
   /** Analysis frame size (frames are letterboxed into it). */
   width?: number;
   height?: number;
   /** Steps analysed concurrently; defaults to twice the pool's workers. */
   inFlight?: number;
-  onSummary?: (summary: DecodeSummary) => void;
 }
 
 export const DEFAULT_ANALYSIS_SIZE = { width: 640, height: 480 } as const;
@@ -33,7 +32,7 @@ export async function* extractFeatures(
     for await (const step of decodeMedia(
       input,
       { rateHz: options.rateHz ?? featurizer.spec.rateHz ?? 10, width, height },
-      options.onSummary,
+      options,
     )) {
       pending.push(featurizer.featurize(step));
       if (pending.length >= inFlight) yield await (pending.shift() as Promise<FeaturizedStep>);

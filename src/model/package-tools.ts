@@ -2,6 +2,7 @@ import { EMOTIONS } from '../contracts/emotions.js';
 import {
   ABAW5_REFERENCE_SPEC,
   customFeatureSpec,
+  ERI_FACE_AUDIO_V1_SPEC,
   type FeatureSpec,
   KNOWN_FEATURE_SPECS,
 } from '../contracts/feature-spec.js';
@@ -68,7 +69,7 @@ export interface RandomInitOptions {
   name?: string;
   version?: string;
   seed?: number;
-  /** Sizes for custom features; when both are absent the package uses the given or reference spec. */
+  /** Sizes for custom features; when both are absent the package uses the given spec or the extractor's. */
   videoDim?: number;
   audioDim?: number;
   featureSpec?: FeatureSpec;

@@ -9,15 +9,15 @@ import { initRandomPackage } from '../../src/model/package-tools.js';
 import { withTempDir } from '../helpers.js';
 
 describe('model packages', () => {
-  it('init --random writes a package that loads, says it is untrained and records its weights hash', async () => {
+  it("init --random writes a package for the extractor's features that loads, says it is untrained and records its weights hash", async () => {
     await withTempDir(async (dir) => {
       const made = await initRandomPackage(dir, { seed: 4 });
       const pkg = await loadModelPackage(dir);
       assert.equal(pkg.card.trained, false);
       assert.match(pkg.card.description, /UNTRAINED/);
-      assert.equal(pkg.card.featureSpec.id, 'abaw5-reference');
-      assert.equal(pkg.weights.architecture.video.inputDim, 547);
-      assert.equal(pkg.weights.architecture.audio.inputDim, 1024);
+      assert.equal(pkg.card.featureSpec.id, 'eri-face-audio-v1');
+      assert.equal(pkg.weights.architecture.video.inputDim, 285);
+      assert.equal(pkg.weights.architecture.audio.inputDim, 157);
       assert.equal(pkg.card.weights.sha256, made.weights.sha256);
     });
   });

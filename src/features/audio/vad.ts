@@ -59,9 +59,11 @@ export class VoiceActivityDetector {
       h: new ort.Tensor('float32', state.h, [2, 1, 64]),
       c: new ort.Tensor('float32', state.c, [2, 1, 64]),
     });
-    state.h = Float32Array.from(out.hn?.data as Float32Array);
-    state.c = Float32Array.from(out.cn?.data as Float32Array);
-    return (out.output?.data as Float32Array)[0] ?? 0;
+    const { output, hn, cn } = out;
+    if (!output || !hn || !cn) throw new EriError('ERI_ERR_FEATURES', 'the VAD model returned no output');
+    state.h = Float32Array.from(hn.data as Float32Array);
+    state.c = Float32Array.from(cn.data as Float32Array);
+    return (output.data as Float32Array)[0] ?? 0;
   }
 
   async close(): Promise<void> {
