@@ -174,7 +174,7 @@ export async function analyze(input: string, o: AnalyzeOptions): Promise<void> {
     if (o.features) {
       const stack = (rows: Float32Array[], dim: number) => {
         const data = new Float32Array(rows.length * dim);
-        rows.forEach((r, i) => data.set(r, i * dim));
+        for (const [i, r] of rows.entries()) data.set(r, i * dim);
         return { shape: [rows.length, dim], data };
       };
       await writeFeaturesFile(o.features, {

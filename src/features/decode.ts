@@ -12,7 +12,8 @@ import { EriError } from '../errors.js';
  * Timeline: step k covers media time [k / rate, (k + 1) / rate). ffmpeg's fps filter (start_time 0)
  * picks the frame shown at k / rate; `aresample=async=1:first_pts=0` pads or trims audio so sample 0
  * is media time 0, keeping audio and video aligned when their streams start at different times.
- * The clip has ceil(duration x rate) steps, duration being the longer stream's; a step past the end of
+ * The clip has ceil(duration x rate) steps, duration being the longer stream's as decoded (AAC priming
+ * included); a step past the end of
  * one stream has no frame, or zero-padded audio with its coverage saying how much is real.
  */
 
@@ -375,7 +376,9 @@ export async function* decodeMedia(
         },
       );
     }
-    if (exit?.code !== 0) {
+    // ffmpeg runs at log level "error": anything it printed is an error it recovered from, e.g. a
+    // truncated Matroska file ("File ended prematurely") that still exits 0. Treat it as a failure.
+    if (exit?.code !== 0 || stderrTail.trim() !== '') {
       const why =
         stderrTail.trim().split('\n').slice(-3).join(' | ') ||
         `ffmpeg exited with ${exit?.code ?? exit?.signal}`;

@@ -69,6 +69,10 @@ export class SessionFeaturizer {
       },
       () => {},
     );
+    // Awaited below, possibly after later steps settle: mark them handled so an early failure is not an
+    // unhandled rejection in the meantime.
+    face.catch(() => {});
+    audio.catch(() => {});
     const result = this.#orderChain.then(async () => {
       const [faces, sound] = await Promise.all([face, audio]);
       return this.#assemble(step, faces, sound.vector, sound.speech, sound.totalMs);

@@ -10,6 +10,8 @@ import type { FaceAnalyzerOptions, FaceCandidateFeatures, FaceTimings } from './
  * load once per thread, not once per viewer. Frames are transferred to the worker, not copied.
  */
 
+const MAX_QUEUED_TASKS = 4096;
+
 export interface FeatureWorkerOptions {
   face?: FaceAnalyzerOptions;
 }
@@ -57,8 +59,9 @@ export class FeaturePool {
       maxThreads: workers,
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData: this.options,
-      // Frames wait here rather than in an unbounded queue; callers bound what they submit.
-      maxQueue: 'auto',
+      // Callers bound what they submit (extract: steps in flight; live sessions: the pipeline's drop
+      // policy); this is only a backstop against a caller that does not.
+      maxQueue: MAX_QUEUED_TASKS,
     });
   }
 
@@ -68,7 +71,12 @@ export class FeaturePool {
 
   async #run(task: FeatureTask, transfer?: ArrayBuffer[]): Promise<FeatureWorkerReply & { ok: true }> {
     if (this.#closed) throw new EriError('ERI_ERR_CLOSED', 'the feature pool is closed');
-    const reply = await this.#pool.run(task, transfer ? { transferList: transfer } : {});
+    let reply: FeatureWorkerReply;
+    try {
+      reply = await this.#pool.run(task, transfer ? { transferList: transfer } : {});
+    } catch (cause) {
+      throw new EriError('ERI_ERR_FEATURES', `feature pool: ${(cause as Error).message}`, { cause });
+    }
     if (!reply.ok) throw new EriError(reply.code, reply.message);
     return reply;
   }

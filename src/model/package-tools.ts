@@ -94,7 +94,7 @@ export async function initRandomPackage(
   outDir: string,
   options: RandomInitOptions = {},
 ): Promise<ModelPackage> {
-  let spec = options.featureSpec ?? ABAW5_REFERENCE_SPEC;
+  let spec = options.featureSpec ?? ERI_FACE_AUDIO_V1_SPEC;
   if (options.videoDim !== undefined || options.audioDim !== undefined) {
     spec = customFeatureSpec(options.videoDim ?? spec.video.dim, options.audioDim ?? spec.audio.dim);
   }

@@ -67,6 +67,8 @@ export interface FaceAnalyzerOptions {
   minBoxScore?: number;
   /** Refine the eyes with the iris model (478 points instead of 468); costs ~9 ms per face. */
   iris?: boolean;
+  /** false runs the detector alone (no faces come out): only for measuring the detector's cost. */
+  mesh?: boolean;
 }
 
 export interface FaceCandidateFeatures {
@@ -185,8 +187,8 @@ export class FaceAnalyzer {
             minConfidence: 0.2,
             return: true,
           },
-          mesh: { enabled: true },
-          iris: { enabled: options.iris ?? true, skipFrames: 0, skipTime: 0 },
+          mesh: { enabled: options.mesh ?? true },
+          iris: { enabled: (options.mesh ?? true) && (options.iris ?? true), skipFrames: 0, skipTime: 0 },
           // Loaded for its graph; run here on the face crop, so Human must not run it again.
           emotion: { enabled: true, skipFrames: 0, skipTime: 0 },
           description: { enabled: false },

@@ -1,0 +1,54 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { SHARED_DIR } from './helpers.js';
+
+/** Synthetic media made with ffmpeg and espeak-ng for tests that must not depend on ../shared. */
+
+const run = promisify(execFile);
+
+export async function ffmpeg(...args: string[]): Promise<void> {
+  await run('ffmpeg', ['-v', 'error', '-y', ...args], { timeout: 60_000 });
+}
+
+/** testsrc video (+ optional sine audio) of `duration` seconds at `fps`. */
+export async function syntheticClip(dir: string, name: string, o: { fps: number; duration: number; audio?: boolean; video?: boolean }): Promise<string> {
+  const path = join(dir, name);
+  const inputs: string[] = [];
+  if (o.video !== false) inputs.push('-f', 'lavfi', '-i', `testsrc=size=320x240:rate=${o.fps}:duration=${o.duration}`);
+  if (o.audio !== false) inputs.push('-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${o.duration}`);
+  const wav = name.endsWith('.wav');
+  const codecs = [
+    ...(o.video !== false ? ['-c:v', 'libx264', '-pix_fmt', 'yuv420p'] : []),
+    ...(o.audio !== false ? ['-c:a', wav ? 'pcm_s16le' : 'aac'] : []),
+  ];
+  await ffmpeg(...inputs, ...codecs, path);
+  return path;
+}
+
+/** Black video and silence, with a white flash and a 1 kHz beep both at [at, at + 0.1) s. */
+export async function flashAndBeep(dir: string, at: number, duration = 3): Promise<string> {
+  const path = join(dir, 'flash-beep.mkv');
+  await ffmpeg(
+    ...['-f', 'lavfi', '-i', `color=c=black:size=320x240:rate=25:duration=${duration}`],
+    ...['-f', 'lavfi', '-i', `sine=frequency=1000:sample_rate=48000:duration=${duration}`],
+    ...['-vf', `drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='between(t,${at},${at + 0.099})'`],
+    ...['-af', `volume=0:enable='not(between(t,${at},${at + 0.099}))'`],
+    ...['-c:v', 'ffv1', '-c:a', 'pcm_s16le', path],
+  );
+  return path;
+}
+
+/** Speech from espeak-ng (a WAV), optionally padded with silence. */
+export async function speech(dir: string, text: string): Promise<string> {
+  const path = join(dir, 'speech.wav');
+  await run('espeak-ng', ['-w', path, text], { timeout: 30_000 });
+  return path;
+}
+
+/** The real test media of ../shared/testmedia, or a skip reason. */
+export function testMedia(relative: string): { path: string; skip: string | false } {
+  const path = join(SHARED_DIR, 'testmedia', relative);
+  return { path, skip: existsSync(path) ? false : `test media not found: ${path} (clone beside ../shared or set ERI_SHARED_DIR)` };
+}
