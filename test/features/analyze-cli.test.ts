@@ -13,7 +13,10 @@ const run = promisify(execFile);
 
 async function eri(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+      timeout: 120_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
@@ -29,9 +32,35 @@ describe('eri analyze', () => {
       // A still image with speech over it: a picture with no face and 100 % audio.
       const talk = await speech(dir, 'Reactions are measured ten times a second while the viewer watches.');
       const clip = join(dir, 'clip.mkv');
-      await ffmpeg('-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25', '-i', talk, '-shortest', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', clip);
+      await ffmpeg(
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=size=320x240:rate=25',
+        '-i',
+        talk,
+        '-shortest',
+        '-c:v',
+        'libx264',
+        '-pix_fmt',
+        'yuv420p',
+        '-c:a',
+        'aac',
+        clip,
+      );
       const features = join(dir, 'features.safetensors');
-      const json = await eri('analyze', clip, '--model', model, '--features', features, '--stride', '0.5', '--window', '2');
+      const json = await eri(
+        'analyze',
+        clip,
+        '--model',
+        model,
+        '--features',
+        features,
+        '--stride',
+        '0.5',
+        '--window',
+        '2',
+      );
       assert.equal(json.code, 0, json.stderr);
       const doc = JSON.parse(json.stdout);
       assert.ok(doc.steps > 20);
@@ -48,10 +77,26 @@ describe('eri analyze', () => {
       assert.equal(predicted.code, 0, predicted.stderr);
       const offline = JSON.parse(predicted.stdout);
       assert.deepEqual(offline.steps, { video: doc.steps, audio: doc.steps });
-      offline.intensities.forEach((v: number, i: number) => assert.ok(Math.abs(v - doc.final.values[i]) < 1e-5, `emotion ${i}`));
+      offline.intensities.forEach((v: number, i: number) =>
+        assert.ok(Math.abs(v - doc.final.values[i]) < 1e-5, `emotion ${i}`),
+      );
 
-      const ndjson = await eri('analyze', clip, '--model', model, '--format', 'ndjson', '--stride', '0.5', '--window', '2');
-      const lines = ndjson.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      const ndjson = await eri(
+        'analyze',
+        clip,
+        '--model',
+        model,
+        '--format',
+        'ndjson',
+        '--stride',
+        '0.5',
+        '--window',
+        '2',
+      );
+      const lines = ndjson.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       assert.equal(lines.at(-1).type, 'summary');
       const estimates = lines.filter((l) => l.type === 'estimate');
       assert.equal(estimates.length, doc.running.length + 1);
@@ -62,7 +107,10 @@ describe('eri analyze', () => {
       const csv = await eri('analyze', clip, '--model', model, '--format', 'csv', '--out', csvPath);
       assert.equal(csv.code, 0, csv.stderr);
       const rows = (await readFile(csvPath, 'utf8')).trim().split('\n');
-      assert.match(rows[0] as string, /^kind,seq,window_start_s,window_end_s,Adoration,Amusement,Anxiety,Disgust,Empathic-Pain,Fear,Surprise,face_coverage,speech_coverage$/);
+      assert.match(
+        rows[0] as string,
+        /^kind,seq,window_start_s,window_end_s,Adoration,Amusement,Anxiety,Disgust,Empathic-Pain,Fear,Surprise,face_coverage,speech_coverage$/,
+      );
       assert.match(rows.at(-1) as string, /^final,/);
     });
   });
@@ -79,18 +127,32 @@ describe('eri analyze', () => {
       await writeFile(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
       for (const input of [junk, truncated, join(dir, 'absent.mp4')]) {
         const out = join(dir, 'out.json');
-        const r = await eri('analyze', input, '--model', model, '--out', out, '--features', join(dir, 'f.safetensors'));
+        const r = await eri(
+          'analyze',
+          input,
+          '--model',
+          model,
+          '--out',
+          out,
+          '--features',
+          join(dir, 'f.safetensors'),
+        );
         assert.equal(r.code, 1, input);
         assert.match(r.stderr, /ERI_ERR_MEDIA_DECODE/);
         assert.equal(existsSync(out), false, 'no output file');
         assert.equal(existsSync(join(dir, 'f.safetensors')), false, 'no features file');
-        assert.deepEqual((await readdir(dir)).filter((f) => f.includes('partial') || f.endsWith('.tmp')), []);
+        assert.deepEqual(
+          (await readdir(dir)).filter((f) => f.includes('partial') || f.endsWith('.tmp')),
+          [],
+        );
       }
     });
   });
 
   it('without a model anywhere: a clear error naming what to pass', async () => {
-    const r = await run(process.execPath, [CLI, 'analyze', 'x.mp4'], { env: { ...process.env, ERI_MODEL: '/nonexistent/model' } }).catch((e) => e);
+    const r = await run(process.execPath, [CLI, 'analyze', 'x.mp4'], {
+      env: { ...process.env, ERI_MODEL: '/nonexistent/model' },
+    }).catch((e) => e);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /ERI_ERR_MODEL_PACKAGE.*--model/);
   });

@@ -3,13 +3,20 @@ import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type DecodeSummary, decodeMedia, type MediaInput, type MediaStep } from '../../src/features/decode.js';
+import {
+  type DecodeSummary,
+  decodeMedia,
+  type MediaInput,
+  type MediaStep,
+} from '../../src/features/decode.js';
 import { withTempDir } from '../helpers.js';
 import { ffmpeg, flashAndBeep, syntheticClip } from '../media.js';
 
 const OPTIONS = { rateHz: 10, width: 160, height: 120 };
 
-async function decodeAll(input: MediaInput): Promise<{ steps: MediaStep[]; summary: DecodeSummary | undefined }> {
+async function decodeAll(
+  input: MediaInput,
+): Promise<{ steps: MediaStep[]; summary: DecodeSummary | undefined }> {
   const steps: MediaStep[] = [];
   let summary: DecodeSummary | undefined;
   for await (const s of decodeMedia(input, OPTIONS, { onSummary: (x) => (summary = x) })) steps.push(s);
@@ -55,8 +62,15 @@ describe('decoding into 10 Hz steps', () => {
   it('a flash and a beep at the same media time land in the same step', async () => {
     await withTempDir(async (dir) => {
       const { steps } = await decodeAll(await flashAndBeep(dir, 1.2));
-      const flash = steps.reduce((best, s) => (brightness(s.frame as Uint8Array) > brightness(steps[best]?.frame as Uint8Array) ? s.index : best), 0);
-      const beep = steps.reduce((best, s) => (energy(s.audio) > energy(steps[best]?.audio as Float32Array) ? s.index : best), 0);
+      const flash = steps.reduce(
+        (best, s) =>
+          brightness(s.frame as Uint8Array) > brightness(steps[best]?.frame as Uint8Array) ? s.index : best,
+        0,
+      );
+      const beep = steps.reduce(
+        (best, s) => (energy(s.audio) > energy(steps[best]?.audio as Float32Array) ? s.index : best),
+        0,
+      );
       assert.equal(flash, 12);
       assert.equal(beep, 12);
     });
@@ -64,7 +78,9 @@ describe('decoding into 10 Hz steps', () => {
 
   it('a file without audio: every step has a frame, zero audio and coverage 0', async () => {
     await withTempDir(async (dir) => {
-      const { steps, summary } = await decodeAll(await syntheticClip(dir, 'v.mp4', { fps: 25, duration: 1.5, audio: false }));
+      const { steps, summary } = await decodeAll(
+        await syntheticClip(dir, 'v.mp4', { fps: 25, duration: 1.5, audio: false }),
+      );
       assert.equal(steps.length, 15);
       assert.equal(summary?.hasAudio, false);
       for (const s of steps) {
@@ -77,7 +93,9 @@ describe('decoding into 10 Hz steps', () => {
 
   it('a file without video: every step has audio and no frame', async () => {
     await withTempDir(async (dir) => {
-      const { steps, summary } = await decodeAll(await syntheticClip(dir, 'a.wav', { fps: 25, duration: 1.5, video: false }));
+      const { steps, summary } = await decodeAll(
+        await syntheticClip(dir, 'a.wav', { fps: 25, duration: 1.5, video: false }),
+      );
       assert.equal(steps.length, 15);
       assert.equal(summary?.hasVideo, false);
       for (const s of steps) assert.equal(s.frame, undefined);

@@ -11,7 +11,11 @@ import { SeededRandom } from '../../src/model/init.js';
 /** A face-like random mesh: random points, but eyes level and the mouth below them. */
 function randomMesh(seed: number): number[][] {
   const rng = new SeededRandom(seed);
-  const mesh = Array.from({ length: MESH_POINTS }, () => [rng.uniform(100, 300), rng.uniform(100, 300), rng.uniform(-20, 20)]);
+  const mesh = Array.from({ length: MESH_POINTS }, () => [
+    rng.uniform(100, 300),
+    rng.uniform(100, 300),
+    rng.uniform(-20, 20),
+  ]);
   const set = (i: number, p: number[]) => {
     mesh[i] = p;
   };
@@ -27,7 +31,11 @@ function randomMesh(seed: number): number[][] {
 function transform(mesh: number[][], scale: number, angle: number, shift: [number, number]): number[][] {
   const c = Math.cos(angle);
   const s = Math.sin(angle);
-  return mesh.map(([x = 0, y = 0, z = 0]) => [scale * (c * x - s * y) + shift[0], scale * (s * x + c * y) + shift[1], scale * z]);
+  return mesh.map(([x = 0, y = 0, z = 0]) => [
+    scale * (c * x - s * y) + shift[0],
+    scale * (s * x + c * y) + shift[1],
+    scale * z,
+  ]);
 }
 
 describe('action units from the mesh', () => {
@@ -37,7 +45,9 @@ describe('action units from the mesh', () => {
       const base = actionUnits(mesh);
       assert.equal(base.length, ACTION_UNITS.length);
       const moved = actionUnits(transform(mesh, 2.7, 0.4, [-50, 80]));
-      base.forEach((v, i) => assert.ok(Math.abs(v - (moved[i] as number)) < 1e-4, `${ACTION_UNITS[i]}: ${v} vs ${moved[i]}`));
+      base.forEach((v, i) =>
+        assert.ok(Math.abs(v - (moved[i] as number)) < 1e-4, `${ACTION_UNITS[i]}: ${v} vs ${moved[i]}`),
+      );
     }
   });
 
@@ -70,7 +80,11 @@ describe('face tracking', () => {
     const big: [number, number, number, number] = [0.4, 0.3, 0.3, 0.4];
     assert.equal(chooseFace([{ box: small }, { box: big }], undefined), 1, 'first pick: the prominent face');
     assert.equal(chooseFace([{ box: big }, { box: small }], small), 1, 'then the tracked one');
-    assert.equal(chooseFace([{ box: [0.11, 0.1, 0.1, 0.1] }, { box: big }], small), 0, 'it may move a little');
+    assert.equal(
+      chooseFace([{ box: [0.11, 0.1, 0.1, 0.1] }, { box: big }], small),
+      0,
+      'it may move a little',
+    );
     assert.equal(chooseFace([{ box: big }], small), 0, 'gone: the other takes over');
     assert.equal(chooseFace([], small), -1);
     assert.ok(Math.abs(iou(small, small) - 1) < 1e-12);
