@@ -77,9 +77,9 @@ describe('eri analyze', () => {
       assert.equal(predicted.code, 0, predicted.stderr);
       const offline = JSON.parse(predicted.stdout);
       assert.deepEqual(offline.steps, { video: doc.steps, audio: doc.steps });
-      offline.intensities.forEach((v: number, i: number) =>
-        assert.ok(Math.abs(v - doc.final.values[i]) < 1e-5, `emotion ${i}`),
-      );
+      offline.intensities.forEach((v: number, i: number) => {
+        assert.ok(Math.abs(v - doc.final.values[i]) < 1e-5, `emotion ${i}`);
+      });
 
       const ndjson = await eri(
         'analyze',
@@ -100,7 +100,9 @@ describe('eri analyze', () => {
       assert.equal(lines.at(-1).type, 'summary');
       const estimates = lines.filter((l) => l.type === 'estimate');
       assert.equal(estimates.length, doc.running.length + 1);
-      estimates.forEach((e, i) => assert.equal(e.seq, i));
+      estimates.forEach((e, i) => {
+        assert.equal(e.seq, i);
+      });
       assert.deepEqual(estimates.at(-1).values, doc.final.values, 'the same input gives the same numbers');
 
       const csvPath = join(dir, 'out.csv');

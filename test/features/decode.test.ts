@@ -111,7 +111,9 @@ describe('decoding into 10 Hz steps', () => {
       const fromFile = await decodeAll(mkv);
       const fromPipe = await decodeAll({ stream: createReadStream(mkv), name: 'pipe' });
       assert.equal(fromPipe.steps.length, fromFile.steps.length);
-      fromFile.steps.forEach((s, k) => assert.deepEqual(fromPipe.steps[k]?.frame, s.frame));
+      fromFile.steps.forEach((s, k) => {
+        assert.deepEqual(fromPipe.steps[k]?.frame, s.frame);
+      });
     });
   });
 

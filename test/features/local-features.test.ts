@@ -45,9 +45,9 @@ describe('action units from the mesh', () => {
       const base = actionUnits(mesh);
       assert.equal(base.length, ACTION_UNITS.length);
       const moved = actionUnits(transform(mesh, 2.7, 0.4, [-50, 80]));
-      base.forEach((v, i) =>
-        assert.ok(Math.abs(v - (moved[i] as number)) < 1e-4, `${ACTION_UNITS[i]}: ${v} vs ${moved[i]}`),
-      );
+      base.forEach((v, i) => {
+        assert.ok(Math.abs(v - (moved[i] as number)) < 1e-4, `${ACTION_UNITS[i]}: ${v} vs ${moved[i]}`);
+      });
     }
   });
 
