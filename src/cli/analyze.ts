@@ -4,7 +4,9 @@ import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
 import cliProgress from 'cli-progress';
 import { type Command, Option } from 'commander';
-import { RunningEstimator } from '../../streams/running-estimator.js';
+import { from, lastValueFrom, tap } from 'rxjs';
+import { estimateSteps } from '../../streams/estimate-steps.js';
+import { InferenceBatcher } from '../../streams/inference-batcher.js';
 import { EMOTIONS } from '../contracts/emotions.js';
 import type { Estimate } from '../contracts/estimate.js';
 import { ERI_FACE_AUDIO_V1_SPEC } from '../contracts/feature-spec.js';
@@ -98,15 +100,6 @@ export async function analyze(input: string, o: AnalyzeOptions): Promise<void> {
   const pool = new FeaturePool({ workers: o.workers });
   const out = new AtomicOutput(o.out);
   const rate = ERI_FACE_AUDIO_V1_SPEC.rateHz ?? 10;
-  const estimator = new RunningEstimator(model.engine, model.architecture, {
-    windowSteps: Math.max(1, Math.round(o.window * rate)),
-    strideSteps: Math.max(1, Math.round(o.stride * rate)),
-    rateHz: rate,
-    sessionId: input === '-' ? 'stdin' : input,
-    roomId: 'analyze',
-    model: `${model.card.name}@${model.card.version}`,
-    maxFinalSteps: Number.MAX_SAFE_INTEGER,
-  });
   const mediaInput: MediaInput = input === '-' ? { stream: process.stdin, name: 'stdin' } : input;
   const bar =
     o.progress && process.stderr.isTTY
@@ -133,31 +126,54 @@ export async function analyze(input: string, o: AnalyzeOptions): Promise<void> {
     else if (o.format === 'csv') out.write(`${csvRow(e)}\n`);
   };
   try {
-    for await (const step of extractFeatures(mediaInput, pool, {
-      width: DEFAULT_ANALYSIS_SIZE.width,
-      height: DEFAULT_ANALYSIS_SIZE.height,
-      onProbe: (p) => bar?.start(Math.ceil(p.durationS ?? 0), 0, { speed: '0' }),
-    })) {
-      if (o.features) {
-        video.push(step.video);
-        audio.push(step.audio);
-      }
-      face += step.face.present ? 1 : 0;
-      speech += step.speech > 0.5 ? 1 : 0;
-      const estimate = await estimator.push(step);
-      if (estimate) {
-        running.push(estimate);
+    let steps = 0;
+    let final: Estimate | undefined;
+    const features$ = from(
+      extractFeatures(mediaInput, pool, {
+        width: DEFAULT_ANALYSIS_SIZE.width,
+        height: DEFAULT_ANALYSIS_SIZE.height,
+        onProbe: (p) => bar?.start(Math.ceil(p.durationS ?? 0), 0, { speed: '0' }),
+      }),
+    ).pipe(
+      tap((step) => {
+        if (o.features) {
+          video.push(step.video);
+          audio.push(step.audio);
+        }
+        face += step.face.present ? 1 : 0;
+        speech += step.speech > 0.5 ? 1 : 0;
+        steps = step.index + 1;
+        bar?.update(Math.floor(steps / rate), {
+          speed: ((steps * 1000) / (performance.now() - started)).toFixed(1),
+        });
+      }),
+    );
+    const estimates$ = features$.pipe(
+      estimateSteps(
+        new InferenceBatcher(model.engine, model.architecture),
+        {
+          sessionId: input === '-' ? 'stdin' : input,
+          roomId: 'analyze',
+          model: `${model.card.name}@${model.card.version}`,
+          rateHz: rate,
+        },
+        {
+          windowSteps: Math.max(1, Math.round(o.window * rate)),
+          strideSteps: Math.max(1, Math.round(o.stride * rate)),
+          // The clip-level estimate covers the whole clip, however long.
+          maxFinalSteps: Number.MAX_SAFE_INTEGER,
+        },
+      ),
+      tap((estimate) => {
+        if (estimate.final) final = estimate;
+        else running.push(estimate);
         emit(estimate);
-      }
-      const steps = step.index + 1;
-      bar?.update(Math.floor(steps / rate), {
-        speed: ((steps * 1000) / (performance.now() - started)).toFixed(1),
-      });
-    }
+      }),
+    );
+    await lastValueFrom(estimates$, { defaultValue: undefined });
     bar?.stop();
-    const steps = estimator.steps;
-    const final = await estimator.finish();
-    emit(final);
+    const clip = final as Estimate | undefined;
+    if (!clip) throw new EriError('ERI_ERR_MEDIA_DECODE', `${input}: no analysis steps`);
     const summary = {
       input,
       model: { name: model.card.name, version: model.card.version, trained: model.card.trained },
@@ -169,7 +185,7 @@ export async function analyze(input: string, o: AnalyzeOptions): Promise<void> {
       window: { seconds: o.window, strideSeconds: o.stride },
       elapsedS: (performance.now() - started) / 1000,
     };
-    if (o.format === 'json') out.write(`${JSON.stringify({ ...summary, running, final }, null, 2)}\n`);
+    if (o.format === 'json') out.write(`${JSON.stringify({ ...summary, running, final: clip }, null, 2)}\n`);
     if (o.format === 'ndjson') out.write(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
     if (o.features) {
       const stack = (rows: Float32Array[], dim: number) => {
@@ -186,7 +202,7 @@ export async function analyze(input: string, o: AnalyzeOptions): Promise<void> {
     await out.commit();
     if (o.out || o.format !== 'json') {
       process.stderr.write(
-        `eri: ${steps} steps (${summary.durationS.toFixed(1)} s), face ${(summary.coverage.face * 100).toFixed(0)} %, speech ${(summary.coverage.speech * 100).toFixed(0)} %, final ${EMOTIONS.map((e, i) => `${e} ${final.values[i]?.toFixed(3)}`).join(', ')}\n`,
+        `eri: ${steps} steps (${summary.durationS.toFixed(1)} s), face ${(summary.coverage.face * 100).toFixed(0)} %, speech ${(summary.coverage.speech * 100).toFixed(0)} %, final ${EMOTIONS.map((e, i) => `${e} ${clip.values[i]?.toFixed(3)}`).join(', ')}\n`,
       );
     }
   } catch (error) {

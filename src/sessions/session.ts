@@ -1,0 +1,212 @@
+import { type Observable, type SchedulerLike, Subject, type Subscription, takeUntil, tap } from 'rxjs';
+import { type AlignStats, type AudioChunk, alignMedia, type VideoFrame } from '../../streams/align-media.js';
+import { estimateSteps } from '../../streams/estimate-steps.js';
+import { featurizeSteps } from '../../streams/featurize-steps.js';
+import type { InferenceBatcher } from '../../streams/inference-batcher.js';
+import type { Estimate } from '../contracts/estimate.js';
+import { EriError } from '../errors.js';
+import { SessionFeaturizer } from '../features/featurizer.js';
+import type { FeaturePool } from '../features/pool.js';
+
+/**
+ * One viewer's live analysis: frames and audio in, estimates out. Lifecycle created -> running -> ended
+ * (normal: the inputs completed or end() was called; client-gone; error). Ending stops the inputs, lets
+ * the steps already taken finish, emits the final estimate over the whole session (not after an error),
+ * then `ended`. Everything the session holds (subscriptions, timers, buffers) is released then; the
+ * worker pool and the batcher are shared and stay.
+ */
+
+export type SessionState = 'created' | 'running' | 'ended';
+export type EndReason = 'normal' | 'client-gone' | 'error';
+
+export type SessionEvent =
+  | { type: 'session.started'; sessionId: string; roomId: string; at: string }
+  | { type: 'estimate'; estimate: Estimate }
+  | {
+      type: 'session.ended';
+      sessionId: string;
+      roomId: string;
+      at: string;
+      reason: EndReason;
+      error?: { code: string; message: string };
+    };
+
+export interface SessionOptions {
+  id: string;
+  roomId: string;
+  frames$: Observable<VideoFrame>;
+  audio$: Observable<AudioChunk>;
+  /** Size of the RGB frames (the ingest decodes to the analysis size). */
+  frameSize: { width: number; height: number };
+  pool: FeaturePool;
+  batcher: InferenceBatcher;
+  /** name@version of the model. */
+  model: string;
+  rateHz: number;
+  windowSeconds?: number;
+  strideSeconds?: number;
+  /** How long one modality waits for the other (see alignMedia). */
+  maxWaitMs?: number;
+  /** Steps of this session analysed at once before frames are dropped (see featurizeSteps). */
+  maxInFlight?: number;
+  scheduler?: SchedulerLike;
+}
+
+export interface SessionStats {
+  steps: number;
+  estimates: number;
+  droppedFaceSteps: number;
+  droppedEstimates: number;
+  lateInputs: number;
+  duplicateInputs: number;
+  /** Wall-clock time elapsed minus media time analysed, at the last step (ms; grows when falling behind). */
+  lagMs: number;
+  /** Latency of the last estimate: its window's last step ready -> estimate made (ms). */
+  lastEstimateLatencyMs: number;
+}
+
+export class Session {
+  readonly id: string;
+  readonly roomId: string;
+  readonly #options: SessionOptions;
+  readonly #events = new Subject<SessionEvent>();
+  readonly #stop = new Subject<void>();
+  readonly #demand = new Subject<void>();
+  readonly #align: AlignStats = { steps: 0, late: 0, duplicates: 0, withoutFrame: 0, partialAudio: 0 };
+  readonly #stats = {
+    steps: 0,
+    estimates: 0,
+    droppedFaceSteps: 0,
+    droppedEstimates: 0,
+    lagMs: 0,
+    lastEstimateLatencyMs: 0,
+  };
+  #state: SessionState = 'created';
+  #endReason: EndReason = 'normal';
+  #subscription: Subscription | undefined;
+  #startedAt = 0;
+
+  constructor(options: SessionOptions) {
+    this.id = options.id;
+    this.roomId = options.roomId;
+    this.#options = options;
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** Every event of the session; completes after `session.ended`. Subscribe before start() to miss none. */
+  get events$(): Observable<SessionEvent> {
+    return this.#events.asObservable();
+  }
+
+  get stats(): SessionStats {
+    return {
+      ...this.#stats,
+      lateInputs: this.#align.late,
+      duplicateInputs: this.#align.duplicates,
+    };
+  }
+
+  start(): void {
+    if (this.#state !== 'created')
+      throw new EriError('ERI_ERR_CLOSED', `session ${this.id} was already started`);
+    const o = this.#options;
+    this.#state = 'running';
+    this.#startedAt = performance.now();
+    this.#events.next({
+      type: 'session.started',
+      sessionId: this.id,
+      roomId: this.roomId,
+      at: new Date().toISOString(),
+    });
+    const featurizer = new SessionFeaturizer(o.pool, o.frameSize);
+    const rate = o.rateHz;
+    const steps$ = alignMedia(
+      o.frames$.pipe(takeUntil(this.#stop)),
+      o.audio$.pipe(takeUntil(this.#stop)),
+      {
+        rateHz: rate,
+        ...(o.maxWaitMs !== undefined ? { maxWaitMs: o.maxWaitMs } : {}),
+        ...(o.scheduler ? { scheduler: o.scheduler } : {}),
+      },
+      this.#align,
+    );
+    this.#subscription = steps$
+      .pipe(
+        featurizeSteps(featurizer, {
+          maxInFlight: o.maxInFlight ?? 4,
+          onFaceDropped: () => {
+            this.#stats.droppedFaceSteps++;
+          },
+        }),
+        tap((step) => {
+          this.#stats.steps++;
+          this.#stats.lagMs = Math.max(0, performance.now() - this.#startedAt - (step.t + 1 / rate) * 1000);
+        }),
+        estimateSteps(
+          o.batcher,
+          { sessionId: this.id, roomId: this.roomId, model: o.model, rateHz: rate },
+          {
+            windowSteps: Math.max(1, Math.round((o.windowSeconds ?? 30) * rate)),
+            strideSteps: Math.max(1, Math.round((o.strideSeconds ?? 1) * rate)),
+            demand$: this.#demand,
+            onDroppedEstimate: () => {
+              this.#stats.droppedEstimates++;
+            },
+          },
+        ),
+      )
+      .subscribe({
+        next: (estimate) => {
+          this.#stats.estimates++;
+          this.#stats.lastEstimateLatencyMs = estimate.latencyMs;
+          this.#events.next({ type: 'estimate', estimate });
+        },
+        error: (error: unknown) => this.#finish('error', error),
+        complete: () => this.#finish(this.#endReason),
+      });
+  }
+
+  /** Asks for an estimate over the current window now, between strides. */
+  requestEstimate(): void {
+    if (this.#state === 'running') this.#demand.next();
+  }
+
+  /**
+   * Ends the session: the inputs stop, the final estimate follows, then `session.ended`. Idempotent.
+   */
+  end(reason: Exclude<EndReason, 'error'> = 'normal'): void {
+    if (this.#state === 'ended') return;
+    if (this.#state === 'created') {
+      this.#finish(reason);
+      return;
+    }
+    this.#endReason = reason;
+    this.#stop.next();
+  }
+
+  #finish(reason: EndReason, error?: unknown): void {
+    if (this.#state === 'ended') return;
+    this.#state = 'ended';
+    this.#subscription?.unsubscribe();
+    this.#stop.complete();
+    this.#demand.complete();
+    const e =
+      error instanceof EriError
+        ? error
+        : error
+          ? new EriError('ERI_ERR_INFERENCE', (error as Error).message ?? String(error))
+          : undefined;
+    this.#events.next({
+      type: 'session.ended',
+      sessionId: this.id,
+      roomId: this.roomId,
+      at: new Date().toISOString(),
+      reason,
+      ...(e ? { error: { code: e.code, message: e.message } } : {}),
+    });
+    this.#events.complete();
+  }
+}
