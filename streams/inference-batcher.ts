@@ -168,7 +168,7 @@ export class InferenceBatcher {
     // time 0 (no steps yet): one masked dummy step, so the transformer sees the regression token alone.
     const T = Math.max(1, time);
     const gru = new Float32Array(B * T * hidden);
-    if (time > 0) batch.forEach((r, b) => gru.set(r.gru, b * T * hidden));
+    if (time > 0) for (const [b, r] of batch.entries()) gru.set(r.gru, b * T * hidden);
     const mask = new Uint8Array(B * T).fill(time > 0 ? 1 : 0);
     const tokens = await this.engine.encode({ branch, batch: B, time: T, gru, mask });
     return batch.map((_, b) => tokens.slice(b * hidden, (b + 1) * hidden));

@@ -29,7 +29,10 @@ describe('slidingWindow', () => {
       expectObservable(
         source.pipe(
           slidingWindow(2),
-          map((w) => (seen.push(w), w.items.length)),
+          map((w) => {
+            seen.push(w);
+            return w.items.length;
+          }),
         ),
       ).toBe('xyy|', { x: 1, y: 2 });
     });
