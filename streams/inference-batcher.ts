@@ -8,13 +8,19 @@ import type { Branch, ModelArchitecture } from '../src/model/weights.js';
  * calls, see BENCHMARKS.md). Nothing waits on a timer: a batch is flushed on the next macrotask, or at
  * once when it reaches `maxBatch`, so batching never adds more than one event-loop turn of latency.
  *
- * Encoder requests are grouped by window length, so a batch never pays for padding; the usual case is
- * every session with a full window of W steps.
+ * Encoder requests are grouped by window length, so a batch never pays for padding (the usual case is
+ * every session with a full window of W steps), and split across the engine's workers.
  */
 
 export interface BatcherOptions {
   /** Largest batch per call. */
   maxBatch?: number;
+  /**
+   * Calls that can run at once (the engine's worker threads). Encoder work is compute-bound, so a batch
+   * gains nothing over single calls on one core; windows due together are instead split into this many
+   * batches, one per worker.
+   */
+  parallelism?: number;
 }
 
 export interface BatcherStats {
@@ -55,12 +61,15 @@ interface HeadReq {
 class Queue<Req, Res> {
   readonly #run: (batch: Req[]) => Promise<Res[]>;
   readonly #maxBatch: number;
+  readonly #split: number;
   #pending: Pending<Req, Res>[] = [];
   #scheduled = false;
 
-  constructor(run: (batch: Req[]) => Promise<Res[]>, maxBatch: number) {
+  /** `split`: a flush is divided into up to this many batches, to run on that many workers at once. */
+  constructor(run: (batch: Req[]) => Promise<Res[]>, maxBatch: number, split = 1) {
     this.#run = run;
     this.#maxBatch = maxBatch;
+    this.#split = Math.max(1, split);
   }
 
   push(req: Req): Promise<Res> {
@@ -76,8 +85,9 @@ class Queue<Req, Res> {
 
   #flush(): void {
     this.#scheduled = false;
+    const size = Math.min(this.#maxBatch, Math.ceil(this.#pending.length / this.#split));
     while (this.#pending.length > 0) {
-      const batch = this.#pending.splice(0, this.#maxBatch);
+      const batch = this.#pending.splice(0, size);
       this.#run(batch.map((p) => p.req)).then(
         (results) => {
           batch.forEach((p, i) => {
@@ -106,11 +116,13 @@ export class InferenceBatcher {
   readonly #encode: Record<Branch, Map<number, Queue<EncodeReq, Float32Array>>>;
   readonly #head: Queue<HeadReq, Float32Array>;
   readonly #maxBatch: number;
+  readonly #parallelism: number;
 
   constructor(engine: InferenceEngine, architecture: ModelArchitecture, options: BatcherOptions = {}) {
     this.engine = engine;
     this.architecture = architecture;
     this.#maxBatch = options.maxBatch ?? 32;
+    this.#parallelism = Math.max(1, options.parallelism ?? engine.parallelism ?? 1);
     this.#gru = {
       video: new Queue((b) => this.#runGru('video', b), this.#maxBatch),
       audio: new Queue((b) => this.#runGru('audio', b), this.#maxBatch),
@@ -128,7 +140,7 @@ export class InferenceBatcher {
   encode(branch: Branch, gru: Float32Array, time: number): Promise<Float32Array> {
     let queue = this.#encode[branch].get(time);
     if (!queue) {
-      queue = new Queue((b) => this.#runEncode(branch, time, b), this.#maxBatch);
+      queue = new Queue((b) => this.#runEncode(branch, time, b), this.#maxBatch, this.#parallelism);
       this.#encode[branch].set(time, queue);
     }
     return queue.push({ gru, time });

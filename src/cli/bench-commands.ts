@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { formatFeaturesBench, runFeaturesBench } from '../bench/features-bench.js';
 import { formatModelBench, runModelBench } from '../bench/model-bench.js';
+import { formatPipelineBench, runPipelineBench } from '../bench/pipeline-bench.js';
 import { positiveInt } from './options.js';
 
 /** `eri bench …`: benchmarks that print a table and can write JSON. */
@@ -38,6 +39,20 @@ export function registerBenchCommands(program: Command): void {
     .action(async (o: { clip?: string; json?: string }) => {
       const result = await runFeaturesBench(o.clip ? { clip: o.clip } : {});
       console.log(formatFeaturesBench(result));
+      if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+    });
+
+  bench
+    .command('pipeline')
+    .description(
+      'streaming model under load: estimate latency at 1/8/32 sessions, incremental vs recomputed GRU, batched vs one-by-one encoder',
+    )
+    .option('--media <seconds>', 'media seconds per session (real time)', positiveInt, 20)
+    .option('--window <seconds>', 'W in seconds', positiveInt, 30)
+    .option('--json <file>', 'also write the results as JSON')
+    .action(async (o: { media: number; window: number; json?: string }) => {
+      const result = await runPipelineBench({ mediaSeconds: o.media, windowSeconds: o.window });
+      console.log(formatPipelineBench(result));
       if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
     });
 }

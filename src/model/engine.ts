@@ -62,6 +62,8 @@ export interface HeadRequest {
 }
 
 export interface InferenceEngine {
+  /** Calls that can run at the same time (worker threads); 1 for an in-thread engine. */
+  readonly parallelism?: number;
   gruStep(req: GruStepRequest): Promise<GruStepResult>;
   gruSequence(req: GruSequenceRequest): Promise<GruSequenceResult>;
   /** The regression token's output, [batch, hidden]. */

@@ -62,6 +62,10 @@ export class PooledEngine implements InferenceEngine {
     return this.#pool.options.maxThreads;
   }
 
+  get parallelism(): number {
+    return this.workers;
+  }
+
   async #run<T>(task: Omit<InferenceTask, 'model'>): Promise<T> {
     if (this.#closed) throw new EriError('ERI_ERR_CLOSED', 'the inference pool is closed');
     const reply = await this.#pool.run({ ...task, model: this.#model } as InferenceTask);
