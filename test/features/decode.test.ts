@@ -103,6 +103,19 @@ describe('decoding into 10 Hz steps', () => {
     });
   });
 
+  it('a still image looped into a video gives identical frames on every step', async () => {
+    await withTempDir(async (dir) => {
+      const png = join(dir, 'still.png');
+      await ffmpeg('-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=1', '-frames:v', '1', png);
+      const clip = join(dir, 'still.mp4');
+      await ffmpeg('-loop', '1', '-i', png, '-t', '1.55', '-r', '30', '-c:v', 'libx264', '-pix_fmt', 'yuv444p', '-qp', '0', clip);
+      const { steps } = await decodeAll(clip);
+      assert.equal(steps.length, 16);
+      for (const s of steps) assert.deepEqual(s.frame, steps[0]?.frame);
+      assert.ok(steps.every((s) => s.audioCoverage === 0));
+    });
+  });
+
   it('piped input (stdin-like) gives the same steps as the file', async () => {
     await withTempDir(async (dir) => {
       const mp4 = await syntheticClip(dir, 'c.mp4', { fps: 30, duration: 1.3 });
