@@ -108,7 +108,23 @@ describe('decoding into 10 Hz steps', () => {
       const png = join(dir, 'still.png');
       await ffmpeg('-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=1', '-frames:v', '1', png);
       const clip = join(dir, 'still.mp4');
-      await ffmpeg('-loop', '1', '-i', png, '-t', '1.55', '-r', '30', '-c:v', 'libx264', '-pix_fmt', 'yuv444p', '-qp', '0', clip);
+      await ffmpeg(
+        '-loop',
+        '1',
+        '-i',
+        png,
+        '-t',
+        '1.55',
+        '-r',
+        '30',
+        '-c:v',
+        'libx264',
+        '-pix_fmt',
+        'yuv444p',
+        '-qp',
+        '0',
+        clip,
+      );
       const { steps } = await decodeAll(clip);
       assert.equal(steps.length, 16);
       for (const s of steps) assert.deepEqual(s.frame, steps[0]?.frame);
