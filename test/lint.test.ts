@@ -9,9 +9,15 @@ import { REPO_ROOT } from './helpers.js';
 // every other test's result. `npm run format` fixes formatting.
 it('biome check (lint + format) passes', async () => {
   const biome = join(REPO_ROOT, 'node_modules', '.bin', 'biome');
-  const result = await promisify(execFile)(biome, ['check', '--colors=off', '.'], { cwd: REPO_ROOT, maxBuffer: 16 * 1024 * 1024 }).then(
+  const result = await promisify(execFile)(biome, ['check', '--colors=off', '.'], {
+    cwd: REPO_ROOT,
+    maxBuffer: 16 * 1024 * 1024,
+  }).then(
     () => ({ ok: true, output: '' }),
-    (e: { stdout?: string; stderr?: string }) => ({ ok: false, output: `${e.stdout ?? ''}${e.stderr ?? ''}` }),
+    (e: { stdout?: string; stderr?: string }) => ({
+      ok: false,
+      output: `${e.stdout ?? ''}${e.stderr ?? ''}`,
+    }),
   );
   assert.ok(result.ok, result.output.slice(0, 4000));
 });
