@@ -30,6 +30,11 @@ if [ "$node_major" -lt 20 ]; then
 fi
 # onnxruntime-node's postinstall would download CUDA providers; the CPU provider ships in the package.
 export ONNXRUNTIME_NODE_INSTALL=skip
+# mediasoup's postinstall would download a prebuilt worker (or meson subprojects): with this set it skips,
+# and the worker is built offline below, once per mediasoup version, into a cache outside the repo.
+cache_root=${ERI_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/eri-stream}
+mediasoup_version=$(node -p "require('./package.json').dependencies.mediasoup")
+export MEDIASOUP_WORKER_BIN=${MEDIASOUP_WORKER_BIN:-$cache_root/mediasoup-worker/$mediasoup_version/mediasoup-worker}
 stamp=node_modules/.eri-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
@@ -38,6 +43,12 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# --- mediasoup worker ----------------------------------------------------------------------------
+if [ ! -x "$MEDIASOUP_WORKER_BIN" ]; then
+  log "building mediasoup-worker $mediasoup_version (once per version, ~8 min) into $MEDIASOUP_WORKER_BIN"
+  bash scripts/mediasoup/build-worker.sh node_modules/mediasoup "$MEDIASOUP_WORKER_BIN"
+fi
+
 # --- build ---------------------------------------------------------------------------------------
 log "building TypeScript"
-npx tsc -p tsconfig.json
+npm run build --silent

@@ -30,6 +30,18 @@ export const ERROR_CODES = {
   ERI_ERR_MEDIA_DECODE: 'media could not be decoded',
   /** The face or audio models could not be loaded or run. */
   ERI_ERR_FEATURES: 'feature extraction failed',
+  /** A mediasoup worker is missing or died. */
+  ERI_ERR_MEDIA_WORKER: 'media worker failure',
+  /** A signalling or ingest message is not JSON, not valid against its schema, or too large. */
+  ERI_ERR_MALFORMED_MESSAGE: 'malformed message',
+  /** A signalling method that does not exist. */
+  ERI_ERR_UNKNOWN_METHOD: 'unknown method',
+  /** A request that is valid but not now (e.g. produce before join). */
+  ERI_ERR_INVALID_STATE: 'invalid state',
+  /** A transport, producer, room or session that does not exist. */
+  ERI_ERR_NOT_FOUND: 'not found',
+  /** A configured limit was exceeded (message size or rate, frame size or rate, sessions). */
+  ERI_ERR_LIMIT: 'limit exceeded',
   /** onnxruntime failed to load or run a graph. */
   ERI_ERR_INFERENCE: 'inference failed',
   /** A call on an object that was already closed. */

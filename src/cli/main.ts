@@ -5,6 +5,8 @@ import { registerAnalyze } from './analyze.js';
 import { registerBenchCommands } from './bench-commands.js';
 import { registerModelCommands } from './model-commands.js';
 import { registerPredictFeatures } from './predict-features.js';
+import { registerPublish } from './publish.js';
+import { registerServe } from './serve.js';
 
 /** The `eri` command line. Every failure prints `eri: error [CODE]: message` and exits non-zero. */
 
@@ -17,6 +19,8 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerPredictFeatures(program);
   registerAnalyze(program);
+  registerServe(program);
+  registerPublish(program);
   registerBenchCommands(program);
   return program;
 }

@@ -147,14 +147,21 @@ async function* prefixThenRest(prefix: Uint8Array, rest: Readable): AsyncGenerat
   for await (const chunk of rest) yield chunk as Uint8Array;
 }
 
-export function ffmpegArgs(input: MediaInput, o: DecodeOptions, presence: StreamPresence): string[] {
-  const { width: w, height: h } = o;
-  const video = [
-    `fps=${o.rateHz}:start_time=0`,
+/** ffmpeg video filter: the frame at each step start, scaled to fit and letterboxed into w x h, RGB24. */
+export function analysisVideoFilter(rateHz: number | undefined, w: number, h: number): string {
+  return [
+    ...(rateHz ? [`fps=${rateHz}:start_time=0`] : []),
     `scale=${w}:${h}:force_original_aspect_ratio=decrease:flags=bilinear`,
     `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2`,
     'format=rgb24',
   ].join(',');
+}
+
+/** ffmpeg audio filter: sample 0 at media time 0 (pads or trims), for `-ac 1 -ar 16000` output. */
+export const ANALYSIS_AUDIO_FILTER = 'aresample=async=1:first_pts=0';
+
+export function ffmpegArgs(input: MediaInput, o: DecodeOptions, presence: StreamPresence): string[] {
+  const video = analysisVideoFilter(o.rateHz, o.width, o.height);
   return [
     ...['-hide_banner', '-nostdin', '-v', 'error', '-xerror'],
     ...['-i', typeof input === 'string' ? input : 'pipe:0'],
@@ -178,7 +185,7 @@ export function ffmpegArgs(input: MediaInput, o: DecodeOptions, presence: Stream
 }
 
 /** Splits a byte stream into fixed-size records without concatenating buffers. */
-class RecordReader {
+export class RecordReader {
   readonly #size: number;
   #partial: Uint8Array;
   #filled = 0;

@@ -29,6 +29,7 @@ export type SessionEvent =
       at: string;
       reason: EndReason;
       error?: { code: string; message: string };
+      stats?: SessionStats;
     };
 
 export interface SessionOptions {
@@ -59,6 +60,8 @@ export interface SessionStats {
   droppedEstimates: number;
   lateInputs: number;
   duplicateInputs: number;
+  /** Steps that had no video frame (no video, a paused camera, frames later than the wait). */
+  stepsWithoutFrame: number;
   /** Wall-clock time elapsed minus media time analysed, at the last step (ms; grows when falling behind). */
   lagMs: number;
   /** Latency of the last estimate: its window's last step ready -> estimate made (ms). */
@@ -83,6 +86,7 @@ export class Session {
   };
   #state: SessionState = 'created';
   #endReason: EndReason = 'normal';
+  #endError: EriError | undefined;
   #subscription: Subscription | undefined;
   #startedAt = 0;
 
@@ -106,6 +110,7 @@ export class Session {
       ...this.#stats,
       lateInputs: this.#align.late,
       duplicateInputs: this.#align.duplicates,
+      stepsWithoutFrame: this.#align.withoutFrame,
     };
   }
 
@@ -165,7 +170,7 @@ export class Session {
           this.#events.next({ type: 'estimate', estimate });
         },
         error: (error: unknown) => this.#finish('error', error),
-        complete: () => this.#finish(this.#endReason),
+        complete: () => this.#finish(this.#endReason, this.#endError),
       });
   }
 
@@ -175,12 +180,14 @@ export class Session {
   }
 
   /**
-   * Ends the session: the inputs stop, the final estimate follows, then `session.ended`. Idempotent.
+   * Ends the session: the inputs stop, the final estimate follows, then `session.ended` with `reason`
+   * (and `error`, for an input that failed, e.g. its media worker died). Idempotent.
    */
-  end(reason: Exclude<EndReason, 'error'> = 'normal'): void {
+  end(reason: EndReason = 'normal', error?: EriError): void {
     if (this.#state === 'ended') return;
+    this.#endError = error;
     if (this.#state === 'created') {
-      this.#finish(reason);
+      this.#finish(reason, error);
       return;
     }
     this.#endReason = reason;
@@ -206,6 +213,7 @@ export class Session {
       at: new Date().toISOString(),
       reason,
       ...(e ? { error: { code: e.code, message: e.message } } : {}),
+      stats: this.stats,
     });
     this.#events.complete();
   }

@@ -1,0 +1,186 @@
+import { spawn } from 'node:child_process';
+import type { Command } from 'commander';
+import { SignalClient } from '../client/signal-client.js';
+import { EMOTIONS } from '../contracts/emotions.js';
+import type { Estimate } from '../contracts/estimate.js';
+import type { JoinResult, PlainTransportResult } from '../contracts/signalling.js';
+import { EriError } from '../errors.js';
+import { probeStreams } from '../features/decode.js';
+
+/**
+ * `eri publish`: sends a media file to a server in real time as a publisher would (ffmpeg -> VP8/Opus
+ * RTP -> PlainTransport producers), prints the estimates the server sends back, and leaves at the end of
+ * the file so the final estimate comes. For demos, replays and tests.
+ */
+
+const VIDEO = { payloadType: 101, ssrc: 22_222_222 };
+const AUDIO = { payloadType: 100, ssrc: 11_111_111 };
+
+export interface PublishOptions {
+  server: string;
+  room: string;
+  session?: string;
+  json?: boolean;
+  /** Called with each estimate (the CLI prints them). */
+  onEstimate?: (e: Estimate) => void;
+  /** Called once the media flows, with the session id and ffmpeg's pid. */
+  onStarted?: (info: { sessionId: string; ffmpegPid: number | undefined }) => void;
+}
+
+export interface PublishResult {
+  sessionId: string;
+  estimates: Estimate[];
+  final?: Estimate;
+  endReason?: string;
+}
+
+export async function publishFile(file: string, o: PublishOptions): Promise<PublishResult> {
+  const { presence } = await probeStreams(file);
+  const client = await SignalClient.connect(o.server);
+  const estimates: Estimate[] = [];
+  let final: Estimate | undefined;
+  let endReason: string | undefined;
+  const ended = new Promise<void>((resolve) => {
+    client.onNotification = (name, data) => {
+      if (name === 'estimate') {
+        const e = data as Estimate;
+        if (e.final) final = e;
+        else estimates.push(e);
+        o.onEstimate?.(e);
+      }
+      if (name === 'session.ended') {
+        endReason = (data as { reason: string }).reason;
+        resolve();
+      }
+    };
+    client.closed.then(resolve);
+  });
+  try {
+    const joined = await client.request<JoinResult>('join', {
+      roomId: o.room,
+      ...(o.session ? { sessionId: o.session } : {}),
+    });
+    const outputs: string[] = [];
+    const produce = async (kind: 'audio' | 'video') => {
+      const t = await client.request<PlainTransportResult>('createPlainTransport', { kind });
+      const codec =
+        kind === 'video'
+          ? { mimeType: 'video/VP8', clockRate: 90000, payloadType: VIDEO.payloadType }
+          : {
+              mimeType: 'audio/opus',
+              clockRate: 48000,
+              channels: 2,
+              payloadType: AUDIO.payloadType,
+              parameters: { 'sprop-stereo': 1 },
+            };
+      await client.request('produce', {
+        transportId: t.id,
+        kind,
+        rtpParameters: { codecs: [codec], encodings: [{ ssrc: kind === 'video' ? VIDEO.ssrc : AUDIO.ssrc }] },
+      });
+      // RTCP to its own port: ffmpeg's first packet is an RTCP SR, which would otherwise latch comedia.
+      const url = `rtp://${t.ip}:${t.port}?rtcpport=${t.rtcpPort}&pkt_size=1200`;
+      if (kind === 'video') {
+        outputs.push(
+          '-map',
+          '0:v:0',
+          '-vf',
+          'scale=640:-2',
+          '-c:v',
+          'libvpx',
+          '-deadline',
+          'realtime',
+          '-cpu-used',
+          '8',
+          '-b:v',
+          '800k',
+          '-g',
+          '30',
+          '-pix_fmt',
+          'yuv420p',
+        );
+        outputs.push(
+          '-payload_type',
+          String(VIDEO.payloadType),
+          '-ssrc',
+          String(VIDEO.ssrc),
+          '-f',
+          'rtp',
+          url,
+        );
+      } else {
+        outputs.push('-map', '0:a:0', '-c:a', 'libopus', '-ac', '2', '-ar', '48000', '-b:a', '64k');
+        outputs.push(
+          '-payload_type',
+          String(AUDIO.payloadType),
+          '-ssrc',
+          String(AUDIO.ssrc),
+          '-f',
+          'rtp',
+          url,
+        );
+      }
+    };
+    if (presence.video) await produce('video');
+    if (presence.audio) await produce('audio');
+    const ffmpeg = spawn(
+      'ffmpeg',
+      ['-hide_banner', '-nostdin', '-v', 'error', '-re', '-i', file, ...outputs],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    ffmpeg.stderr?.setEncoding('utf8').on('data', (t: string) => {
+      stderr = (stderr + t).slice(-2000);
+    });
+    o.onStarted?.({ sessionId: joined.sessionId, ffmpegPid: ffmpeg.pid });
+    const code = await new Promise<number | null>((resolve) => ffmpeg.on('close', resolve));
+    if (code !== 0 && endReason === undefined) {
+      throw new EriError(
+        'ERI_ERR_MEDIA_DECODE',
+        `ffmpeg could not send ${file}: ${stderr.trim().split('\n').slice(-2).join(' | ')}`,
+      );
+    }
+    // A moment for the last packets to be analysed, then leave: the final estimate follows.
+    await new Promise((r) => setTimeout(r, 700));
+    if (endReason === undefined) await client.request('leave').catch(() => {});
+    await ended;
+    return {
+      sessionId: joined.sessionId,
+      estimates,
+      ...(final ? { final } : {}),
+      ...(endReason ? { endReason } : {}),
+    };
+  } finally {
+    client.close();
+  }
+}
+
+export function registerPublish(program: Command): void {
+  program
+    .command('publish')
+    .description('send a media file to a server in real time as a publisher (for demos, replays, tests)')
+    .argument('<file>', 'media file (any container and codecs ffmpeg reads)')
+    .requiredOption('--server <url>', 'the server, e.g. http://127.0.0.1:8080')
+    .option('--room <id>', 'room to join', 'lobby')
+    .option('--session <id>', 'session id (default: assigned by the server)')
+    .option('--json', 'print each estimate as one JSON line')
+    .action(async (file: string, o: PublishOptions) => {
+      const result = await publishFile(file, {
+        ...o,
+        onStarted: ({ sessionId }) =>
+          process.stderr.write(`eri: publishing ${file} as session ${sessionId} in room ${o.room}\n`),
+        onEstimate: (e) => {
+          if (o.json) console.log(JSON.stringify(e));
+          else
+            console.log(
+              `${e.final ? 'final  ' : `${e.windowEnd.toFixed(0).padStart(5)} s`}  ${EMOTIONS.map((n, i) => `${n} ${(e.values[i] ?? 0).toFixed(2)}`).join('  ')}  face ${(e.coverage.face * 100).toFixed(0)}%`,
+            );
+        },
+      });
+      if (!result.final)
+        throw new EriError(
+          'ERI_ERR_INVALID_STATE',
+          `the session ended (${result.endReason ?? 'unknown'}) without a final estimate`,
+        );
+    });
+}

@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import { loadServerConfig } from '../server/config.js';
+import { EriServer } from '../server/server.js';
+import { defaultModelDir } from './default-model.js';
+import { positiveInt } from './options.js';
+
+/** `eri serve`: the live server on the embedded default (in-memory, nothing else running). */
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the live server: WebRTC ingest, the frame ingest, the publisher page')
+    .option('--host <host>', 'HTTP listen address (ERI_HOST)')
+    .option('--port <port>', 'HTTP port, 0 for any (ERI_PORT)', (v) => Number(v))
+    .option('--model <dir>', 'model package (ERI_MODEL; default: the shipped starter model)')
+    .option('--rtc-ip <ip>', 'address mediasoup listens on for media (ERI_RTC_LISTEN_IP)')
+    .option(
+      '--announced-address <address>',
+      'public address for ICE candidates behind NAT (ERI_RTC_ANNOUNCED_ADDRESS)',
+    )
+    .option('--max-sessions <n>', 'sessions this server admits (ERI_MAX_SESSIONS)', positiveInt)
+    .addHelpText(
+      'after',
+      '\nEvery setting can also come from the environment (names in brackets); see docs/configuration.md.',
+    )
+    .action(
+      async (o: {
+        host?: string;
+        port?: number;
+        model?: string;
+        rtcIp?: string;
+        announcedAddress?: string;
+        maxSessions?: number;
+      }) => {
+        const config = loadServerConfig(process.env, {
+          host: o.host,
+          port: o.port,
+          modelDir: o.model,
+          'rtc.listenIp': o.rtcIp,
+          'rtc.announcedAddress': o.announcedAddress,
+          maxSessions: o.maxSessions,
+        });
+        const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+        const server = await EriServer.create(config, config.modelDir ?? defaultModelDir(), log);
+        const url = await server.listen();
+        const card = server.model.card;
+        log(
+          `eri-stream listening on ${url} (publisher page: ${url}/publish; signalling ws ${url.replace('http', 'ws')}/v1/signal; frame ingest /v1/ingest)`,
+        );
+        log(
+          `model ${card.name}@${card.version}${card.trained ? '' : ' ** UNTRAINED: random weights, estimates mean nothing **'}`,
+        );
+        const stop = (signal: string) => {
+          log(`${signal}: shutting down`);
+          server.close().then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      },
+    );
+}

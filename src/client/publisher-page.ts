@@ -1,0 +1,162 @@
+import { Device } from 'mediasoup-client';
+import type { Transport } from 'mediasoup-client/types';
+
+/**
+ * The publisher page's script (bundled by esbuild into dist/public/publisher.js): camera preview,
+ * publishing over WebRTC with mediasoup-client, and this viewer's own live estimate from the server.
+ */
+
+const EMOTIONS = ['Adoration', 'Amusement', 'Anxiety', 'Disgust', 'Empathic-Pain', 'Fear', 'Surprise'];
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+
+class Signal {
+  readonly #ws: WebSocket;
+  readonly #pending = new Map<number, Pending>();
+  #next = 1;
+  onNotification: (name: string, data: unknown) => void = () => {};
+
+  private constructor(ws: WebSocket) {
+    this.#ws = ws;
+    ws.addEventListener('message', (event) => {
+      const message = JSON.parse(String(event.data));
+      if (message.notification) {
+        this.onNotification(message.notification, message.data);
+        return;
+      }
+      const pending = this.#pending.get(message.id);
+      if (!pending) return;
+      this.#pending.delete(message.id);
+      if (message.ok) pending.resolve(message.result);
+      else pending.reject(new Error(`${message.error.code}: ${message.error.message}`));
+    });
+    ws.addEventListener('close', () => {
+      for (const p of this.#pending.values()) p.reject(new Error('connection closed'));
+      this.#pending.clear();
+    });
+  }
+
+  static open(url: string): Promise<Signal> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      ws.addEventListener('open', () => resolve(new Signal(ws)), { once: true });
+      ws.addEventListener('error', () => reject(new Error(`cannot connect to ${url}`)), { once: true });
+    });
+  }
+
+  request<T>(method: string, params: object = {}): Promise<T> {
+    const id = this.#next++;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.#ws.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  close(): void {
+    this.#ws.close();
+  }
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+function status(text: string, kind: 'info' | 'ok' | 'error' = 'info'): void {
+  const el = $('status');
+  el.textContent = text;
+  el.dataset.kind = kind;
+}
+
+function renderEstimate(e: {
+  values: number[];
+  coverage: { face: number; speech: number };
+  windowEnd: number;
+  final: boolean;
+}): void {
+  const rows = EMOTIONS.map((name, i) => {
+    const v = e.values[i] ?? 0;
+    return `<div class="row"><span class="name">${name}</span><span class="bar"><span style="width:${(v * 100).toFixed(1)}%"></span></span><span class="value">${v.toFixed(2)}</span></div>`;
+  }).join('');
+  $('estimate').innerHTML = rows;
+  $('coverage').textContent =
+    `${e.final ? 'final, whole session' : `at ${e.windowEnd.toFixed(0)} s`} · face ${(e.coverage.face * 100).toFixed(0)} % · speech ${(e.coverage.speech * 100).toFixed(0)} %`;
+  $('estimates').dataset.count = String(Number($('estimates').dataset.count ?? '0') + 1);
+}
+
+async function publish(): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  const roomId = ($('room') as HTMLInputElement).value || 'lobby';
+  const sessionId = ($('session') as HTMLInputElement).value || undefined;
+  $('start').setAttribute('disabled', '');
+  status('Asking for the camera and microphone…');
+  const stream = await navigator.mediaDevices.getUserMedia({
+    video: { width: 640, height: 480, frameRate: 30 },
+    audio: { echoCancellation: true, noiseSuppression: true },
+  });
+  ($('preview') as HTMLVideoElement).srcObject = stream;
+  status('Connecting…');
+  const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/signal`;
+  const signal = await Signal.open(wsUrl);
+  signal.onNotification = (name, data) => {
+    if (name === 'estimate') renderEstimate(data as Parameters<typeof renderEstimate>[0]);
+    if (name === 'session.ended') {
+      const d = data as { reason: string; error?: { message: string } };
+      status(
+        `Session ended (${d.reason})${d.error ? `: ${d.error.message}` : ''}`,
+        d.reason === 'error' ? 'error' : 'info',
+      );
+    }
+  };
+  const joined = await signal.request<{ sessionId: string; routerRtpCapabilities: unknown }>('join', {
+    roomId,
+    ...(sessionId ? { sessionId } : {}),
+  });
+  $('session-id').textContent = joined.sessionId;
+  const device = new Device();
+  await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities as never });
+  const info = await signal.request<{
+    id: string;
+    iceParameters: never;
+    iceCandidates: never;
+    dtlsParameters: never;
+  }>('createWebRtcTransport');
+  const transport: Transport = device.createSendTransport(info);
+  transport.on('connect', ({ dtlsParameters }, done, fail) => {
+    signal
+      .request('connectWebRtcTransport', { transportId: transport.id, dtlsParameters })
+      .then(() => done(), fail);
+  });
+  transport.on('produce', ({ kind, rtpParameters }, done, fail) => {
+    signal
+      .request<{ producerId: string }>('produce', { transportId: transport.id, kind, rtpParameters })
+      .then(({ producerId }) => done({ id: producerId }), fail);
+  });
+  transport.on('connectionstatechange', (state) => {
+    if (state === 'connected') status(`Publishing to room “${roomId}”. Estimates appear every second.`, 'ok');
+    if (state === 'failed') status('The media connection failed.', 'error');
+  });
+  for (const track of stream.getTracks()) await transport.produce({ track });
+  $('stop').removeAttribute('disabled');
+  $('stop').addEventListener(
+    'click',
+    async () => {
+      $('stop').setAttribute('disabled', '');
+      await signal.request('leave').catch(() => {});
+      for (const track of stream.getTracks()) track.stop();
+      status('Stopped. The final estimate covers the whole session.');
+    },
+    { once: true },
+  );
+  if (params.get('autostop')) setTimeout(() => $('stop').click(), Number(params.get('autostop')) * 1000);
+}
+
+window.addEventListener('DOMContentLoaded', () => {
+  const params = new URLSearchParams(location.search);
+  ($('room') as HTMLInputElement).value = params.get('room') ?? 'lobby';
+  ($('session') as HTMLInputElement).value = params.get('session') ?? '';
+  $('start').addEventListener('click', () => {
+    publish().catch((e: Error) => {
+      status(e.message, 'error');
+      $('start').removeAttribute('disabled');
+    });
+  });
+  if (params.get('autostart')) $('start').click();
+});

@@ -1,0 +1,64 @@
+import WebSocket from 'ws';
+import type { SignalMethod } from '../contracts/signalling.js';
+import { EriError, type ErrorCode } from '../errors.js';
+
+/**
+ * A small Node client for the publisher signalling protocol (/v1/signal): request/response by id,
+ * notifications to a callback. Used by `eri publish` and the tests.
+ */
+
+export class SignalClient {
+  readonly #ws: WebSocket;
+  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  #next = 1;
+  onNotification: (name: string, data: unknown) => void = () => {};
+  readonly closed: Promise<void>;
+
+  private constructor(ws: WebSocket) {
+    this.#ws = ws;
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data));
+      if (message.notification) {
+        this.onNotification(message.notification, message.data);
+        return;
+      }
+      const pending = this.#pending.get(message.id);
+      if (!pending) return;
+      this.#pending.delete(message.id);
+      if (message.ok) pending.resolve(message.result);
+      else pending.reject(new EriError(message.error.code as ErrorCode, message.error.message));
+    });
+    this.closed = new Promise((resolve) => {
+      ws.on('close', () => {
+        for (const p of this.#pending.values())
+          p.reject(new EriError('ERI_ERR_CLOSED', 'signalling connection closed'));
+        this.#pending.clear();
+        resolve();
+      });
+    });
+  }
+
+  /** `url`: the server's http(s) or ws(s) base URL. */
+  static connect(url: string): Promise<SignalClient> {
+    const base = url.replace(/^http/, 'ws').replace(/\/$/, '');
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${base}/v1/signal`);
+      ws.once('open', () => resolve(new SignalClient(ws)));
+      ws.once('error', (e) =>
+        reject(new EriError('ERI_ERR_INVALID_ARGUMENT', `cannot connect to ${base}/v1/signal: ${e.message}`)),
+      );
+    });
+  }
+
+  request<T>(method: SignalMethod, params: object = {}): Promise<T> {
+    const id = this.#next++;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.#ws.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  close(): void {
+    this.#ws.close();
+  }
+}

@@ -1,0 +1,88 @@
+import { z } from 'zod';
+
+/**
+ * The publisher signalling protocol on `/v1/signal` (JSON over WebSocket), shared by the server, the
+ * publisher page and `eri publish`. Requests carry an `id`; each gets exactly one response with that id,
+ * `ok: true` with a result or `ok: false` with a typed error. The server also pushes notifications
+ * (this publisher's own estimates, the session's end). mediasoup's own parameter objects (DTLS, RTP) are
+ * passed through and validated by mediasoup, whose complaints come back as ERI_ERR_MALFORMED_MESSAGE.
+ */
+
+export const SIGNAL_PROTOCOL_VERSION = 1;
+
+/** Room and session ids: short, printable, safe in URLs, logs and Redis keys. */
+export const idSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'ids are 1-64 letters, digits, . _ : -');
+
+const opaque = z.record(z.string(), z.unknown());
+const kind = z.enum(['audio', 'video']);
+
+export const SIGNAL_METHODS = [
+  'join',
+  'createWebRtcTransport',
+  'connectWebRtcTransport',
+  'createPlainTransport',
+  'produce',
+  'pauseProducer',
+  'resumeProducer',
+  'requestEstimate',
+  'leave',
+] as const;
+
+export type SignalMethod = (typeof SIGNAL_METHODS)[number];
+
+export const signalParamsSchemas = {
+  join: z.object({ roomId: idSchema, sessionId: idSchema.optional() }).strict(),
+  createWebRtcTransport: z.object({}).strict(),
+  connectWebRtcTransport: z.object({ transportId: z.string().min(1), dtlsParameters: opaque }).strict(),
+  createPlainTransport: z.object({ kind }).strict(),
+  produce: z.object({ transportId: z.string().min(1), kind, rtpParameters: opaque }).strict(),
+  pauseProducer: z.object({ producerId: z.string().min(1) }).strict(),
+  resumeProducer: z.object({ producerId: z.string().min(1) }).strict(),
+  requestEstimate: z.object({}).strict(),
+  leave: z.object({}).strict(),
+} satisfies Record<SignalMethod, z.ZodType>;
+
+/** The envelope every request shares; the params are checked per method afterwards. */
+export const signalEnvelopeSchema = z
+  .object({
+    id: z.number().int().nonnegative(),
+    method: z.string(),
+    params: z.unknown().optional(),
+  })
+  .strict();
+
+export type SignalParams<M extends SignalMethod> = z.infer<(typeof signalParamsSchemas)[M]>;
+
+export interface SignalError {
+  code: string;
+  message: string;
+}
+
+export type SignalResponse =
+  | { id: number | null; ok: true; result: unknown }
+  | { id: number | null; ok: false; error: SignalError };
+
+export type SignalNotification =
+  | { notification: 'estimate'; data: unknown }
+  | { notification: 'session.ended'; data: { sessionId: string; reason: string; error?: SignalError } };
+
+export interface JoinResult {
+  sessionId: string;
+  roomId: string;
+  routerRtpCapabilities: unknown;
+  protocol: number;
+}
+
+export interface WebRtcTransportResult {
+  id: string;
+  iceParameters: unknown;
+  iceCandidates: unknown;
+  dtlsParameters: unknown;
+}
+
+export interface PlainTransportResult {
+  id: string;
+  ip: string;
+  port: number;
+  rtcpPort: number;
+}

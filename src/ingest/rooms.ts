@@ -1,0 +1,96 @@
+import type { Router } from 'mediasoup/types';
+import { EriError } from '../errors.js';
+import type { MediaWorkerPool } from './media-workers.js';
+
+/**
+ * Rooms: one mediasoup router each, created on first join (joins that race for the same new room wait
+ * for the one creation), closed when emptied or when their worker dies (listeners learn why).
+ */
+
+export class Room {
+  readonly id: string;
+  readonly router: Router;
+  readonly #onClose = new Set<(error?: EriError) => void>();
+  #closed = false;
+
+  constructor(id: string, router: Router) {
+    this.id = id;
+    this.router = router;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  onClose(listener: (error?: EriError) => void): () => void {
+    this.#onClose.add(listener);
+    return () => this.#onClose.delete(listener);
+  }
+
+  close(error?: EriError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.router.closed) this.router.close();
+    for (const listener of [...this.#onClose]) {
+      try {
+        listener(error);
+      } catch {
+        // A listener's failure must not keep the others from hearing about the close.
+      }
+    }
+    this.#onClose.clear();
+  }
+}
+
+export class RoomManager {
+  readonly #workers: MediaWorkerPool;
+  readonly #rooms = new Map<string, Promise<Room>>();
+
+  constructor(workers: MediaWorkerPool) {
+    this.#workers = workers;
+  }
+
+  async get(roomId: string): Promise<Room> {
+    let room = this.#rooms.get(roomId);
+    if (room) {
+      const existing = await room.catch(() => undefined);
+      if (existing && !existing.closed) return existing;
+      this.#rooms.delete(roomId);
+    }
+    room = this.#workers.createRouter().then((router) => {
+      const r = new Room(roomId, router);
+      r.onClose(() => {
+        if (this.#rooms.get(roomId) === room) this.#rooms.delete(roomId);
+      });
+      return r;
+    });
+    this.#rooms.set(roomId, room);
+    room.catch(() => this.#rooms.delete(roomId));
+    return room;
+  }
+
+  /** Closes the rooms whose router died with a worker. */
+  async workerDied(routers: readonly Router[], pid: number): Promise<void> {
+    const dead = new Set(routers.map((r) => r.id));
+    for (const pending of [...this.#rooms.values()]) {
+      const room = await pending.catch(() => undefined);
+      if (room && dead.has(room.router.id)) {
+        room.close(
+          new EriError(
+            'ERI_ERR_MEDIA_WORKER',
+            `the media worker (pid ${pid}) serving room ${room.id} died; rejoin to continue`,
+          ),
+        );
+      }
+    }
+  }
+
+  get size(): number {
+    return this.#rooms.size;
+  }
+
+  close(): void {
+    for (const pending of this.#rooms.values()) pending.then((r) => r.close()).catch(() => {});
+    this.#rooms.clear();
+  }
+}

@@ -1,0 +1,112 @@
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { EriError } from '../errors.js';
+
+/**
+ * The server's configuration: every setting has a safe default, can come from the environment (ERI_*,
+ * as container deployments set it) and be overridden by `eri serve` flags. Validated with zod at start,
+ * so a typo fails loudly instead of running with a surprise.
+ */
+
+const cores = availableParallelism();
+
+export const serverConfigSchema = z.object({
+  host: z.string().default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** Model package directory; defaults to $ERI_MODEL or the shipped starter model. */
+  modelDir: z.string().optional(),
+  rtc: z
+    .object({
+      /** Address mediasoup listens on for WebRTC media. */
+      listenIp: z.string().default('127.0.0.1'),
+      /** Public address announced in ICE candidates when the server is behind NAT. */
+      announcedAddress: z.string().optional(),
+      minPort: z.coerce.number().int().min(1024).max(65535).default(40000),
+      maxPort: z.coerce.number().int().min(1024).max(65535).default(49999),
+    })
+    .default({ listenIp: '127.0.0.1', minPort: 40000, maxPort: 49999 }),
+  mediaWorkers: z.coerce.number().int().min(1).default(cores),
+  featureWorkers: z.coerce.number().int().min(1).default(cores),
+  inferenceWorkers: z.coerce.number().int().min(1).default(cores),
+  windowSeconds: z.coerce.number().positive().default(30),
+  strideSeconds: z.coerce.number().positive().default(1),
+  /**
+   * How long a step waits for its late modality (see alignMedia). Decoded video trails audio by a few
+   * hundred ms on a loaded machine; past this the step goes without it.
+   */
+  alignWaitMs: z.coerce.number().int().nonnegative().default(1000),
+  /** A publisher whose connection answers no ping for this long is gone. */
+  publisherTimeoutMs: z.coerce.number().int().positive().default(15000),
+  /** Largest signalling or ingest message accepted (bytes); larger ones get ERI_ERR_LIMIT. */
+  maxMessageBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024),
+  /** Largest JPEG accepted on the frame ingest. */
+  maxFrameBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(2 * 1024 * 1024),
+  /** Frames per second accepted per ingest connection. */
+  maxFrameRate: z.coerce.number().positive().default(30),
+  maxSessions: z.coerce.number().int().positive().default(64),
+});
+
+export type ServerConfig = z.infer<typeof serverConfigSchema>;
+
+/** The environment variables each setting is read from. */
+export const ENV_NAMES = {
+  host: 'ERI_HOST',
+  port: 'ERI_PORT',
+  modelDir: 'ERI_MODEL',
+  'rtc.listenIp': 'ERI_RTC_LISTEN_IP',
+  'rtc.announcedAddress': 'ERI_RTC_ANNOUNCED_ADDRESS',
+  'rtc.minPort': 'ERI_RTC_MIN_PORT',
+  'rtc.maxPort': 'ERI_RTC_MAX_PORT',
+  mediaWorkers: 'ERI_MEDIA_WORKERS',
+  featureWorkers: 'ERI_FEATURE_WORKERS',
+  inferenceWorkers: 'ERI_INFERENCE_WORKERS',
+  windowSeconds: 'ERI_WINDOW_SECONDS',
+  strideSeconds: 'ERI_STRIDE_SECONDS',
+  alignWaitMs: 'ERI_ALIGN_WAIT_MS',
+  publisherTimeoutMs: 'ERI_PUBLISHER_TIMEOUT_MS',
+  maxMessageBytes: 'ERI_MAX_MESSAGE_BYTES',
+  maxFrameBytes: 'ERI_MAX_FRAME_BYTES',
+  maxFrameRate: 'ERI_MAX_FRAME_RATE',
+  maxSessions: 'ERI_MAX_SESSIONS',
+} as const;
+
+type Input = Record<string, unknown>;
+
+function set(target: Input, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let at = target;
+  for (const p of parts.slice(0, -1)) at = (at[p] ??= {}) as Input;
+  at[parts.at(-1) as string] = value;
+}
+
+/** Environment first, then `overrides` (flags); validated. */
+export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Input = {}): ServerConfig {
+  const input: Input = {};
+  for (const [path, name] of Object.entries(ENV_NAMES)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') set(input, path, value);
+  }
+  for (const [path, value] of Object.entries(overrides)) if (value !== undefined) set(input, path, value);
+  const parsed = serverConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue?.path.join('.') ?? '';
+    const env = ENV_NAMES[path as keyof typeof ENV_NAMES];
+    throw new EriError(
+      'ERI_ERR_INVALID_ARGUMENT',
+      `invalid setting ${path}${env ? ` (${env})` : ''}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  if (parsed.data.rtc.minPort > parsed.data.rtc.maxPort) {
+    throw new EriError('ERI_ERR_INVALID_ARGUMENT', 'rtc.minPort must not exceed rtc.maxPort');
+  }
+  return parsed.data;
+}

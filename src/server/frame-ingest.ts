@@ -1,0 +1,252 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { Subject, type Subscription } from 'rxjs';
+import type { WebSocket } from 'ws';
+import { z } from 'zod';
+import type { AudioChunk, VideoFrame } from '../../streams/align-media.js';
+import { idSchema } from '../contracts/signalling.js';
+import { EriError, type ErrorCode, isEriError } from '../errors.js';
+import { analysisVideoFilter, RecordReader } from '../features/decode.js';
+import type { Session } from '../sessions/session.js';
+import type { SignallingDeps } from './signalling.js';
+
+/**
+ * The WebSocket frame ingest (`/v1/ingest`), for clients without WebRTC (and k6): JPEG frames and PCM
+ * chunks with media timestamps into the same pipeline. Protocol (docs/ingest.md):
+ *
+ * - text `{"type":"start","roomId":"r","sessionId":"s"?}` -> `{"type":"started","sessionId":…}`
+ * - binary: byte 0 = kind (1 JPEG frame, 2 PCM s16le mono 16 kHz), bytes 1-7 zero, bytes 8-15 the
+ *   media time in seconds from the session's start (float64 LE), then the payload
+ * - text `{"type":"end"}` ends the session (final estimate, then `session.ended`)
+ * - the server sends `{"type":"estimate",…}`, `{"type":"session.ended",…}`, `{"type":"error",code,message}`
+ *
+ * JPEGs are decoded by one ffmpeg per session (MJPEG stream in, analysis-size RGB out), in order, so
+ * each decoded frame takes the timestamp of the JPEG it came from.
+ */
+
+export const INGEST_HEADER_BYTES = 16;
+export const INGEST_KIND = { jpeg: 1, pcm: 2 } as const;
+
+const controlSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('start'), roomId: idSchema, sessionId: idSchema.optional() }).strict(),
+  z.object({ type: z.literal('end') }).strict(),
+]);
+
+/** Frames per second allowed, as a token bucket refilled continuously. */
+class RateLimit {
+  readonly #rate: number;
+  #tokens: number;
+  #at = performance.now();
+
+  constructor(rate: number) {
+    this.#rate = rate;
+    this.#tokens = rate;
+  }
+
+  take(): boolean {
+    const now = performance.now();
+    this.#tokens = Math.min(this.#rate, this.#tokens + ((now - this.#at) / 1000) * this.#rate);
+    this.#at = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
+
+export class FrameIngestConnection {
+  readonly #ws: WebSocket;
+  readonly #deps: SignallingDeps;
+  readonly #frames = new Subject<VideoFrame>();
+  readonly #audio = new Subject<AudioChunk>();
+  readonly #limit: RateLimit;
+  readonly #pendingTimes: number[] = [];
+  #session: Session | undefined;
+  #events: Subscription | undefined;
+  #decoder: ChildProcess | undefined;
+  #lastFrameT = -1;
+  #closed = false;
+
+  constructor(ws: WebSocket, deps: SignallingDeps) {
+    this.#ws = ws;
+    this.#deps = deps;
+    this.#limit = new RateLimit(deps.config.maxFrameRate);
+    ws.on('message', (data, isBinary) => {
+      try {
+        if (isBinary) this.#onBinary(data as Buffer);
+        else this.#onText(data as Buffer);
+      } catch (error) {
+        const e = isEriError(error)
+          ? error
+          : new EriError('ERI_ERR_MALFORMED_MESSAGE', (error as Error).message);
+        this.#error(e.code, e.message);
+      }
+    });
+    ws.on('close', () => this.#close());
+    ws.on('error', () => this.#close());
+  }
+
+  #send(message: object): void {
+    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(JSON.stringify(message));
+  }
+
+  #error(code: ErrorCode, message: string): void {
+    this.#send({ type: 'error', code, message });
+  }
+
+  #onText(data: Buffer): void {
+    if (data.length > this.#deps.config.maxMessageBytes)
+      throw new EriError('ERI_ERR_LIMIT', `message of ${data.length} bytes exceeds the limit`);
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString('utf8'));
+    } catch {
+      throw new EriError('ERI_ERR_MALFORMED_MESSAGE', 'control message is not JSON');
+    }
+    const parsed = controlSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new EriError(
+        'ERI_ERR_MALFORMED_MESSAGE',
+        `invalid control message: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+      );
+    }
+    const message = parsed.data;
+    if (message.type === 'end') {
+      if (!this.#session) throw new EriError('ERI_ERR_INVALID_STATE', 'no session to end: send start first');
+      this.#session.end('normal');
+      return;
+    }
+    if (this.#session)
+      throw new EriError('ERI_ERR_INVALID_STATE', 'this connection already started a session');
+    const sessionId = message.sessionId ?? randomUUID();
+    this.#startDecoder();
+    const session = this.#deps.registry.start({
+      id: sessionId,
+      roomId: message.roomId,
+      frames$: this.#frames,
+      audio$: this.#audio,
+    });
+    this.#session = session;
+    this.#events = session.events$.subscribe((event) => {
+      if (event.type === 'estimate') this.#send({ type: 'estimate', ...event.estimate });
+      if (event.type === 'session.ended') {
+        this.#send({ ...event });
+        this.#stopDecoder();
+      }
+    });
+    this.#send({ type: 'started', sessionId, roomId: message.roomId });
+  }
+
+  #onBinary(data: Buffer): void {
+    if (!this.#session || this.#session.state === 'ended')
+      throw new EriError('ERI_ERR_INVALID_STATE', 'send start before media');
+    if (data.length < INGEST_HEADER_BYTES)
+      throw new EriError(
+        'ERI_ERR_MALFORMED_MESSAGE',
+        `binary message shorter than its ${INGEST_HEADER_BYTES}-byte header`,
+      );
+    const kind = data[0];
+    const t = data.readDoubleLE(8);
+    if (!Number.isFinite(t) || t < 0 || t > 86_400)
+      throw new EriError('ERI_ERR_MALFORMED_MESSAGE', `media time ${t} is not within [0, 86400] s`);
+    const payload = data.subarray(INGEST_HEADER_BYTES);
+    if (kind === INGEST_KIND.jpeg) {
+      if (payload.length > this.#deps.config.maxFrameBytes) {
+        throw new EriError(
+          'ERI_ERR_LIMIT',
+          `frame of ${payload.length} bytes exceeds the ${this.#deps.config.maxFrameBytes}-byte limit`,
+        );
+      }
+      if (!this.#limit.take())
+        throw new EriError(
+          'ERI_ERR_LIMIT',
+          `more than ${this.#deps.config.maxFrameRate} frames per second; frame dropped`,
+        );
+      if (
+        payload.length < 4 ||
+        payload[0] !== 0xff ||
+        payload[1] !== 0xd8 ||
+        payload[payload.length - 2] !== 0xff ||
+        payload[payload.length - 1] !== 0xd9
+      ) {
+        throw new EriError('ERI_ERR_MALFORMED_MESSAGE', 'frame is not a complete JPEG (SOI ... EOI)');
+      }
+      if (t <= this.#lastFrameT)
+        throw new EriError(
+          'ERI_ERR_MALFORMED_MESSAGE',
+          `frame time ${t} is not after the previous frame's ${this.#lastFrameT}`,
+        );
+      this.#lastFrameT = t;
+      this.#pendingTimes.push(t);
+      this.#decoder?.stdin?.write(payload);
+      return;
+    }
+    if (kind === INGEST_KIND.pcm) {
+      if (payload.length % 2 !== 0)
+        throw new EriError('ERI_ERR_MALFORMED_MESSAGE', 'PCM payload must be whole 16-bit samples');
+      if (payload.length > this.#deps.config.maxMessageBytes)
+        throw new EriError('ERI_ERR_LIMIT', 'PCM chunk too large');
+      const samples = new Float32Array(payload.length / 2);
+      for (let i = 0; i < samples.length; i++) samples[i] = payload.readInt16LE(2 * i) / 32768;
+      this.#audio.next({ t, samples });
+      return;
+    }
+    throw new EriError('ERI_ERR_MALFORMED_MESSAGE', `unknown binary kind ${kind} (1 = JPEG, 2 = PCM)`);
+  }
+
+  #startDecoder(): void {
+    const { width, height } = this.#deps.frameSize;
+    const child = spawn(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-nostdin',
+        '-v',
+        'error',
+        '-f',
+        'mjpeg',
+        '-i',
+        'pipe:0',
+        '-vf',
+        analysisVideoFilter(undefined, width, height),
+        '-fps_mode',
+        'passthrough',
+        '-f',
+        'rawvideo',
+        'pipe:1',
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    this.#decoder = child;
+    child.stdin?.on('error', () => {});
+    const reader = new RecordReader(width * height * 3);
+    (child.stdout as Readable).on('data', (chunk: Buffer) =>
+      reader.push(chunk, (rgb) => {
+        const t = this.#pendingTimes.shift();
+        if (t !== undefined) this.#frames.next({ t, rgb });
+      }),
+    );
+    child.stderr?.setEncoding('utf8').on('data', (line: string) => {
+      // A JPEG ffmpeg could not decode yields no frame: resynchronise timestamps from the next one.
+      this.#pendingTimes.length = 0;
+      this.#error('ERI_ERR_MALFORMED_MESSAGE', `a frame could not be decoded: ${line.trim().slice(0, 200)}`);
+    });
+  }
+
+  #stopDecoder(): void {
+    this.#decoder?.stdin?.end();
+    this.#decoder?.kill('SIGKILL');
+    this.#decoder = undefined;
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#session?.end('client-gone');
+    this.#frames.complete();
+    this.#audio.complete();
+    this.#stopDecoder();
+    setTimeout(() => this.#events?.unsubscribe(), 60_000).unref();
+  }
+}

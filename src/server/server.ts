@@ -1,0 +1,189 @@
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { WebSocketServer } from 'ws';
+import { InferenceBatcher } from '../../streams/inference-batcher.js';
+import { ERI_FACE_AUDIO_V1_SPEC } from '../contracts/feature-spec.js';
+import { DEFAULT_ANALYSIS_SIZE } from '../features/extract.js';
+import { FeaturePool } from '../features/pool.js';
+import { MediaWorkerPool } from '../ingest/media-workers.js';
+import { RoomManager } from '../ingest/rooms.js';
+import { EriModel } from '../model/model.js';
+import { SessionRegistry } from '../sessions/registry.js';
+import type { ServerConfig } from './config.js';
+import { FrameIngestConnection } from './frame-ingest.js';
+import { SignallingConnection } from './signalling.js';
+
+/**
+ * The eri-stream server: HTTP (fastify) for pages and health, WebSockets (ws) for signalling and the
+ * frame ingest, mediasoup for WebRTC, and one shared feature pool, model and batcher behind every
+ * session. `EriServer.create()` starts everything or fails with a coded error; `close()` stops it all.
+ */
+
+const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
+const SOURCE_PUBLIC_DIR = fileURLToPath(new URL('../../../src/server/public/', import.meta.url));
+
+export interface ServerHandle {
+  url: string;
+  close(): Promise<void>;
+}
+
+export class EriServer {
+  readonly config: ServerConfig;
+  readonly http: FastifyInstance;
+  readonly registry: SessionRegistry;
+  readonly media: MediaWorkerPool;
+  readonly rooms: RoomManager;
+  readonly model: EriModel;
+  readonly pool: FeaturePool;
+  readonly signalling = new Set<SignallingConnection>();
+  readonly #wss: WebSocketServer;
+  readonly #log: (line: string) => void;
+  #closed = false;
+
+  private constructor(
+    config: ServerConfig,
+    parts: {
+      model: EriModel;
+      pool: FeaturePool;
+      media: MediaWorkerPool;
+      rooms: RoomManager;
+      registry: SessionRegistry;
+    },
+    log: (line: string) => void,
+  ) {
+    this.config = config;
+    this.model = parts.model;
+    this.pool = parts.pool;
+    this.media = parts.media;
+    this.rooms = parts.rooms;
+    this.registry = parts.registry;
+    this.#log = log;
+    this.http = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+    // maxPayload above the configured limit, so an oversized message gets a typed error, not a drop.
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: Math.max(16 * 1024 * 1024, config.maxFrameBytes * 2),
+    });
+    this.#routes();
+  }
+
+  static async create(
+    config: ServerConfig,
+    modelDir: string,
+    log: (line: string) => void = () => {},
+  ): Promise<EriServer> {
+    const model = await EriModel.load(modelDir, {
+      engine: 'pool',
+      workers: config.inferenceWorkers,
+      featureSpec: ERI_FACE_AUDIO_V1_SPEC,
+    });
+    const pool = new FeaturePool({ workers: config.featureWorkers });
+    let rooms: RoomManager | undefined;
+    let media: MediaWorkerPool | undefined;
+    try {
+      await pool.warmup();
+      media = await MediaWorkerPool.create(
+        { workers: config.mediaWorkers, rtcMinPort: config.rtc.minPort, rtcMaxPort: config.rtc.maxPort },
+        (death) => {
+          log(`mediasoup worker ${death.pid} died: ${death.error.message}; its rooms are closed`);
+          rooms?.workerDied(death.routers, death.pid).catch(() => {});
+        },
+      );
+      rooms = new RoomManager(media);
+      const registry = new SessionRegistry({
+        pool,
+        batcher: new InferenceBatcher(model.engine, model.architecture),
+        model: `${model.card.name}@${model.card.version}`,
+        rateHz: ERI_FACE_AUDIO_V1_SPEC.rateHz ?? 10,
+        frameSize: DEFAULT_ANALYSIS_SIZE,
+        windowSeconds: config.windowSeconds,
+        strideSeconds: config.strideSeconds,
+        alignWaitMs: config.alignWaitMs,
+        maxSessions: config.maxSessions,
+      });
+      registry.events$.subscribe((event) => {
+        if (event.type === 'session.started')
+          log(`session ${event.sessionId} started in room ${event.roomId}`);
+        if (event.type === 'session.ended') {
+          log(
+            `session ${event.sessionId} ended (${event.reason}${event.error ? `: ${event.error.message}` : ''}) ${JSON.stringify(event.stats)}`,
+          );
+        }
+      });
+      return new EriServer(config, { model, pool, media, rooms, registry }, log);
+    } catch (error) {
+      media?.close();
+      await pool.close();
+      await model.close();
+      throw error;
+    }
+  }
+
+  #routes(): void {
+    const http = this.http;
+    http.get('/healthz', async () => ({ ok: true }));
+    http.get('/readyz', async (_req, reply) => {
+      const ready = !this.#closed && this.media.workers.length > 0;
+      return reply
+        .code(ready ? 200 : 503)
+        .send({ ready, sessions: this.registry.size, mediaWorkers: this.media.workers.length });
+    });
+    http.get('/', async (_req, reply) => reply.redirect('/publish'));
+    http.get('/publish', async (_req, reply) =>
+      reply.type('text/html').send(await readFile(`${SOURCE_PUBLIC_DIR}publish.html`)),
+    );
+    http.get('/public/publisher.js', async (_req, reply) =>
+      reply.type('text/javascript').send(await readFile(`${PUBLIC_DIR}publisher.js`)),
+    );
+    http.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.#upgrade(req, socket, head),
+    );
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (this.#closed || (path !== '/v1/signal' && path !== '/v1/ingest')) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const deps = {
+        rooms: this.rooms,
+        registry: this.registry,
+        config: this.config,
+        rateHz: ERI_FACE_AUDIO_V1_SPEC.rateHz ?? 10,
+        frameSize: DEFAULT_ANALYSIS_SIZE,
+        log: this.#log,
+      };
+      if (path === '/v1/signal') {
+        const connection = new SignallingConnection(ws, deps);
+        this.signalling.add(connection);
+        ws.on('close', () => this.signalling.delete(connection));
+      } else {
+        new FrameIngestConnection(ws, deps);
+      }
+    });
+  }
+
+  async listen(): Promise<string> {
+    await this.http.listen({ host: this.config.host, port: this.config.port });
+    const address = this.http.server.address();
+    const port = typeof address === 'object' && address ? address.port : this.config.port;
+    return `http://${this.config.host}:${port}`;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.registry.endAll();
+    for (const client of this.#wss.clients) client.terminate();
+    await this.http.close();
+    this.rooms.close();
+    this.media.close();
+    await this.pool.close();
+    await this.model.close();
+  }
+}

@@ -1,0 +1,366 @@
+import { randomUUID } from 'node:crypto';
+import type { Producer, Transport } from 'mediasoup/types';
+import type { Subscription } from 'rxjs';
+import type { WebSocket } from 'ws';
+import {
+  type JoinResult,
+  type PlainTransportResult,
+  SIGNAL_METHODS,
+  SIGNAL_PROTOCOL_VERSION,
+  type SignalMethod,
+  type SignalNotification,
+  type SignalParams,
+  type SignalResponse,
+  signalEnvelopeSchema,
+  signalParamsSchemas,
+  type WebRtcTransportResult,
+} from '../contracts/signalling.js';
+import { EriError, type ErrorCode, isEriError } from '../errors.js';
+import type { Room, RoomManager } from '../ingest/rooms.js';
+import { RtpTap } from '../ingest/rtp-tap.js';
+import type { SessionRegistry } from '../sessions/registry.js';
+import type { Session } from '../sessions/session.js';
+import type { ServerConfig } from './config.js';
+
+/**
+ * One publisher's signalling connection (`/v1/signal`). Every inbound message is parsed and validated;
+ * anything wrong gets a typed error response and changes nothing, so a fuzzer cannot crash it or touch
+ * other sessions. The connection owns its transports, producers, tap and session: when it closes (or
+ * answers no ping for `publisherTimeoutMs`), the session ends with reason client-gone.
+ */
+
+export interface SignallingDeps {
+  rooms: RoomManager;
+  registry: SessionRegistry;
+  config: ServerConfig;
+  rateHz: number;
+  frameSize: { width: number; height: number };
+  log: (line: string) => void;
+}
+
+/** How long after a produce the tap waits for the publisher's other track before (re)starting. */
+const PRODUCE_SETTLE_MS = 300;
+
+type Handler = (params: never) => Promise<unknown>;
+
+export class SignallingConnection {
+  readonly #ws: WebSocket;
+  readonly #deps: SignallingDeps;
+  readonly #transports = new Map<string, Transport>();
+  readonly #producers = new Map<string, Producer>();
+  #room: Room | undefined;
+  #session: Session | undefined;
+  #tap: RtpTap | undefined;
+  #events: Subscription | undefined;
+  #detachRoom: (() => void) | undefined;
+  #tapTimer: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #alive = true;
+  #closed = false;
+
+  constructor(ws: WebSocket, deps: SignallingDeps) {
+    this.#ws = ws;
+    this.#deps = deps;
+    ws.on('message', (data, isBinary) => {
+      this.#onMessage(data as Buffer, isBinary).catch((e: Error) => deps.log(`signalling: ${e.message}`));
+    });
+    ws.on('close', () => this.#close('client-gone'));
+    ws.on('error', () => this.#close('client-gone'));
+    ws.on('pong', () => {
+      this.#alive = true;
+    });
+    const every = Math.max(100, Math.floor(deps.config.publisherTimeoutMs / 2));
+    this.#heartbeat = setInterval(() => {
+      if (!this.#alive) {
+        deps.log(
+          `signalling: publisher ${this.#session?.id ?? '(not joined)'} answered no ping for ${deps.config.publisherTimeoutMs} ms`,
+        );
+        ws.terminate();
+        return;
+      }
+      this.#alive = false;
+      ws.ping();
+    }, every);
+  }
+
+  get session(): Session | undefined {
+    return this.#session;
+  }
+
+  #send(message: SignalResponse | SignalNotification): void {
+    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(JSON.stringify(message));
+  }
+
+  #error(id: number | null, code: ErrorCode, message: string): void {
+    this.#send({ id, ok: false, error: { code, message } });
+  }
+
+  async #onMessage(data: Buffer, isBinary: boolean): Promise<void> {
+    if (data.length > this.#deps.config.maxMessageBytes) {
+      this.#error(
+        null,
+        'ERI_ERR_LIMIT',
+        `message of ${data.length} bytes exceeds the ${this.#deps.config.maxMessageBytes}-byte limit`,
+      );
+      return;
+    }
+    if (isBinary) {
+      this.#error(null, 'ERI_ERR_MALFORMED_MESSAGE', 'signalling messages are JSON text, not binary');
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString('utf8'));
+    } catch {
+      this.#error(null, 'ERI_ERR_MALFORMED_MESSAGE', 'message is not JSON');
+      return;
+    }
+    const envelope = signalEnvelopeSchema.safeParse(json);
+    if (!envelope.success) {
+      const id = typeof (json as { id?: unknown })?.id === 'number' ? (json as { id: number }).id : null;
+      const issue = envelope.error.issues[0];
+      this.#error(
+        id,
+        'ERI_ERR_MALFORMED_MESSAGE',
+        `invalid request: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+      );
+      return;
+    }
+    const { id, method, params } = envelope.data;
+    if (!(SIGNAL_METHODS as readonly string[]).includes(method)) {
+      this.#error(
+        id,
+        'ERI_ERR_UNKNOWN_METHOD',
+        `unknown method '${method.slice(0, 64)}' (methods: ${SIGNAL_METHODS.join(', ')})`,
+      );
+      return;
+    }
+    const m = method as SignalMethod;
+    const parsed = signalParamsSchemas[m].safeParse(params ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      this.#error(
+        id,
+        'ERI_ERR_MALFORMED_MESSAGE',
+        `${m}: ${issue?.path.join('.') || 'params'}: ${issue?.message ?? 'invalid'}`,
+      );
+      return;
+    }
+    try {
+      const handler = this.#handlers[m] as Handler;
+      const result = await handler(parsed.data as never);
+      this.#send({ id, ok: true, result: result ?? {} });
+    } catch (error) {
+      if (isEriError(error)) this.#error(id, error.code, error.message);
+      else if (error instanceof TypeError || (error as Error).name === 'UnsupportedError') {
+        this.#error(id, 'ERI_ERR_MALFORMED_MESSAGE', `${m}: ${(error as Error).message}`);
+      } else this.#error(id, 'ERI_ERR_INVALID_STATE', `${m}: ${(error as Error).message}`);
+    }
+  }
+
+  #joined(): { room: Room; session: Session } {
+    if (!this.#room || !this.#session || this.#session.state === 'ended') {
+      throw new EriError('ERI_ERR_INVALID_STATE', 'join a room first');
+    }
+    return { room: this.#room, session: this.#session };
+  }
+
+  #transport(id: string): Transport {
+    const t = this.#transports.get(id);
+    if (!t || t.closed)
+      throw new EriError('ERI_ERR_NOT_FOUND', `no transport ${id.slice(0, 64)} on this connection`);
+    return t;
+  }
+
+  readonly #handlers: { [M in SignalMethod]: (p: SignalParams<M>) => Promise<unknown> } = {
+    join: async (p) => {
+      if (this.#session)
+        throw new EriError(
+          'ERI_ERR_INVALID_STATE',
+          'this connection already joined; open another to publish again',
+        );
+      const room = await this.#deps.rooms.get(p.roomId);
+      const sessionId = p.sessionId ?? randomUUID();
+      const tap = new RtpTap({
+        router: room.router,
+        rateHz: this.#deps.rateHz,
+        frameSize: this.#deps.frameSize,
+        startedAt: performance.now(),
+        onLog: (line) => this.#deps.log(`tap ${sessionId}: ${line}`),
+      });
+      let session: Session;
+      try {
+        session = this.#deps.registry.start({
+          id: sessionId,
+          roomId: p.roomId,
+          frames$: tap.frames$,
+          audio$: tap.audio$,
+        });
+      } catch (error) {
+        tap.close();
+        throw error;
+      }
+      this.#room = room;
+      this.#tap = tap;
+      this.#session = session;
+      this.#events = session.events$.subscribe((event) => {
+        if (event.type === 'estimate') this.#send({ notification: 'estimate', data: event.estimate });
+        if (event.type === 'session.ended') {
+          this.#send({
+            notification: 'session.ended',
+            data: {
+              sessionId: event.sessionId,
+              reason: event.reason,
+              ...(event.error ? { error: event.error } : {}),
+            },
+          });
+          this.#releaseMedia();
+        }
+      });
+      this.#detachRoom = room.onClose((error) => {
+        session.end('error', error ?? new EriError('ERI_ERR_MEDIA_WORKER', `room ${room.id} closed`));
+        this.#releaseMedia();
+      });
+      const result: JoinResult = {
+        sessionId,
+        roomId: p.roomId,
+        routerRtpCapabilities: room.router.rtpCapabilities,
+        protocol: SIGNAL_PROTOCOL_VERSION,
+      };
+      return result;
+    },
+
+    createWebRtcTransport: async () => {
+      const { room } = this.#joined();
+      const rtc = this.#deps.config.rtc;
+      const listen = (protocol: 'udp' | 'tcp') => ({
+        protocol,
+        ip: rtc.listenIp,
+        ...(rtc.announcedAddress ? { announcedAddress: rtc.announcedAddress } : {}),
+      });
+      const transport = await room.router.createWebRtcTransport({
+        listenInfos: [listen('udp'), listen('tcp')],
+        enableUdp: true,
+        enableTcp: true,
+        preferUdp: true,
+      });
+      this.#transports.set(transport.id, transport);
+      const result: WebRtcTransportResult = {
+        id: transport.id,
+        iceParameters: transport.iceParameters,
+        iceCandidates: transport.iceCandidates,
+        dtlsParameters: transport.dtlsParameters,
+      };
+      return result;
+    },
+
+    connectWebRtcTransport: async (p) => {
+      this.#joined();
+      const transport = this.#transport(p.transportId);
+      if (transport.type !== 'webrtc') throw new EriError('ERI_ERR_INVALID_STATE', 'not a WebRTC transport');
+      await (transport as import('mediasoup/types').WebRtcTransport).connect({
+        dtlsParameters: p.dtlsParameters as never,
+      });
+      return {};
+    },
+
+    createPlainTransport: async () => {
+      const { room } = this.#joined();
+      const transport = await room.router.createPlainTransport({
+        listenInfo: { protocol: 'udp', ip: this.#deps.config.rtc.listenIp },
+        rtcpMux: false,
+        comedia: true,
+      });
+      this.#transports.set(transport.id, transport);
+      const result: PlainTransportResult = {
+        id: transport.id,
+        ip: transport.tuple.localAddress ?? transport.tuple.localIp,
+        port: transport.tuple.localPort,
+        rtcpPort: transport.rtcpTuple?.localPort ?? transport.tuple.localPort,
+      };
+      return result;
+    },
+
+    produce: async (p) => {
+      this.#joined();
+      if ([...this.#producers.values()].some((x) => !x.closed && x.kind === p.kind)) {
+        throw new EriError('ERI_ERR_INVALID_STATE', `this publisher already produces ${p.kind}`);
+      }
+      const transport = this.#transport(p.transportId);
+      const producer = await transport.produce({ kind: p.kind, rtpParameters: p.rtpParameters as never });
+      this.#producers.set(producer.id, producer);
+      producer.observer.on('close', () => {
+        this.#producers.delete(producer.id);
+        this.#scheduleTap();
+      });
+      this.#scheduleTap();
+      return { producerId: producer.id };
+    },
+
+    pauseProducer: async (p) => {
+      this.#joined();
+      const producer = this.#producers.get(p.producerId);
+      if (!producer)
+        throw new EriError(
+          'ERI_ERR_NOT_FOUND',
+          `no producer ${p.producerId.slice(0, 64)} on this connection`,
+        );
+      await producer.pause();
+      return {};
+    },
+
+    resumeProducer: async (p) => {
+      this.#joined();
+      const producer = this.#producers.get(p.producerId);
+      if (!producer)
+        throw new EriError(
+          'ERI_ERR_NOT_FOUND',
+          `no producer ${p.producerId.slice(0, 64)} on this connection`,
+        );
+      await producer.resume();
+      return {};
+    },
+
+    requestEstimate: async () => {
+      this.#joined().session.requestEstimate();
+      return {};
+    },
+
+    leave: async () => {
+      const { session } = this.#joined();
+      session.end('normal');
+      return {};
+    },
+  };
+
+  /** Waits briefly so audio and video produced together start one decoder, not two in a row. */
+  #scheduleTap(): void {
+    if (this.#tapTimer) clearTimeout(this.#tapTimer);
+    this.#tapTimer = setTimeout(() => {
+      this.#tapTimer = undefined;
+      this.#tap
+        ?.setProducers([...this.#producers.values()])
+        .catch((e: Error) => this.#deps.log(`tap: ${e.message}`));
+    }, PRODUCE_SETTLE_MS);
+  }
+
+  /** Stops the tap and closes transports; the session's own end carries on (final estimate). */
+  #releaseMedia(): void {
+    if (this.#tapTimer) clearTimeout(this.#tapTimer);
+    this.#tap?.close();
+    for (const t of this.#transports.values()) t.close();
+    this.#transports.clear();
+    this.#producers.clear();
+  }
+
+  #close(reason: 'client-gone'): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#session?.end(reason);
+    this.#releaseMedia();
+    this.#detachRoom?.();
+    // Keep listening until the session's final events went out (nowhere to send them now).
+    setTimeout(() => this.#events?.unsubscribe(), 60_000).unref();
+  }
+}

@@ -1,0 +1,92 @@
+import { type Observable, Subject } from 'rxjs';
+import type { AudioChunk, VideoFrame } from '../../streams/align-media.js';
+import type { InferenceBatcher } from '../../streams/inference-batcher.js';
+import { EriError } from '../errors.js';
+import type { FeaturePool } from '../features/pool.js';
+import { Session, type SessionEvent } from './session.js';
+
+/**
+ * The sessions of one server: creation (with admission by count), the shared feature pool and model
+ * batcher, one stream of every session's events, and removal when a session ends.
+ */
+
+export interface RegistryOptions {
+  pool: FeaturePool;
+  batcher: InferenceBatcher;
+  model: string;
+  rateHz: number;
+  frameSize: { width: number; height: number };
+  windowSeconds: number;
+  strideSeconds: number;
+  alignWaitMs: number;
+  maxSessions: number;
+}
+
+export interface NewSession {
+  id: string;
+  roomId: string;
+  frames$: Observable<VideoFrame>;
+  audio$: Observable<AudioChunk>;
+}
+
+export class SessionRegistry {
+  readonly #o: RegistryOptions;
+  readonly #sessions = new Map<string, Session>();
+  readonly #events = new Subject<SessionEvent>();
+
+  constructor(options: RegistryOptions) {
+    this.#o = options;
+  }
+
+  /** Every event of every session, as it happens. */
+  get events$(): Observable<SessionEvent> {
+    return this.#events.asObservable();
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  get(id: string): Session | undefined {
+    return this.#sessions.get(id);
+  }
+
+  list(): Session[] {
+    return [...this.#sessions.values()];
+  }
+
+  /** Creates and starts a session. Refused when the id is live or the server is full. */
+  start(spec: NewSession): Session {
+    if (this.#sessions.has(spec.id))
+      throw new EriError('ERI_ERR_INVALID_STATE', `session ${spec.id} is already live`);
+    if (this.#sessions.size >= this.#o.maxSessions) {
+      throw new EriError('ERI_ERR_LIMIT', `this server is at capacity (${this.#o.maxSessions} sessions)`);
+    }
+    const o = this.#o;
+    const session = new Session({
+      ...spec,
+      frameSize: o.frameSize,
+      pool: o.pool,
+      batcher: o.batcher,
+      model: o.model,
+      rateHz: o.rateHz,
+      windowSeconds: o.windowSeconds,
+      strideSeconds: o.strideSeconds,
+      maxWaitMs: o.alignWaitMs,
+    });
+    this.#sessions.set(spec.id, session);
+    session.events$.subscribe({
+      next: (e) => {
+        if (e.type === 'session.ended') this.#sessions.delete(spec.id);
+        this.#events.next(e.type === 'session.ended' ? { ...e, stats: session.stats } : e);
+      },
+    });
+    session.start();
+    return session;
+  }
+
+  /** Ends every session (normal end: each emits its final estimate). */
+  endAll(): void {
+    for (const s of this.#sessions.values()) s.end('normal');
+  }
+}
