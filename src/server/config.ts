@@ -83,7 +83,10 @@ type Input = Record<string, unknown>;
 function set(target: Input, path: string, value: unknown): void {
   const parts = path.split('.');
   let at = target;
-  for (const p of parts.slice(0, -1)) at = (at[p] ??= {}) as Input;
+  for (const p of parts.slice(0, -1)) {
+    at[p] ??= {};
+    at = at[p] as Input;
+  }
   at[parts.at(-1) as string] = value;
 }
 
