@@ -41,7 +41,6 @@ export interface MediaWorkerOptions {
 export interface WorkerDeath {
   pid: number;
   error: Error;
-  routers: Router[];
 }
 
 export class MediaWorkerPool {
@@ -88,10 +87,10 @@ export class MediaWorkerPool {
     this.#workers.push(worker);
     this.#routers.set(worker, new Set());
     worker.on('died', (error) => {
-      const routers = [...(this.#routers.get(worker) ?? [])];
+      // mediasoup closes the worker's routers before 'died': rooms learn of it from their router.
       this.#routers.delete(worker);
       this.#workers.splice(this.#workers.indexOf(worker), 1);
-      this.#onDeath({ pid: worker.pid, error, routers });
+      this.#onDeath({ pid: worker.pid, error });
       if (!this.#closed) this.#spawn().catch(() => {});
     });
     return worker;

@@ -16,6 +16,12 @@ export class Room {
   constructor(id: string, router: Router) {
     this.id = id;
     this.router = router;
+    // A router closes on its own only when its worker dies (ours close through close()).
+    router.observer.once('close', () => {
+      this.close(
+        new EriError('ERI_ERR_MEDIA_WORKER', `the media worker serving room ${id} died; rejoin to continue`),
+      );
+    });
   }
 
   get closed(): boolean {
@@ -67,22 +73,6 @@ export class RoomManager {
     this.#rooms.set(roomId, room);
     room.catch(() => this.#rooms.delete(roomId));
     return room;
-  }
-
-  /** Closes the rooms whose router died with a worker. */
-  async workerDied(routers: readonly Router[], pid: number): Promise<void> {
-    const dead = new Set(routers.map((r) => r.id));
-    for (const pending of [...this.#rooms.values()]) {
-      const room = await pending.catch(() => undefined);
-      if (room && dead.has(room.router.id)) {
-        room.close(
-          new EriError(
-            'ERI_ERR_MEDIA_WORKER',
-            `the media worker (pid ${pid}) serving room ${room.id} died; rejoin to continue`,
-          ),
-        );
-      }
-    }
   }
 
   get size(): number {

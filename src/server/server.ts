@@ -87,10 +87,11 @@ export class EriServer {
       await pool.warmup();
       media = await MediaWorkerPool.create(
         { workers: config.mediaWorkers, rtcMinPort: config.rtc.minPort, rtcMaxPort: config.rtc.maxPort },
-        (death) => {
-          log(`mediasoup worker ${death.pid} died: ${death.error.message}; its rooms are closed`);
-          rooms?.workerDied(death.routers, death.pid).catch(() => {});
-        },
+        // Its routers close with it, which closes their rooms (Room listens to its router).
+        (death) =>
+          log(
+            `mediasoup worker ${death.pid} died (${death.error.message}); its rooms are closed and a replacement starts`,
+          ),
       );
       rooms = new RoomManager(media);
       const registry = new SessionRegistry({

@@ -87,6 +87,11 @@ export class SignallingConnection {
     return this.#session;
   }
 
+  /** The tap's decoder pid and counters (diagnostics, fault-injection tests). */
+  get tap(): RtpTap | undefined {
+    return this.#tap;
+  }
+
   #send(message: SignalResponse | SignalNotification): void {
     if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(JSON.stringify(message));
   }

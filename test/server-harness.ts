@@ -1,0 +1,44 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mediasoupWorkerBin } from '../src/ingest/media-workers.js';
+import { initRandomPackage } from '../src/model/package-tools.js';
+import { loadServerConfig, type ServerConfig } from '../src/server/config.js';
+import { EriServer } from '../src/server/server.js';
+
+/** Starts a real server on loopback (random port) with an untrained model, for tests. */
+
+export interface TestServer {
+  server: EriServer;
+  url: string;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+export function mediasoupSkip(): string | false {
+  return existsSync(mediasoupWorkerBin())
+    ? false
+    : `no mediasoup worker at ${mediasoupWorkerBin()} (run scripts/setup.sh)`;
+}
+
+export async function startServer(overrides: Partial<Record<string, unknown>> = {}): Promise<TestServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'eri-server-'));
+  await initRandomPackage(join(dir, 'model'), { seed: 1 });
+  const config: ServerConfig = loadServerConfig(
+    {},
+    { host: '127.0.0.1', port: 0, mediaWorkers: 1, featureWorkers: 2, inferenceWorkers: 1, ...overrides },
+  );
+  const logs: string[] = [];
+  const server = await EriServer.create(config, join(dir, 'model'), (line) => logs.push(line));
+  const url = await server.listen();
+  return {
+    server,
+    url,
+    logs,
+    stop: async () => {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
