@@ -71,6 +71,8 @@ export interface JoinResult {
   roomId: string;
   routerRtpCapabilities: unknown;
   protocol: number;
+  /** The model behind the estimates; `trained: false` must be shown to the viewer. */
+  model: { name: string; version: string; trained: boolean };
 }
 
 export interface WebRtcTransportResult {

@@ -157,6 +157,11 @@ export class EriServer {
         config: this.config,
         rateHz: ERI_FACE_AUDIO_V1_SPEC.rateHz ?? 10,
         frameSize: DEFAULT_ANALYSIS_SIZE,
+        model: {
+          name: this.model.card.name,
+          version: this.model.card.version,
+          trained: this.model.card.trained,
+        },
         log: this.#log,
       };
       if (path === '/v1/signal') {

@@ -35,6 +35,7 @@ export interface SignallingDeps {
   config: ServerConfig;
   rateHz: number;
   frameSize: { width: number; height: number };
+  model: JoinResult['model'];
   log: (line: string) => void;
 }
 

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { promisify } from 'node:util';
+import type { Estimate } from '../../src/contracts/estimate.js';
+import { REPO_ROOT, withTempDir } from '../helpers.js';
+import { ffmpeg, speech, testMedia } from '../media.js';
+import { mediasoupSkip } from '../server-harness.js';
+
+// A real browser publishing to the server: headless Debian Chromium (playwright-core), its fake camera
+// and microphone fed from a clip. Runs in a network namespace with only loopback (unshare, as root) so
+// no packet leaves 127.0.0.1. With ../shared the clip is a real face (face coverage must exceed 0.8);
+// without it, a synthetic clip, and only the flow is checked. The screenshot is kept as a test artefact
+// in test-artifacts/.
+
+const SECONDS = 8;
+
+function skipReason(): string | false {
+  const ms = mediasoupSkip();
+  if (ms) return ms;
+  if (!existsSync('/usr/lib/chromium/chromium'))
+    return 'Debian chromium is not installed (scripts/setup.sh installs it)';
+  const probe = spawnSync('unshare', ['--net', 'true']);
+  if (probe.status !== 0)
+    return 'cannot create a network namespace (unshare --net needs root): the browser test would leave loopback';
+  return false;
+}
+
+it('headless Chromium publishes through the page and the server emits estimates for that session', {
+  skip: skipReason(),
+  timeout: 180_000,
+}, async () => {
+  await withTempDir(async (dir) => {
+    const real = testMedia('OpenTalker_video-retalking/face/1.mp4');
+    const y4m = join(dir, 'camera.y4m');
+    const wav = join(dir, 'mic.wav');
+    if (!real.skip) {
+      await ffmpeg('-i', real.path, '-vf', 'fps=15,scale=640:480', '-pix_fmt', 'yuv420p', '-t', '6', y4m);
+      await ffmpeg('-i', real.path, '-ac', '1', '-ar', '48000', '-c:a', 'pcm_s16le', '-t', '6', wav);
+    } else {
+      await ffmpeg(
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=size=640x480:rate=15:duration=6',
+        '-pix_fmt',
+        'yuv420p',
+        y4m,
+      );
+      await ffmpeg(
+        '-i',
+        await speech(dir, 'A synthetic microphone for the browser test.'),
+        '-ac',
+        '1',
+        '-ar',
+        '48000',
+        wav,
+      );
+    }
+    const result = join(dir, 'result.json');
+    const artifacts = join(REPO_ROOT, 'test-artifacts');
+    await mkdir(artifacts, { recursive: true });
+    const screenshot = join(artifacts, 'publisher-page.png');
+    const script = join(REPO_ROOT, 'dist', 'test', 'browser', 'publisher-e2e.js');
+    await promisify(execFile)(
+      'unshare',
+      [
+        '--net',
+        'sh',
+        '-c',
+        `ip link set lo up && exec "${process.execPath}" "${script}" "$@"`,
+        'sh',
+        y4m,
+        wav,
+        result,
+        screenshot,
+        String(SECONDS),
+      ],
+      {
+        timeout: 170_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    const out = JSON.parse(await readFile(result, 'utf8')) as {
+      estimates: Estimate[];
+      error?: string;
+      pageText: string;
+      logs: string[];
+    };
+    assert.equal(out.error, undefined, `${out.error}\n${out.logs.join('\n')}`);
+    const running = out.estimates.filter((e) => !e.final);
+    const final = out.estimates.find((e) => e.final);
+    assert.ok(running.length >= SECONDS, `${running.length} running estimates\n${out.logs.join('\n')}`);
+    assert.ok(final, 'a final estimate after Stop');
+    assert.match(out.pageText, /Publishing to room/);
+    assert.match(out.pageText, /Adoration/, 'the page shows the live estimate');
+    if (!real.skip) {
+      const last = running.at(-1) as Estimate;
+      assert.ok(last.coverage.face > 0.8, `face coverage ${last.coverage.face}`);
+    }
+    await copyFile(result, join(artifacts, 'publisher-e2e.json'));
+  });
+});

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { IngestClient } from '../../src/client/ingest-client.js';
+import { decodeMedia } from '../../src/features/decode.js';
+import { withTempDir } from '../helpers.js';
+import { ffmpeg, testMedia } from '../media.js';
+import { mediasoupSkip, startServer, type TestServer } from '../server-harness.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A clip's frames as JPEGs (10 per second) and its audio as 100 ms chunks. */
+async function framesAndAudio(
+  clip: string,
+  dir: string,
+): Promise<{ jpegs: Buffer[]; audio: Float32Array[] }> {
+  await ffmpeg('-i', clip, '-vf', 'fps=10,scale=640:-2', '-q:v', '4', join(dir, 'f%04d.jpg'));
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.jpg')).sort();
+  const jpegs = await Promise.all(names.map((n) => readFile(join(dir, n))));
+  const audio: Float32Array[] = [];
+  for await (const step of decodeMedia(clip, { rateHz: 10, width: 32, height: 24 })) audio.push(step.audio);
+  return { jpegs, audio };
+}
+
+describe('WebSocket frame ingest', { skip: mediasoupSkip() }, () => {
+  let t: TestServer;
+
+  before(async () => {
+    t = await startServer({ maxFrameRate: 15 });
+  });
+  after(() => t?.stop());
+
+  it('JPEG frames and PCM with timestamps, sent in real time, become estimates with a final one', async () => {
+    await withTempDir(async (dir) => {
+      const media = testMedia('OpenTalker_video-retalking/face/1.mp4');
+      let clip = media.path;
+      if (media.skip) {
+        clip = join(dir, 'synthetic.mkv');
+        await ffmpeg(
+          '-f',
+          'lavfi',
+          '-i',
+          'testsrc=size=640x480:rate=25:duration=4',
+          '-f',
+          'lavfi',
+          '-i',
+          'sine=duration=4',
+          '-c:v',
+          'libx264',
+          '-pix_fmt',
+          'yuv420p',
+          '-c:a',
+          'aac',
+          clip,
+        );
+      }
+      const { jpegs, audio } = await framesAndAudio(clip, dir);
+      const client = await IngestClient.connect(t.url);
+      const messages: Record<string, unknown>[] = [];
+      client.onMessage = (m) => messages.push(m);
+      client.start('ingest-room', 'ingest-1');
+      const start = Date.now();
+      for (let k = 0; k < Math.max(jpegs.length, audio.length); k++) {
+        const wait = start + k * 100 - Date.now();
+        if (wait > 0) await sleep(wait);
+        if (jpegs[k]) client.frame(k / 10, jpegs[k] as Buffer);
+        if (audio[k]) client.audio(k / 10, audio[k] as Float32Array);
+      }
+      await sleep(1500);
+      client.end();
+      const deadline = Date.now() + 10_000;
+      while (!messages.some((m) => m.type === 'session.ended') && Date.now() < deadline) await sleep(50);
+      assert.equal(messages[0]?.type, 'started');
+      const estimates = messages.filter((m) => m.type === 'estimate');
+      const final = estimates.find((m) => m.final === true) as { coverage: { face: number } } | undefined;
+      assert.ok(estimates.length >= 3, `${estimates.length} estimates`);
+      assert.ok(final, 'a final estimate');
+      assert.equal(
+        messages.filter((m) => m.type === 'error').length,
+        0,
+        JSON.stringify(messages.filter((m) => m.type === 'error')),
+      );
+      if (!media.skip) assert.ok(final.coverage.face > 0.8, `face coverage ${final.coverage.face}`);
+      assert.equal(messages.at(-1)?.type, 'session.ended');
+      client.close();
+    });
+  });
+
+  it('bad media gets typed errors and the session carries on; too many frames per second are refused', async () => {
+    const client = await IngestClient.connect(t.url);
+    const messages: Record<string, unknown>[] = [];
+    client.onMessage = (m) => messages.push(m);
+    client.raw(Buffer.from([1, 2, 3]));
+    client.start('ingest-room', 'ingest-2');
+    client.raw('{"type":"start","roomId":"x"}');
+    client.raw(Buffer.alloc(10));
+    client.frame(0.1, Buffer.from('not a jpeg at all'));
+    client.raw(Buffer.concat([Buffer.from([9, 0, 0, 0, 0, 0, 0, 0]), Buffer.alloc(8)]));
+    client.audio(Number.NaN, new Float32Array(10));
+    client.raw('{"type":"dance"}');
+    const jpeg = await promisify(execFile)(
+      'ffmpeg',
+      ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=64x48', '-frames:v', '1', '-f', 'mjpeg', 'pipe:1'],
+      { encoding: 'buffer' },
+    );
+    for (let i = 0; i < 40; i++) client.frame(0.2 + i * 0.01, jpeg.stdout as Buffer);
+    await sleep(800);
+    const errors = messages.filter((m) => m.type === 'error') as { code: string; message: string }[];
+    const codes = errors.map((e) => e.code);
+    assert.equal(codes[0], 'ERI_ERR_INVALID_STATE', 'media before start');
+    for (const code of ['ERI_ERR_MALFORMED_MESSAGE', 'ERI_ERR_LIMIT'])
+      assert.ok(codes.includes(code), `saw ${code}: ${codes.join(',')}`);
+    assert.ok(errors.some((e) => /frames per second/.test(e.message)));
+    assert.equal(t.server.registry.get('ingest-2')?.state, 'running');
+    client.close();
+  });
+});
