@@ -232,6 +232,7 @@ export class SignallingConnection {
         roomId: p.roomId,
         routerRtpCapabilities: room.router.rtpCapabilities,
         protocol: SIGNAL_PROTOCOL_VERSION,
+        model: this.#deps.model,
       };
       return result;
     },

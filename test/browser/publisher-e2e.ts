@@ -51,7 +51,7 @@ try {
   while (Date.now() < deadline && estimates.filter((e) => !e.final).length < seconds)
     await page.waitForTimeout(250);
   await page.screenshot({ path: screenshotPath });
-  pageText = await page.locator('main').innerText();
+  pageText = (await page.locator('main').textContent()) ?? '';
   await page.click('#stop');
   while (Date.now() < deadline + 10_000 && !estimates.some((e) => e.final)) await page.waitForTimeout(250);
 } catch (e) {
