@@ -1,23 +1,18 @@
 #!/usr/bin/env bash
-# `npm start`: set up, then run the main job on the embedded default (nothing else running).
-# Until the live server lands that is `eri analyze` on a short clip: a still test pattern with synthetic
-# speech (ffmpeg + espeak-ng), analysed with an UNTRAINED random model package.
+# `npm start`: set up, then run the server on the embedded default (in memory, nothing else running).
+# Open the printed /publish page in a browser to publish your camera and see your own live estimate.
+# Until a trained model ships in models/, the server runs an UNTRAINED random model (it says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 eri="node dist/src/cli/main.js"
-demo=.eri/demo
-mkdir -p "$demo"
-# (Re)make the demo model when absent or made for other features than the extractor's.
-if ! $eri model info "$demo/model" --json 2>/dev/null | grep -q '"id": "eri-face-audio-v1"'; then
-  rm -rf "$demo/model"
-  $eri model init --random --out "$demo/model" --seed 0 >/dev/null
+model=${ERI_MODEL:-models/eri-starter}
+if [ ! -f "$model/model.json" ]; then
+  model=.eri/demo/model
+  # (Re)make the demo model when absent or made for other features than the extractor's.
+  if ! $eri model info "$model" --json 2>/dev/null | grep -q '"id": "eri-face-audio-v1"'; then
+    rm -rf "$model"
+    $eri model init --random --out "$model" --seed 0 >/dev/null
+  fi
 fi
-if [ ! -f "$demo/clip.mkv" ]; then
-  espeak-ng -w "$demo/speech.wav" "Hello. This short clip shows how eri stream analyses a video, one step at a time."
-  ffmpeg -v error -y -f lavfi -i testsrc=size=640x480:rate=25 -i "$demo/speech.wav" -shortest \
-    -c:v libx264 -pix_fmt yuv420p -c:a aac "$demo/clip.mkv"
-fi
-$eri model info "$demo/model"
-echo
-exec $eri analyze "$demo/clip.mkv" --model "$demo/model" --format csv
+exec $eri serve --model "$model" "$@"

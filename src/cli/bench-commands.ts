@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { formatFeaturesBench, runFeaturesBench } from '../bench/features-bench.js';
+import { formatIngestBench, runIngestBench } from '../bench/ingest-bench.js';
 import { formatModelBench, runModelBench } from '../bench/model-bench.js';
 import { formatPipelineBench, runPipelineBench } from '../bench/pipeline-bench.js';
 import { positiveInt } from './options.js';
@@ -53,6 +54,17 @@ export function registerBenchCommands(program: Command): void {
     .action(async (o: { media: number; window: number; json?: string }) => {
       const result = await runPipelineBench({ mediaSeconds: o.media, windowSeconds: o.window });
       console.log(formatPipelineBench(result));
+      if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+    });
+
+  bench
+    .command('ingest')
+    .description('WebRTC/RTP ingest: decoder CPU per 640x480 stream and capture-to-features latency')
+    .option('--seconds <n>', 'clip length', positiveInt, 15)
+    .option('--json <file>', 'also write the results as JSON')
+    .action(async (o: { seconds: number; json?: string }) => {
+      const result = await runIngestBench({ seconds: o.seconds });
+      console.log(formatIngestBench(result));
       if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
     });
 }

@@ -66,6 +66,19 @@ export interface SessionStats {
   lagMs: number;
   /** Latency of the last estimate: its window's last step ready -> estimate made (ms). */
   lastEstimateLatencyMs: number;
+  /**
+   * Over the last 600 steps: media time of a step's end (as the session's wall clock runs) -> its
+   * features ready, ms. Covers capture, transport, decoding, alignment and feature extraction.
+   */
+  captureToFeaturesMs: { median: number; p95: number };
+}
+
+const LATENCY_SAMPLES = 600;
+
+function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1) + 0.5))] as number;
 }
 
 export class Session {
@@ -89,6 +102,7 @@ export class Session {
   #endError: EriError | undefined;
   #subscription: Subscription | undefined;
   #startedAt = 0;
+  readonly #latencies: number[] = [];
 
   constructor(options: SessionOptions) {
     this.id = options.id;
@@ -111,6 +125,7 @@ export class Session {
       lateInputs: this.#align.late,
       duplicateInputs: this.#align.duplicates,
       stepsWithoutFrame: this.#align.withoutFrame,
+      captureToFeaturesMs: { median: quantile(this.#latencies, 0.5), p95: quantile(this.#latencies, 0.95) },
     };
   }
 
@@ -149,6 +164,8 @@ export class Session {
         tap((step) => {
           this.#stats.steps++;
           this.#stats.lagMs = Math.max(0, performance.now() - this.#startedAt - (step.t + 1 / rate) * 1000);
+          this.#latencies.push(this.#stats.lagMs);
+          if (this.#latencies.length > LATENCY_SAMPLES) this.#latencies.shift();
         }),
         estimateSteps(
           o.batcher,
