@@ -184,7 +184,9 @@ export class EriServer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.registry.endAll();
+    // Sessions end first, so each publisher still gets its final estimate and the reason.
+    await this.registry.endAll();
+    await new Promise((r) => setTimeout(r, 50));
     for (const client of this.#wss.clients) client.terminate();
     await this.http.close();
     this.rooms.close();

@@ -85,8 +85,22 @@ export class SessionRegistry {
     return session;
   }
 
-  /** Ends every session (normal end: each emits its final estimate). */
-  endAll(): void {
-    for (const s of this.#sessions.values()) s.end('normal');
+  /**
+   * Ends every session (normal end: each emits its final estimate) and resolves once all have ended, or
+   * after `deadlineMs`, whichever comes first.
+   */
+  async endAll(deadlineMs = 5000): Promise<void> {
+    const sessions = [...this.#sessions.values()];
+    const ended = sessions.map(
+      (s) =>
+        new Promise<void>((resolve) => {
+          if (s.state === 'ended') return resolve();
+          s.events$.subscribe({ complete: () => resolve() });
+        }),
+    );
+    for (const s of sessions) s.end('normal');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(ended), new Promise((r) => (timer = setTimeout(r, deadlineMs)))]);
+    clearTimeout(timer);
   }
 }
