@@ -1,8 +1,9 @@
-// Bundles the browser scripts (publisher page) with esbuild into dist/public/. Run by `npm run build`.
+// Bundles the browser scripts (publisher page, dashboard) with esbuild into dist/public/. Run by `npm run build`.
+import { copyFile, mkdir } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: { publisher: 'src/client/publisher-page.ts' },
+  entryPoints: { publisher: 'src/client/publisher-page.ts', dashboard: 'src/client/dashboard-page.ts' },
   outdir: 'dist/public',
   bundle: true,
   format: 'iife',
@@ -11,3 +12,6 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
+
+await mkdir('dist/public', { recursive: true });
+await copyFile('node_modules/uplot/dist/uPlot.min.css', 'dist/public/uPlot.min.css');

@@ -42,6 +42,10 @@ export const ERROR_CODES = {
   ERI_ERR_NOT_FOUND: 'not found',
   /** A configured limit was exceeded (message size or rate, frame size or rate, sessions). */
   ERI_ERR_LIMIT: 'limit exceeded',
+  /** A resume asked for estimates the history no longer keeps. */
+  ERI_ERR_HISTORY_GONE: 'history no longer available',
+  /** A subscriber that could not keep up was disconnected. */
+  ERI_ERR_SLOW_CONSUMER: 'slow consumer',
   /** onnxruntime failed to load or run a graph. */
   ERI_ERR_INFERENCE: 'inference failed',
   /** A call on an object that was already closed. */

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { WebSocketServer } from 'ws';
 import { InferenceBatcher } from '../../streams/inference-batcher.js';
+import { type Bus, MemoryBus } from '../bus/memory-bus.js';
 import { ERI_FACE_AUDIO_V1_SPEC } from '../contracts/feature-spec.js';
 import { DEFAULT_ANALYSIS_SIZE } from '../features/extract.js';
 import { FeaturePool } from '../features/pool.js';
@@ -12,9 +13,13 @@ import { MediaWorkerPool } from '../ingest/media-workers.js';
 import { RoomManager } from '../ingest/rooms.js';
 import { EriModel } from '../model/model.js';
 import { SessionRegistry } from '../sessions/registry.js';
+import { RoomAggregator } from '../sessions/room-aggregator.js';
 import type { ServerConfig } from './config.js';
 import { FrameIngestConnection } from './frame-ingest.js';
+import { ServerMetrics } from './metrics.js';
+import { registerRestRoutes } from './rest.js';
 import { SignallingConnection } from './signalling.js';
+import { SubscriberConnection } from './stream.js';
 
 /**
  * The eri-stream server: HTTP (fastify) for pages and health, WebSockets (ws) for signalling and the
@@ -39,6 +44,10 @@ export class EriServer {
   readonly model: EriModel;
   readonly pool: FeaturePool;
   readonly signalling = new Set<SignallingConnection>();
+  readonly subscribers = new Set<SubscriberConnection>();
+  readonly bus: Bus;
+  readonly metrics: ServerMetrics;
+  readonly #aggregator: RoomAggregator;
   readonly #wss: WebSocketServer;
   readonly #log: (line: string) => void;
   #closed = false;
@@ -61,6 +70,38 @@ export class EriServer {
     this.rooms = parts.rooms;
     this.registry = parts.registry;
     this.#log = log;
+    this.bus = new MemoryBus();
+    this.metrics = new ServerMetrics(this.registry);
+    this.#aggregator = new RoomAggregator(this.bus, { intervalMs: config.strideSeconds * 1000 });
+    this.registry.events$.subscribe((event) => {
+      if (event.type === 'estimate') {
+        this.metrics.estimates.inc();
+        this.metrics.estimateLatency.observe(event.estimate.latencyMs / 1000);
+        this.bus.publish({
+          kind: 'estimate',
+          sessionId: event.estimate.sessionId,
+          roomId: event.estimate.roomId,
+          estimate: event.estimate,
+        });
+      } else if (event.type === 'session.started') {
+        this.bus.publish({
+          kind: 'session.started',
+          sessionId: event.sessionId,
+          roomId: event.roomId,
+          at: event.at,
+        });
+      } else {
+        this.metrics.sessionEnded(event.stats);
+        this.bus.publish({
+          kind: 'session.ended',
+          sessionId: event.sessionId,
+          roomId: event.roomId,
+          at: event.at,
+          reason: event.reason,
+          ...(event.error ? { error: event.error } : {}),
+        });
+      }
+    });
     this.http = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
     // maxPayload above the configured limit, so an oversized message gets a typed error, not a drop.
     this.#wss = new WebSocketServer({
@@ -132,7 +173,20 @@ export class EriServer {
         .code(ready ? 200 : 503)
         .send({ ready, sessions: this.registry.size, mediaWorkers: this.media.workers.length });
     });
-    http.get('/', async (_req, reply) => reply.redirect('/publish'));
+    http.get('/metrics', async (_req, reply) =>
+      reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics()),
+    );
+    registerRestRoutes(http, { bus: this.bus, registry: this.registry });
+    http.get('/', async (_req, reply) => reply.redirect('/dashboard'));
+    http.get('/dashboard', async (_req, reply) =>
+      reply.type('text/html').send(await readFile(`${SOURCE_PUBLIC_DIR}dashboard.html`)),
+    );
+    http.get('/public/dashboard.js', async (_req, reply) =>
+      reply.type('text/javascript').send(await readFile(`${PUBLIC_DIR}dashboard.js`)),
+    );
+    http.get('/public/uPlot.min.css', async (_req, reply) =>
+      reply.type('text/css').send(await readFile(`${PUBLIC_DIR}uPlot.min.css`)),
+    );
     http.get('/publish', async (_req, reply) =>
       reply.type('text/html').send(await readFile(`${SOURCE_PUBLIC_DIR}publish.html`)),
     );
@@ -146,7 +200,7 @@ export class EriServer {
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (this.#closed || (path !== '/v1/signal' && path !== '/v1/ingest')) {
+    if (this.#closed || (path !== '/v1/signal' && path !== '/v1/ingest' && path !== '/v1/stream')) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
@@ -164,7 +218,23 @@ export class EriServer {
         },
         log: this.#log,
       };
-      if (path === '/v1/signal') {
+      if (path === '/v1/stream') {
+        const subscriber = new SubscriberConnection(ws, {
+          bus: this.bus,
+          model: deps.model,
+          heartbeatMs: 15_000,
+          maxMessageBytes: 64 * 1024,
+          highWaterBytes: 1024 * 1024,
+          slowGraceMs: 10_000,
+          onSent: (n) => this.metrics.messagesOut.inc(n),
+        });
+        this.subscribers.add(subscriber);
+        this.metrics.subscribers.set(this.subscribers.size);
+        ws.on('close', () => {
+          this.subscribers.delete(subscriber);
+          this.metrics.subscribers.set(this.subscribers.size);
+        });
+      } else if (path === '/v1/signal') {
         const connection = new SignallingConnection(ws, deps);
         this.signalling.add(connection);
         ws.on('close', () => this.signalling.delete(connection));
@@ -189,6 +259,8 @@ export class EriServer {
     await new Promise((r) => setTimeout(r, 50));
     for (const client of this.#wss.clients) client.terminate();
     await this.http.close();
+    this.#aggregator.close();
+    await this.bus.close();
     this.rooms.close();
     this.media.close();
     await this.pool.close();

@@ -104,3 +104,90 @@ it('headless Chromium publishes through the page and the server emits estimates 
     await copyFile(result, join(artifacts, 'publisher-e2e.json'));
   });
 });
+
+it('the dashboard shows two viewers publishing into a room, live, with both lines moving', {
+  skip: skipReason(),
+  timeout: 180_000,
+}, async () => {
+  await withTempDir(async (dir) => {
+    const real = testMedia('OpenTalker_video-retalking/face/1.mp4');
+    const clips = [join(dir, 'a.mkv'), join(dir, 'b.mkv')];
+    if (!real.skip) {
+      await ffmpeg('-i', real.path, '-t', '6', '-c', 'copy', clips[0] as string);
+      await ffmpeg(
+        '-i',
+        testMedia('OpenTalker_video-retalking/face/4.mp4').path,
+        '-t',
+        '6',
+        '-c',
+        'copy',
+        clips[1] as string,
+      );
+    } else {
+      for (const clip of clips)
+        await ffmpeg(
+          '-f',
+          'lavfi',
+          '-i',
+          'testsrc=size=640x480:rate=25:duration=6',
+          '-f',
+          'lavfi',
+          '-i',
+          'sine=duration=6',
+          '-c:v',
+          'libx264',
+          '-pix_fmt',
+          'yuv420p',
+          '-c:a',
+          'aac',
+          clip,
+        );
+    }
+    const result = join(dir, 'dash.json');
+    const artifacts = join(REPO_ROOT, 'test-artifacts');
+    await mkdir(artifacts, { recursive: true });
+    const script = join(REPO_ROOT, 'dist', 'test', 'browser', 'dashboard-e2e.js');
+    await promisify(execFile)(
+      'unshare',
+      [
+        '--net',
+        'sh',
+        '-c',
+        `ip link set lo up && exec "${process.execPath}" "${script}" "$@"`,
+        'sh',
+        ...clips,
+        result,
+        join(artifacts, 'dashboard.png'),
+      ],
+      { timeout: 170_000, maxBuffer: 64 * 1024 * 1024 },
+    );
+    const out = JSON.parse(await readFile(result, 'utf8')) as {
+      error?: string;
+      snapshots: { viewers: string[]; rows: string[]; points: number }[];
+      logs: string[];
+    };
+    assert.equal(out.error, undefined, `${out.error}\n${out.logs.join('\n')}`);
+    const during = out.snapshots.slice(0, 3);
+    const last = during.at(-1);
+    assert.deepEqual(
+      [...(last?.viewers ?? [])].sort(),
+      ['viewer-a', 'viewer-b'],
+      JSON.stringify(out.snapshots),
+    );
+    assert.equal(last?.points, 7, 'one chart per emotion');
+    // Both viewers' rows show estimates that advance between snapshots (their "At" column moves on).
+    for (const id of ['viewer-a', 'viewer-b']) {
+      const ats = during.slice(1).map((s) => s.rows.find((r) => r.startsWith(id)) ?? '');
+      assert.ok(
+        ats.every((r) => /\d+ s$/.test(r)),
+        `${id} has estimates: ${ats.join(' | ')}`,
+      );
+      assert.notEqual(ats[0], ats.at(-1), `${id} moved`);
+    }
+    const final = out.snapshots.at(-1)?.rows ?? [];
+    assert.ok(
+      final.every((r) => /ended/.test(r)),
+      `both sessions end: ${final.join(' | ')}`,
+    );
+  });
+});

@@ -1,0 +1,42 @@
+import type { Estimate } from '../contracts/estimate.js';
+import type { RoomAggregate } from '../contracts/stream-protocol.js';
+
+/** What flows on the bus: estimates and session events (per session, ordered) and room aggregates. */
+export type BusEvent =
+  | { kind: 'estimate'; sessionId: string; roomId: string; estimate: Estimate }
+  | { kind: 'session.started'; sessionId: string; roomId: string; at: string }
+  | {
+      kind: 'session.ended';
+      sessionId: string;
+      roomId: string;
+      at: string;
+      reason: string;
+      error?: { code: string; message: string };
+    }
+  | { kind: 'room.aggregate'; roomId: string; aggregate: RoomAggregate };
+
+/** The wire message for subscribers, serialised once per event (every subscriber gets the same string). */
+export function wireMessage(event: BusEvent): string {
+  switch (event.kind) {
+    case 'estimate':
+      return JSON.stringify({ type: 'estimate', data: event.estimate });
+    case 'session.started':
+      return JSON.stringify({
+        type: 'session.started',
+        data: { sessionId: event.sessionId, roomId: event.roomId, at: event.at },
+      });
+    case 'session.ended':
+      return JSON.stringify({
+        type: 'session.ended',
+        data: {
+          sessionId: event.sessionId,
+          roomId: event.roomId,
+          at: event.at,
+          reason: event.reason,
+          ...(event.error ? { error: event.error } : {}),
+        },
+      });
+    case 'room.aggregate':
+      return JSON.stringify({ type: 'room.aggregate', data: event.aggregate });
+  }
+}

@@ -1,0 +1,130 @@
+import { type Observable, Subject } from 'rxjs';
+import type { Estimate } from '../contracts/estimate.js';
+import { EriError } from '../errors.js';
+import type { BusEvent } from './events.js';
+
+/**
+ * The embedded bus: live events through an in-process Subject and a bounded in-memory history. Every
+ * estimate of a session is kept up to `maxEstimatesPerSession` (the oldest go first, and a resume from
+ * before them is refused with ERI_ERR_HISTORY_GONE rather than silently skipping), for up to
+ * `maxSessions` sessions (the longest-ended go first).
+ */
+
+export interface SessionRecord {
+  sessionId: string;
+  roomId: string;
+  startedAt: string;
+  endedAt?: string;
+  endReason?: string;
+  /** Running and final estimates, in seq order. */
+  estimates: Estimate[];
+  /** seq of estimates[0] (estimates before it were dropped by the bound). */
+  firstSeq: number;
+  final?: Estimate;
+}
+
+export interface HistoryOptions {
+  maxEstimatesPerSession?: number;
+  maxSessions?: number;
+}
+
+export interface Bus {
+  publish(event: BusEvent): void;
+  readonly events$: Observable<BusEvent>;
+  sessions(): SessionRecord[];
+  session(id: string): SessionRecord | undefined;
+  /** Estimates of a session with seq > afterSeq; throws ERI_ERR_HISTORY_GONE if some were dropped. */
+  estimatesAfter(sessionId: string, afterSeq: number): Estimate[];
+  deleteSession(id: string): boolean;
+  close(): Promise<void>;
+}
+
+export class MemoryBus implements Bus {
+  readonly #events = new Subject<BusEvent>();
+  readonly #sessions = new Map<string, SessionRecord>();
+  readonly #maxEstimates: number;
+  readonly #maxSessions: number;
+
+  constructor(options: HistoryOptions = {}) {
+    this.#maxEstimates = options.maxEstimatesPerSession ?? 7200;
+    this.#maxSessions = options.maxSessions ?? 1000;
+  }
+
+  get events$(): Observable<BusEvent> {
+    return this.#events.asObservable();
+  }
+
+  publish(event: BusEvent): void {
+    this.#record(event);
+    this.#events.next(event);
+  }
+
+  #record(event: BusEvent): void {
+    if (event.kind === 'room.aggregate') return;
+    let record = this.#sessions.get(event.sessionId);
+    if (!record) {
+      record = {
+        sessionId: event.sessionId,
+        roomId: event.roomId,
+        startedAt: event.kind === 'session.started' ? event.at : new Date().toISOString(),
+        estimates: [],
+        firstSeq: 0,
+      };
+      this.#sessions.set(event.sessionId, record);
+      this.#evict();
+    }
+    if (event.kind === 'estimate') {
+      record.estimates.push(event.estimate);
+      if (event.estimate.final) record.final = event.estimate;
+      if (record.estimates.length > this.#maxEstimates) {
+        record.estimates.shift();
+        record.firstSeq = record.estimates[0]?.seq ?? record.firstSeq;
+      }
+    }
+    if (event.kind === 'session.ended') {
+      record.endedAt = event.at;
+      record.endReason = event.reason;
+    }
+  }
+
+  #evict(): void {
+    while (this.#sessions.size > this.#maxSessions) {
+      const ended = [...this.#sessions.values()]
+        .filter((s) => s.endedAt)
+        .sort((a, b) => String(a.endedAt).localeCompare(String(b.endedAt)));
+      const victim = ended[0] ?? this.#sessions.values().next().value;
+      if (!victim) return;
+      this.#sessions.delete(victim.sessionId);
+    }
+  }
+
+  sessions(): SessionRecord[] {
+    return [...this.#sessions.values()];
+  }
+
+  session(id: string): SessionRecord | undefined {
+    return this.#sessions.get(id);
+  }
+
+  estimatesAfter(sessionId: string, afterSeq: number): Estimate[] {
+    const record = this.#sessions.get(sessionId);
+    if (!record) return [];
+    if (afterSeq + 1 < record.firstSeq) {
+      const error = new EriError(
+        'ERI_ERR_HISTORY_GONE',
+        `session ${sessionId}: estimates before seq ${record.firstSeq} are no longer kept; resume from ${record.firstSeq - 1} or later`,
+      );
+      (error as EriError & { firstAvailableSeq?: number }).firstAvailableSeq = record.firstSeq;
+      throw error;
+    }
+    return record.estimates.filter((e) => e.seq > afterSeq);
+  }
+
+  deleteSession(id: string): boolean {
+    return this.#sessions.delete(id);
+  }
+
+  async close(): Promise<void> {
+    this.#events.complete();
+  }
+}

@@ -1,0 +1,134 @@
+import type { FastifyInstance } from 'fastify';
+import type { Bus, SessionRecord } from '../bus/memory-bus.js';
+import { EMOTIONS } from '../contracts/emotions.js';
+import type { Estimate } from '../contracts/estimate.js';
+import type { SessionRegistry } from '../sessions/registry.js';
+
+/**
+ * History over REST: sessions, one session's estimates (JSON or CSV, from a sequence number), its final
+ * estimate, and deletion of a session's history. Errors are `{code, message}` with an HTTP status.
+ */
+
+function summary(record: SessionRecord, registry: SessionRegistry) {
+  const live = registry.get(record.sessionId);
+  return {
+    sessionId: record.sessionId,
+    roomId: record.roomId,
+    startedAt: record.startedAt,
+    endedAt: record.endedAt ?? null,
+    endReason: record.endReason ?? null,
+    live: Boolean(live && live.state !== 'ended'),
+    estimates: record.estimates.length,
+    firstSeq: record.firstSeq,
+    final: record.final ?? null,
+    ...(live ? { stats: live.stats } : {}),
+  };
+}
+
+export function estimatesCsv(estimates: readonly Estimate[]): string {
+  const header = [
+    'seq',
+    'final',
+    'window_start_s',
+    'window_end_s',
+    'wall_time',
+    ...EMOTIONS,
+    'face_coverage',
+    'speech_coverage',
+  ];
+  const rows = estimates.map((e) =>
+    [
+      e.seq,
+      e.final,
+      e.windowStart,
+      e.windowEnd,
+      e.wallTime,
+      ...e.values.map((v) => v.toFixed(6)),
+      e.coverage.face.toFixed(4),
+      e.coverage.speech.toFixed(4),
+    ].join(','),
+  );
+  return `${[header.join(','), ...rows].join('\n')}\n`;
+}
+
+export function registerRestRoutes(
+  http: FastifyInstance,
+  deps: { bus: Bus; registry: SessionRegistry },
+): void {
+  const notFound = (id: string) => ({
+    code: 'ERI_ERR_NOT_FOUND',
+    message: `no session ${id.slice(0, 64)} in history`,
+  });
+
+  http.get('/v1/sessions', async (req) => {
+    const room = (req.query as { room?: string }).room;
+    return {
+      sessions: deps.bus
+        .sessions()
+        .filter((s) => !room || s.roomId === room)
+        .map((s) => summary(s, deps.registry)),
+    };
+  });
+
+  http.get<{ Params: { id: string } }>('/v1/sessions/:id', async (req, reply) => {
+    const record = deps.bus.session(req.params.id);
+    return record ? summary(record, deps.registry) : reply.code(404).send(notFound(req.params.id));
+  });
+
+  http.get<{ Params: { id: string }; Querystring: { format?: string; from?: string } }>(
+    '/v1/sessions/:id/estimates',
+    async (req, reply) => {
+      const record = deps.bus.session(req.params.id);
+      if (!record) return reply.code(404).send(notFound(req.params.id));
+      const from = req.query.from === undefined ? -1 : Number(req.query.from);
+      if (!Number.isInteger(from) || from < -1)
+        return reply
+          .code(400)
+          .send({
+            code: 'ERI_ERR_INVALID_ARGUMENT',
+            message: 'from must be an integer sequence number >= -1',
+          });
+      const format = req.query.format ?? 'json';
+      if (format !== 'json' && format !== 'csv')
+        return reply.code(400).send({ code: 'ERI_ERR_INVALID_ARGUMENT', message: 'format is json or csv' });
+      let estimates: Estimate[];
+      try {
+        estimates = deps.bus.estimatesAfter(req.params.id, from);
+      } catch (error) {
+        return reply.code(410).send({ code: 'ERI_ERR_HISTORY_GONE', message: (error as Error).message });
+      }
+      if (format === 'csv')
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="${req.params.id}.csv"`)
+          .send(estimatesCsv(estimates));
+      return { sessionId: record.sessionId, roomId: record.roomId, emotions: EMOTIONS, estimates };
+    },
+  );
+
+  http.get<{ Params: { id: string } }>('/v1/sessions/:id/final', async (req, reply) => {
+    const record = deps.bus.session(req.params.id);
+    if (!record) return reply.code(404).send(notFound(req.params.id));
+    if (!record.final)
+      return reply
+        .code(409)
+        .send({
+          code: 'ERI_ERR_INVALID_STATE',
+          message: record.endedAt
+            ? 'the session ended without a final estimate'
+            : 'the session is still running',
+        });
+    return record.final;
+  });
+
+  http.delete<{ Params: { id: string } }>('/v1/sessions/:id', async (req, reply) => {
+    const live = deps.registry.get(req.params.id);
+    if (live && live.state !== 'ended')
+      return reply
+        .code(409)
+        .send({ code: 'ERI_ERR_INVALID_STATE', message: 'the session is live; end it first' });
+    return deps.bus.deleteSession(req.params.id)
+      ? reply.code(204).send()
+      : reply.code(404).send(notFound(req.params.id));
+  });
+}

@@ -1,0 +1,272 @@
+import { randomUUID } from 'node:crypto';
+import type { Subscription } from 'rxjs';
+import type { WebSocket } from 'ws';
+import { type BusEvent, wireMessage } from '../bus/events.js';
+import type { Bus } from '../bus/memory-bus.js';
+import { EMOTIONS } from '../contracts/emotions.js';
+import type { Estimate } from '../contracts/estimate.js';
+import {
+  clientMessageSchema,
+  type ServerMessage,
+  STREAM_PROTOCOL_VERSION,
+  type StreamTarget,
+} from '../contracts/stream-protocol.js';
+import { EriError, isEriError } from '../errors.js';
+
+/**
+ * One subscriber on `/v1/stream`. Events are serialised once per event (wireMessage) and the same string
+ * goes to every subscriber. A subscription may resume: what the subscriber missed is replayed from
+ * history, then live events follow, minus anything already replayed, so there is no gap and no duplicate.
+ *
+ * Slow consumers: while the socket's send buffer is over `highWaterBytes`, estimates are coalesced to the
+ * latest per session (other events queue, bounded) and flushed when it drains; a subscriber that stays
+ * over for `slowGraceMs` is told ERI_ERR_SLOW_CONSUMER and disconnected (close code 4008). Its memory is
+ * bounded either way and nobody else waits for it.
+ */
+
+export interface StreamDeps {
+  bus: Bus;
+  model: { name: string; version: string; trained: boolean };
+  heartbeatMs: number;
+  maxMessageBytes: number;
+  highWaterBytes: number;
+  slowGraceMs: number;
+  onSent?: (messages: number) => void;
+}
+
+interface Sub {
+  id: string;
+  target: StreamTarget;
+  /** While replaying: live events wait here. */
+  buffer?: BusEvent[];
+  /** Highest seq replayed per session (to drop live duplicates). */
+  replayed: Map<string, number>;
+}
+
+const MAX_QUEUED_EVENTS = 1000;
+
+function matches(target: StreamTarget, event: BusEvent): boolean {
+  if ('all' in target) return true;
+  if ('roomId' in target) return event.roomId === target.roomId;
+  return event.kind !== 'room.aggregate' && event.sessionId === target.sessionId;
+}
+
+export class SubscriberConnection {
+  readonly #ws: WebSocket;
+  readonly #deps: StreamDeps;
+  readonly #subs = new Map<string, Sub>();
+  readonly #live: Subscription;
+  /** Coalesced estimates (latest per session) and other events waiting for the socket to drain. */
+  readonly #pendingEstimates = new Map<string, string>();
+  readonly #pendingOther: string[] = [];
+  #congestedSince = 0;
+  #drainTimer: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout;
+  #alive = true;
+  #closed = false;
+
+  constructor(ws: WebSocket, deps: StreamDeps) {
+    this.#ws = ws;
+    this.#deps = deps;
+    this.#sendObject({
+      type: 'hello',
+      protocol: STREAM_PROTOCOL_VERSION,
+      model: deps.model,
+      emotions: EMOTIONS,
+      heartbeatMs: deps.heartbeatMs,
+    });
+    this.#live = deps.bus.events$.subscribe((event) => this.#onEvent(event));
+    ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
+    ws.on('close', () => this.#close());
+    ws.on('error', () => this.#close());
+    ws.on('pong', () => {
+      this.#alive = true;
+    });
+    this.#heartbeat = setInterval(() => {
+      if (!this.#alive) {
+        ws.terminate();
+        return;
+      }
+      this.#alive = false;
+      ws.ping();
+      this.#sendObject({ type: 'heartbeat', at: new Date().toISOString() });
+    }, deps.heartbeatMs);
+  }
+
+  get subscriptions(): number {
+    return this.#subs.size;
+  }
+
+  #sendObject(message: ServerMessage): void {
+    this.#send(JSON.stringify(message));
+  }
+
+  #send(text: string, coalesceKey?: string): void {
+    if (this.#closed || this.#ws.readyState !== this.#ws.OPEN) return;
+    if (
+      this.#ws.bufferedAmount > this.#deps.highWaterBytes ||
+      this.#pendingEstimates.size > 0 ||
+      this.#pendingOther.length > 0
+    ) {
+      this.#congested(text, coalesceKey);
+      return;
+    }
+    this.#ws.send(text);
+    this.#deps.onSent?.(1);
+  }
+
+  #congested(text: string, coalesceKey?: string): void {
+    if (!this.#congestedSince) this.#congestedSince = Date.now();
+    if (coalesceKey) {
+      this.#pendingEstimates.delete(coalesceKey);
+      this.#pendingEstimates.set(coalesceKey, text);
+    } else if (this.#pendingOther.length < MAX_QUEUED_EVENTS) this.#pendingOther.push(text);
+    else this.#disconnectSlow('its queue of session events is full');
+    this.#drainTimer ??= setInterval(() => this.#drain(), 50);
+  }
+
+  #drain(): void {
+    if (this.#closed) return;
+    if (this.#ws.bufferedAmount > this.#deps.highWaterBytes) {
+      if (Date.now() - this.#congestedSince > this.#deps.slowGraceMs)
+        this.#disconnectSlow(
+          `its send buffer stayed over ${this.#deps.highWaterBytes} bytes for ${this.#deps.slowGraceMs} ms`,
+        );
+      return;
+    }
+    for (const text of this.#pendingOther.splice(0)) this.#ws.send(text);
+    for (const text of this.#pendingEstimates.values()) this.#ws.send(text);
+    this.#deps.onSent?.(this.#pendingEstimates.size);
+    this.#pendingEstimates.clear();
+    this.#congestedSince = 0;
+    if (this.#drainTimer) clearInterval(this.#drainTimer);
+    this.#drainTimer = undefined;
+  }
+
+  #disconnectSlow(why: string): void {
+    if (this.#closed) return;
+    const e = new EriError(
+      'ERI_ERR_SLOW_CONSUMER',
+      `disconnected: this subscriber could not keep up (${why})`,
+    );
+    this.#ws.send(JSON.stringify({ type: 'error', code: e.code, message: e.message }));
+    this.#ws.close(4008, 'slow consumer');
+    this.#close();
+  }
+
+  #onEvent(event: BusEvent): void {
+    let deliver = false;
+    for (const sub of this.#subs.values()) {
+      if (!matches(sub.target, event)) continue;
+      if (sub.buffer) {
+        sub.buffer.push(event);
+        continue;
+      }
+      if (event.kind === 'estimate' && event.estimate.seq <= (sub.replayed.get(event.sessionId) ?? -1))
+        continue;
+      deliver = true;
+    }
+    // Once per connection, even when several subscriptions match.
+    if (deliver) this.#send(wireMessage(event), event.kind === 'estimate' ? event.sessionId : undefined);
+  }
+
+  #error(id: number | undefined, e: EriError): void {
+    const first = (e as EriError & { firstAvailableSeq?: number }).firstAvailableSeq;
+    this.#sendObject({
+      type: 'error',
+      ...(id !== undefined ? { id } : {}),
+      code: e.code,
+      message: e.message,
+      ...(first !== undefined ? { firstAvailableSeq: first } : {}),
+    });
+  }
+
+  #onMessage(data: Buffer, isBinary: boolean): void {
+    if (data.length > this.#deps.maxMessageBytes)
+      return this.#error(
+        undefined,
+        new EriError('ERI_ERR_LIMIT', `message of ${data.length} bytes exceeds the limit`),
+      );
+    if (isBinary)
+      return this.#error(undefined, new EriError('ERI_ERR_MALFORMED_MESSAGE', 'messages are JSON text'));
+    let json: unknown;
+    try {
+      json = JSON.parse(data.toString('utf8'));
+    } catch {
+      return this.#error(undefined, new EriError('ERI_ERR_MALFORMED_MESSAGE', 'message is not JSON'));
+    }
+    const parsed = clientMessageSchema.safeParse(json);
+    const id = typeof (json as { id?: unknown })?.id === 'number' ? (json as { id: number }).id : undefined;
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const type = (json as { type?: unknown })?.type;
+      const code =
+        typeof type === 'string' && !['subscribe', 'unsubscribe', 'ping'].includes(type)
+          ? 'ERI_ERR_UNKNOWN_METHOD'
+          : 'ERI_ERR_MALFORMED_MESSAGE';
+      return this.#error(
+        id,
+        new EriError(code, `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`),
+      );
+    }
+    const message = parsed.data;
+    try {
+      if (message.type === 'ping')
+        this.#sendObject({ type: 'pong', ...(message.id !== undefined ? { id: message.id } : {}) });
+      else if (message.type === 'unsubscribe') {
+        if (!this.#subs.delete(message.subscription))
+          throw new EriError('ERI_ERR_NOT_FOUND', `no subscription ${message.subscription}`);
+        this.#sendObject({ type: 'unsubscribed', id: message.id, subscription: message.subscription });
+      } else this.#subscribe(message.id, message.target, message.resume ?? {});
+    } catch (error) {
+      this.#error(
+        id,
+        isEriError(error) ? error : new EriError('ERI_ERR_INVALID_STATE', (error as Error).message),
+      );
+    }
+  }
+
+  #subscribe(id: number, target: StreamTarget, resume: Record<string, number>): void {
+    if (this.#subs.size >= 64) throw new EriError('ERI_ERR_LIMIT', 'at most 64 subscriptions per connection');
+    const sub: Sub = { id: randomUUID(), target, buffer: [], replayed: new Map() };
+    this.#subs.set(sub.id, sub);
+    // Replay what the subscriber missed (sessions it names in `resume`, within the target).
+    const replay: Estimate[] = [];
+    try {
+      for (const [sessionId, lastSeq] of Object.entries(resume)) {
+        const record = this.#deps.bus.session(sessionId);
+        if (!record) continue;
+        if ('sessionId' in target && target.sessionId !== sessionId) continue;
+        if ('roomId' in target && record.roomId !== target.roomId) continue;
+        const missed = this.#deps.bus.estimatesAfter(sessionId, lastSeq);
+        replay.push(...missed);
+        sub.replayed.set(sessionId, missed.at(-1)?.seq ?? lastSeq);
+      }
+    } catch (error) {
+      this.#subs.delete(sub.id);
+      throw error;
+    }
+    this.#sendObject({ type: 'subscribed', id, subscription: sub.id, target, replayed: replay.length });
+    for (const estimate of replay) this.#send(JSON.stringify({ type: 'estimate', data: estimate }));
+    // Then what arrived meanwhile, minus duplicates, then live.
+    const buffered = sub.buffer ?? [];
+    delete sub.buffer;
+    for (const event of buffered) this.#onEventFor(sub, event);
+  }
+
+  #onEventFor(sub: Sub, event: BusEvent): void {
+    if (event.kind === 'estimate' && event.estimate.seq <= (sub.replayed.get(event.sessionId) ?? -1)) return;
+    this.#send(wireMessage(event), event.kind === 'estimate' ? event.sessionId : undefined);
+  }
+
+  #close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    if (this.#drainTimer) clearInterval(this.#drainTimer);
+    this.#live.unsubscribe();
+    this.#subs.clear();
+    this.#pendingEstimates.clear();
+    this.#pendingOther.length = 0;
+  }
+}
