@@ -140,14 +140,14 @@ function onAggregate(a: { viewers: number; mean: number[]; std: number[] }): voi
   for (const [id, series] of viewerSeries) {
     const v = viewers.get(id);
     const live = v?.status === 'live' && v.latest;
-    EMOTIONS.forEach((_, e) => series[e]?.push(live ? (v?.latest?.values[e] ?? null) : null));
+    for (const [e] of EMOTIONS.entries()) series[e]?.push(live ? (v?.latest?.values[e] ?? null) : null);
   }
   if (xs.length > KEEP_POINTS) {
     xs.shift();
     for (const arr of [...meanSeries, ...lowSeries, ...highSeries]) arr.shift();
     for (const series of viewerSeries.values()) for (const arr of series) arr.shift();
   }
-  charts.forEach((c, e) => c.setData(chartData(e)));
+  for (const [e, c] of charts.entries()) c.setData(chartData(e));
 }
 
 function connect(room: string): void {

@@ -82,12 +82,10 @@ export function registerRestRoutes(
       if (!record) return reply.code(404).send(notFound(req.params.id));
       const from = req.query.from === undefined ? -1 : Number(req.query.from);
       if (!Number.isInteger(from) || from < -1)
-        return reply
-          .code(400)
-          .send({
-            code: 'ERI_ERR_INVALID_ARGUMENT',
-            message: 'from must be an integer sequence number >= -1',
-          });
+        return reply.code(400).send({
+          code: 'ERI_ERR_INVALID_ARGUMENT',
+          message: 'from must be an integer sequence number >= -1',
+        });
       const format = req.query.format ?? 'json';
       if (format !== 'json' && format !== 'csv')
         return reply.code(400).send({ code: 'ERI_ERR_INVALID_ARGUMENT', message: 'format is json or csv' });
@@ -110,14 +108,12 @@ export function registerRestRoutes(
     const record = deps.bus.session(req.params.id);
     if (!record) return reply.code(404).send(notFound(req.params.id));
     if (!record.final)
-      return reply
-        .code(409)
-        .send({
-          code: 'ERI_ERR_INVALID_STATE',
-          message: record.endedAt
-            ? 'the session ended without a final estimate'
-            : 'the session is still running',
-        });
+      return reply.code(409).send({
+        code: 'ERI_ERR_INVALID_STATE',
+        message: record.endedAt
+          ? 'the session ended without a final estimate'
+          : 'the session is still running',
+      });
     return record.final;
   });
 

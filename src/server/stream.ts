@@ -193,7 +193,8 @@ export class SubscriberConnection {
     try {
       json = JSON.parse(data.toString('utf8'));
     } catch {
-      return this.#error(undefined, new EriError('ERI_ERR_MALFORMED_MESSAGE', 'message is not JSON'));
+      this.#error(undefined, new EriError('ERI_ERR_MALFORMED_MESSAGE', 'message is not JSON'));
+      return;
     }
     const parsed = clientMessageSchema.safeParse(json);
     const id = typeof (json as { id?: unknown })?.id === 'number' ? (json as { id: number }).id : undefined;
