@@ -182,13 +182,17 @@ export class SubscriberConnection {
   }
 
   #onMessage(data: Buffer, isBinary: boolean): void {
-    if (data.length > this.#deps.maxMessageBytes)
-      return this.#error(
+    if (data.length > this.#deps.maxMessageBytes) {
+      this.#error(
         undefined,
         new EriError('ERI_ERR_LIMIT', `message of ${data.length} bytes exceeds the limit`),
       );
-    if (isBinary)
-      return this.#error(undefined, new EriError('ERI_ERR_MALFORMED_MESSAGE', 'messages are JSON text'));
+      return;
+    }
+    if (isBinary) {
+      this.#error(undefined, new EriError('ERI_ERR_MALFORMED_MESSAGE', 'messages are JSON text'));
+      return;
+    }
     let json: unknown;
     try {
       json = JSON.parse(data.toString('utf8'));
@@ -205,10 +209,11 @@ export class SubscriberConnection {
         typeof type === 'string' && !['subscribe', 'unsubscribe', 'ping'].includes(type)
           ? 'ERI_ERR_UNKNOWN_METHOD'
           : 'ERI_ERR_MALFORMED_MESSAGE';
-      return this.#error(
+      this.#error(
         id,
         new EriError(code, `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`),
       );
+      return;
     }
     const message = parsed.data;
     try {
