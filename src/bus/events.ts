@@ -15,7 +15,24 @@ export type BusEvent =
     }
   | { kind: 'room.aggregate'; roomId: string; aggregate: RoomAggregate };
 
-/** The wire message for subscribers, serialised once per event (every subscriber gets the same string). */
+const ENCODED = Symbol('eri.encoded');
+
+/**
+ * The wire message for subscribers as UTF-8 bytes, encoded once per event and cached on it: every
+ * subscriber's socket gets the same buffer (sent as a text frame), so fan-out costs no JSON work and no
+ * re-encoding per subscriber.
+ */
+export function encodedMessage(event: BusEvent): Buffer {
+  const holder = event as BusEvent & { [ENCODED]?: Buffer };
+  let bytes = holder[ENCODED];
+  if (!bytes) {
+    bytes = Buffer.from(wireMessage(event), 'utf8');
+    Object.defineProperty(holder, ENCODED, { value: bytes, enumerable: false });
+  }
+  return bytes;
+}
+
+/** The wire message for subscribers as JSON text. */
 export function wireMessage(event: BusEvent): string {
   switch (event.kind) {
     case 'estimate':

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { formatFanoutBench, runFanoutBench } from '../bench/fanout-bench.js';
 import { formatFeaturesBench, runFeaturesBench } from '../bench/features-bench.js';
 import { formatIngestBench, runIngestBench } from '../bench/ingest-bench.js';
 import { formatModelBench, runModelBench } from '../bench/model-bench.js';
@@ -65,6 +66,25 @@ export function registerBenchCommands(program: Command): void {
     .action(async (o: { seconds: number; json?: string }) => {
       const result = await runIngestBench({ seconds: o.seconds });
       console.log(formatIngestBench(result));
+      if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+    });
+
+  bench
+    .command('fanout')
+    .description(
+      'estimates fanned out to 1,000 / 5,000 / 10,000 subscribers: delivered/s, p50/p99 latency, CPU, memory',
+    )
+    .option('--subscribers <list>', 'comma-separated subscriber counts', '1000,5000,10000')
+    .option('--rate <n>', 'estimates published per second (each goes to every subscriber)', positiveInt, 2)
+    .option('--seconds <n>', 'measurement window per count', positiveInt, 10)
+    .option('--json <file>', 'also write the results as JSON')
+    .action(async (o: { subscribers: string; rate: number; seconds: number; json?: string }) => {
+      const result = await runFanoutBench({
+        subscribers: o.subscribers.split(',').map(Number),
+        estimatesPerSecond: o.rate,
+        seconds: o.seconds,
+      });
+      console.log(formatFanoutBench(result));
       if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
     });
 }

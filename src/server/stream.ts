@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Subscription } from 'rxjs';
 import type { WebSocket } from 'ws';
-import { type BusEvent, wireMessage } from '../bus/events.js';
+import { type BusEvent, encodedMessage } from '../bus/events.js';
 import type { Bus } from '../bus/memory-bus.js';
 import { EMOTIONS } from '../contracts/emotions.js';
 import type { Estimate } from '../contracts/estimate.js';
@@ -14,8 +14,8 @@ import {
 import { EriError, isEriError } from '../errors.js';
 
 /**
- * One subscriber on `/v1/stream`. Events are serialised once per event (wireMessage) and the same string
- * goes to every subscriber. A subscription may resume: what the subscriber missed is replayed from
+ * One subscriber on `/v1/stream`. Events are serialised and UTF-8 encoded once per event (encodedMessage)
+ * and the same bytes go to every subscriber. A subscription may resume: what the subscriber missed is replayed from
  * history, then live events follow, minus anything already replayed, so there is no gap and no duplicate.
  *
  * Slow consumers: while the socket's send buffer is over `highWaterBytes`, estimates are coalesced to the
@@ -57,8 +57,8 @@ export class SubscriberConnection {
   readonly #subs = new Map<string, Sub>();
   readonly #live: Subscription;
   /** Coalesced estimates (latest per session) and other events waiting for the socket to drain. */
-  readonly #pendingEstimates = new Map<string, string>();
-  readonly #pendingOther: string[] = [];
+  readonly #pendingEstimates = new Map<string, string | Buffer>();
+  readonly #pendingOther: (string | Buffer)[] = [];
   #congestedSince = 0;
   #drainTimer: NodeJS.Timeout | undefined;
   #heartbeat: NodeJS.Timeout;
@@ -101,7 +101,7 @@ export class SubscriberConnection {
     this.#send(JSON.stringify(message));
   }
 
-  #send(text: string, coalesceKey?: string): void {
+  #send(text: string | Buffer, coalesceKey?: string): void {
     if (this.#closed || this.#ws.readyState !== this.#ws.OPEN) return;
     if (
       this.#ws.bufferedAmount > this.#deps.highWaterBytes ||
@@ -111,11 +111,11 @@ export class SubscriberConnection {
       this.#congested(text, coalesceKey);
       return;
     }
-    this.#ws.send(text);
+    this.#ws.send(text, { binary: false });
     this.#deps.onSent?.(1);
   }
 
-  #congested(text: string, coalesceKey?: string): void {
+  #congested(text: string | Buffer, coalesceKey?: string): void {
     if (!this.#congestedSince) this.#congestedSince = Date.now();
     if (coalesceKey) {
       this.#pendingEstimates.delete(coalesceKey);
@@ -134,8 +134,8 @@ export class SubscriberConnection {
         );
       return;
     }
-    for (const text of this.#pendingOther.splice(0)) this.#ws.send(text);
-    for (const text of this.#pendingEstimates.values()) this.#ws.send(text);
+    for (const text of this.#pendingOther.splice(0)) this.#ws.send(text, { binary: false });
+    for (const text of this.#pendingEstimates.values()) this.#ws.send(text, { binary: false });
     this.#deps.onSent?.(this.#pendingEstimates.size);
     this.#pendingEstimates.clear();
     this.#congestedSince = 0;
@@ -167,7 +167,7 @@ export class SubscriberConnection {
       deliver = true;
     }
     // Once per connection, even when several subscriptions match.
-    if (deliver) this.#send(wireMessage(event), event.kind === 'estimate' ? event.sessionId : undefined);
+    if (deliver) this.#send(encodedMessage(event), event.kind === 'estimate' ? event.sessionId : undefined);
   }
 
   #error(id: number | undefined, e: EriError): void {
@@ -262,7 +262,7 @@ export class SubscriberConnection {
 
   #onEventFor(sub: Sub, event: BusEvent): void {
     if (event.kind === 'estimate' && event.estimate.seq <= (sub.replayed.get(event.sessionId) ?? -1)) return;
-    this.#send(wireMessage(event), event.kind === 'estimate' ? event.sessionId : undefined);
+    this.#send(encodedMessage(event), event.kind === 'estimate' ? event.sessionId : undefined);
   }
 
   #close(): void {
