@@ -1,7 +1,7 @@
 import { filter, map, Observable, Subject, share } from 'rxjs';
 import WebSocketNode from 'ws';
 import type { Estimate } from '../contracts/estimate.js';
-import type { RoomAggregate, ServerMessage, StreamTarget } from '../contracts/stream-protocol.js';
+import type { ServerMessage, StreamEvent, StreamTarget } from '../contracts/stream-protocol.js';
 
 /**
  * The TypeScript client SDK for `/v1/stream`: connect once, subscribe to sessions, rooms or everything,
@@ -16,20 +16,7 @@ import type { RoomAggregate, ServerMessage, StreamTarget } from '../contracts/st
  * ```
  */
 
-export type StreamEvent =
-  | { type: 'estimate'; data: Estimate }
-  | { type: 'session.started'; data: { sessionId: string; roomId: string; at: string } }
-  | {
-      type: 'session.ended';
-      data: {
-        sessionId: string;
-        roomId: string;
-        at: string;
-        reason: string;
-        error?: { code: string; message: string };
-      };
-    }
-  | { type: 'room.aggregate'; data: RoomAggregate };
+export type { StreamEvent };
 
 export interface StreamClientOptions {
   /** First reconnect delay; doubles up to maxDelayMs. */

@@ -52,16 +52,8 @@ export interface RoomAggregate {
   emotions: readonly string[];
 }
 
-export type ServerMessage =
-  | {
-      type: 'hello';
-      protocol: number;
-      model: { name: string; version: string; trained: boolean };
-      emotions: readonly string[];
-      heartbeatMs: number;
-    }
-  | { type: 'subscribed'; id: number; subscription: string; target: StreamTarget; replayed: number }
-  | { type: 'unsubscribed'; id: number; subscription: string }
+/** The events a subscription delivers. */
+export type StreamEvent =
   | { type: 'estimate'; data: Estimate }
   | { type: 'session.started'; data: { sessionId: string; roomId: string; at: string } }
   | {
@@ -74,7 +66,19 @@ export type ServerMessage =
         error?: { code: string; message: string };
       };
     }
-  | { type: 'room.aggregate'; data: RoomAggregate }
+  | { type: 'room.aggregate'; data: RoomAggregate };
+
+export type ServerMessage =
+  | {
+      type: 'hello';
+      protocol: number;
+      model: { name: string; version: string; trained: boolean };
+      emotions: readonly string[];
+      heartbeatMs: number;
+    }
+  | { type: 'subscribed'; id: number; subscription: string; target: StreamTarget; replayed: number }
+  | { type: 'unsubscribed'; id: number; subscription: string }
+  | StreamEvent
   | { type: 'heartbeat'; at: string }
   | { type: 'pong'; id?: number }
   | { type: 'error'; id?: number; code: string; message: string; firstAvailableSeq?: number };

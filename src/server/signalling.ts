@@ -171,6 +171,14 @@ export class SignallingConnection {
     return { room: this.#room, session: this.#session };
   }
 
+  #producer(id: string): Producer {
+    this.#joined();
+    const producer = this.#producers.get(id);
+    if (!producer)
+      throw new EriError('ERI_ERR_NOT_FOUND', `no producer ${id.slice(0, 64)} on this connection`);
+    return producer;
+  }
+
   #transport(id: string): Transport {
     const t = this.#transports.get(id);
     if (!t || t.closed)
@@ -305,26 +313,12 @@ export class SignallingConnection {
     },
 
     pauseProducer: async (p) => {
-      this.#joined();
-      const producer = this.#producers.get(p.producerId);
-      if (!producer)
-        throw new EriError(
-          'ERI_ERR_NOT_FOUND',
-          `no producer ${p.producerId.slice(0, 64)} on this connection`,
-        );
-      await producer.pause();
+      await this.#producer(p.producerId).pause();
       return {};
     },
 
     resumeProducer: async (p) => {
-      this.#joined();
-      const producer = this.#producers.get(p.producerId);
-      if (!producer)
-        throw new EriError(
-          'ERI_ERR_NOT_FOUND',
-          `no producer ${p.producerId.slice(0, 64)} on this connection`,
-        );
-      await producer.resume();
+      await this.#producer(p.producerId).resume();
       return {};
     },
 
