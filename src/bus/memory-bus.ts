@@ -28,15 +28,37 @@ export interface HistoryOptions {
   maxSessions?: number;
 }
 
+/**
+ * Where estimates and session events go: delivered live to this node's subscribers (`events$`) and kept
+ * as history for REST and resumes. History reads are asynchronous (Redis answers over the network).
+ */
 export interface Bus {
   publish(event: BusEvent): void;
   readonly events$: Observable<BusEvent>;
-  sessions(): SessionRecord[];
-  session(id: string): SessionRecord | undefined;
-  /** Estimates of a session with seq > afterSeq; throws ERI_ERR_HISTORY_GONE if some were dropped. */
-  estimatesAfter(sessionId: string, afterSeq: number): Estimate[];
-  deleteSession(id: string): boolean;
+  sessions(): Promise<SessionRecord[]>;
+  session(id: string): Promise<SessionRecord | undefined>;
+  /** Estimates of a session with seq > afterSeq; rejects with ERI_ERR_HISTORY_GONE if some were dropped. */
+  estimatesAfter(sessionId: string, afterSeq: number): Promise<Estimate[]>;
+  deleteSession(id: string): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** The kept estimates after `afterSeq`, or ERI_ERR_HISTORY_GONE when some after it were dropped. */
+export function estimatesAfterSeq(
+  sessionId: string,
+  kept: readonly Estimate[],
+  afterSeq: number,
+): Estimate[] {
+  const firstSeq = kept[0]?.seq ?? 0;
+  if (afterSeq + 1 < firstSeq) {
+    const error = new EriError(
+      'ERI_ERR_HISTORY_GONE',
+      `session ${sessionId}: estimates before seq ${firstSeq} are no longer kept; resume from ${firstSeq - 1} or later`,
+    );
+    (error as EriError & { firstAvailableSeq?: number }).firstAvailableSeq = firstSeq;
+    throw error;
+  }
+  return kept.filter((e) => e.seq > afterSeq);
 }
 
 export class MemoryBus implements Bus {
@@ -98,15 +120,15 @@ export class MemoryBus implements Bus {
     }
   }
 
-  sessions(): SessionRecord[] {
+  async sessions(): Promise<SessionRecord[]> {
     return [...this.#sessions.values()];
   }
 
-  session(id: string): SessionRecord | undefined {
+  async session(id: string): Promise<SessionRecord | undefined> {
     return this.#sessions.get(id);
   }
 
-  estimatesAfter(sessionId: string, afterSeq: number): Estimate[] {
+  async estimatesAfter(sessionId: string, afterSeq: number): Promise<Estimate[]> {
     const record = this.#sessions.get(sessionId);
     if (!record) return [];
     if (afterSeq + 1 < record.firstSeq) {
@@ -120,7 +142,7 @@ export class MemoryBus implements Bus {
     return record.estimates.filter((e) => e.seq > afterSeq);
   }
 
-  deleteSession(id: string): boolean {
+  async deleteSession(id: string): Promise<boolean> {
     return this.#sessions.delete(id);
   }
 

@@ -63,22 +63,21 @@ export function registerRestRoutes(
   http.get('/v1/sessions', async (req) => {
     const room = (req.query as { room?: string }).room;
     return {
-      sessions: deps.bus
-        .sessions()
+      sessions: (await deps.bus.sessions())
         .filter((s) => !room || s.roomId === room)
         .map((s) => summary(s, deps.registry)),
     };
   });
 
   http.get<{ Params: { id: string } }>('/v1/sessions/:id', async (req, reply) => {
-    const record = deps.bus.session(req.params.id);
+    const record = await deps.bus.session(req.params.id);
     return record ? summary(record, deps.registry) : reply.code(404).send(notFound(req.params.id));
   });
 
   http.get<{ Params: { id: string }; Querystring: { format?: string; from?: string } }>(
     '/v1/sessions/:id/estimates',
     async (req, reply) => {
-      const record = deps.bus.session(req.params.id);
+      const record = await deps.bus.session(req.params.id);
       if (!record) return reply.code(404).send(notFound(req.params.id));
       const from = req.query.from === undefined ? -1 : Number(req.query.from);
       if (!Number.isInteger(from) || from < -1)
@@ -91,7 +90,7 @@ export function registerRestRoutes(
         return reply.code(400).send({ code: 'ERI_ERR_INVALID_ARGUMENT', message: 'format is json or csv' });
       let estimates: Estimate[];
       try {
-        estimates = deps.bus.estimatesAfter(req.params.id, from);
+        estimates = await deps.bus.estimatesAfter(req.params.id, from);
       } catch (error) {
         return reply.code(410).send({ code: 'ERI_ERR_HISTORY_GONE', message: (error as Error).message });
       }
@@ -105,7 +104,7 @@ export function registerRestRoutes(
   );
 
   http.get<{ Params: { id: string } }>('/v1/sessions/:id/final', async (req, reply) => {
-    const record = deps.bus.session(req.params.id);
+    const record = await deps.bus.session(req.params.id);
     if (!record) return reply.code(404).send(notFound(req.params.id));
     if (!record.final)
       return reply.code(409).send({
@@ -123,7 +122,7 @@ export function registerRestRoutes(
       return reply
         .code(409)
         .send({ code: 'ERI_ERR_INVALID_STATE', message: 'the session is live; end it first' });
-    return deps.bus.deleteSession(req.params.id)
+    return (await deps.bus.deleteSession(req.params.id))
       ? reply.code(204).send()
       : reply.code(404).send(notFound(req.params.id));
   });

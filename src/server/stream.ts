@@ -223,7 +223,14 @@ export class SubscriberConnection {
         if (!this.#subs.delete(message.subscription))
           throw new EriError('ERI_ERR_NOT_FOUND', `no subscription ${message.subscription}`);
         this.#sendObject({ type: 'unsubscribed', id: message.id, subscription: message.subscription });
-      } else this.#subscribe(message.id, message.target, message.resume ?? {});
+      } else {
+        this.#subscribe(message.id, message.target, message.resume ?? {}).catch((error: unknown) => {
+          this.#error(
+            id,
+            isEriError(error) ? error : new EriError('ERI_ERR_INVALID_STATE', (error as Error).message),
+          );
+        });
+      }
     } catch (error) {
       this.#error(
         id,
@@ -232,7 +239,11 @@ export class SubscriberConnection {
     }
   }
 
-  #subscribe(id: number, target: StreamTarget, resume: Record<string, number>): void {
+  /**
+   * Live events that arrive while history is read wait in the subscription's buffer; after the replay
+   * they go out minus what the replay already sent, so nothing is lost or sent twice.
+   */
+  async #subscribe(id: number, target: StreamTarget, resume: Record<string, number>): Promise<void> {
     if (this.#subs.size >= 64) throw new EriError('ERI_ERR_LIMIT', 'at most 64 subscriptions per connection');
     const sub: Sub = { id: randomUUID(), target, buffer: [], replayed: new Map() };
     this.#subs.set(sub.id, sub);
@@ -240,11 +251,11 @@ export class SubscriberConnection {
     const replay: Estimate[] = [];
     try {
       for (const [sessionId, lastSeq] of Object.entries(resume)) {
-        const record = this.#deps.bus.session(sessionId);
+        const record = await this.#deps.bus.session(sessionId);
         if (!record) continue;
         if ('sessionId' in target && target.sessionId !== sessionId) continue;
         if ('roomId' in target && record.roomId !== target.roomId) continue;
-        const missed = this.#deps.bus.estimatesAfter(sessionId, lastSeq);
+        const missed = await this.#deps.bus.estimatesAfter(sessionId, lastSeq);
         replay.push(...missed);
         sub.replayed.set(sessionId, missed.at(-1)?.seq ?? lastSeq);
       }
