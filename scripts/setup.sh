@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 # --- Debian packages ---------------------------------------------------------------------------
-APT_PACKAGES=(ffmpeg espeak-ng chromium)
+APT_PACKAGES=(ffmpeg espeak-ng chromium redis-server)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

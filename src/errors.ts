@@ -46,6 +46,8 @@ export const ERROR_CODES = {
   ERI_ERR_HISTORY_GONE: 'history no longer available',
   /** A subscriber that could not keep up was disconnected. */
   ERI_ERR_SLOW_CONSUMER: 'slow consumer',
+  /** The node running a session stopped answering (its heartbeat expired). */
+  ERI_ERR_NODE_LOST: 'node lost',
   /** onnxruntime failed to load or run a graph. */
   ERI_ERR_INFERENCE: 'inference failed',
   /** A call on an object that was already closed. */

@@ -9,7 +9,7 @@ import { SHARED_DIR } from './helpers.js';
 const run = promisify(execFile);
 
 export async function ffmpeg(...args: string[]): Promise<void> {
-  await run('ffmpeg', ['-v', 'error', '-y', ...args], { timeout: 60_000 });
+  await run('ffmpeg', ['-v', 'error', '-nostdin', '-y', ...args], { timeout: 60_000 });
 }
 
 /** testsrc video (+ optional sine audio) of `duration` seconds at `fps`. */

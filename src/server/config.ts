@@ -52,6 +52,24 @@ export const serverConfigSchema = z.object({
   /** Frames per second accepted per ingest connection. */
   maxFrameRate: z.coerce.number().positive().default(30),
   maxSessions: z.coerce.number().int().positive().default(64),
+  /** Redis for multi-node: the bus, history and the session registry. Unset: the embedded in-memory bus. */
+  redisUrl: z.string().url().optional(),
+  /** This node's id in the registry; defaults to host name and pid. */
+  nodeId: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,64}$/)
+    .optional(),
+  /** The URL clients reach this node at (placement answers with it). */
+  publicUrl: z.string().url().optional(),
+  nodeHeartbeatMs: z.coerce.number().int().positive().default(2000),
+  /** A node whose heartbeat is older than this is lost: its sessions end with reason node-lost. */
+  nodeTtlMs: z.coerce.number().int().positive().default(6000),
+  /** How long an ended session's history stays in Redis. */
+  historyRetentionSeconds: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(7 * 24 * 3600),
 });
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
@@ -76,6 +94,12 @@ export const ENV_NAMES = {
   maxFrameBytes: 'ERI_MAX_FRAME_BYTES',
   maxFrameRate: 'ERI_MAX_FRAME_RATE',
   maxSessions: 'ERI_MAX_SESSIONS',
+  redisUrl: 'REDIS_URL',
+  nodeId: 'ERI_NODE_ID',
+  publicUrl: 'ERI_PUBLIC_URL',
+  nodeHeartbeatMs: 'ERI_NODE_HEARTBEAT_MS',
+  nodeTtlMs: 'ERI_NODE_TTL_MS',
+  historyRetentionSeconds: 'ERI_HISTORY_RETENTION_SECONDS',
 } as const;
 
 type Input = Record<string, unknown>;

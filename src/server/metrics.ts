@@ -100,6 +100,44 @@ export class ServerMetrics {
     });
   }
 
+  /** Redis bus health: connected, events waiting to be written, dropped because the buffer was full. */
+  watchRedis(bus: {
+    stats: { connected: boolean; buffered: number; dropped: number; written: number };
+  }): void {
+    new Gauge({
+      name: 'eri_redis_connected',
+      help: '1 while the Redis bus is connected',
+      registers: [this.registry],
+      collect() {
+        this.set(bus.stats.connected ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'eri_redis_buffered_events',
+      help: 'Events waiting to be written to Redis (it was unreachable)',
+      registers: [this.registry],
+      collect() {
+        this.set(bus.stats.buffered);
+      },
+    });
+    new Gauge({
+      name: 'eri_redis_dropped_events_total',
+      help: 'Events not written to Redis because the buffer was full',
+      registers: [this.registry],
+      collect() {
+        this.set(bus.stats.dropped);
+      },
+    });
+    new Gauge({
+      name: 'eri_redis_written_events_total',
+      help: 'Events written to Redis',
+      registers: [this.registry],
+      collect() {
+        this.set(bus.stats.written);
+      },
+    });
+  }
+
   sessionEnded(stats: SessionStats | undefined): void {
     if (!stats) return;
     this.#ended.steps += stats.steps;

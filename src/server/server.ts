@@ -1,17 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { hostname } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { WebSocketServer } from 'ws';
 import { InferenceBatcher } from '../../streams/inference-batcher.js';
 import { type Bus, MemoryBus } from '../bus/memory-bus.js';
+import { RedisBus } from '../bus/redis-bus.js';
 import { ERI_FACE_AUDIO_V1_SPEC } from '../contracts/feature-spec.js';
 import { DEFAULT_ANALYSIS_SIZE } from '../features/extract.js';
 import { FeaturePool } from '../features/pool.js';
 import { MediaWorkerPool } from '../ingest/media-workers.js';
 import { RoomManager } from '../ingest/rooms.js';
 import { EriModel } from '../model/model.js';
+import { RedisNodes } from '../sessions/redis-nodes.js';
 import { SessionRegistry } from '../sessions/registry.js';
 import { RoomAggregator } from '../sessions/room-aggregator.js';
 import type { ServerConfig } from './config.js';
@@ -48,6 +51,8 @@ export class EriServer {
   readonly bus: Bus;
   readonly metrics: ServerMetrics;
   readonly #aggregator: RoomAggregator;
+  readonly nodes: RedisNodes | undefined;
+  publicUrl = '';
   readonly #wss: WebSocketServer;
   readonly #log: (line: string) => void;
   #closed = false;
@@ -60,6 +65,7 @@ export class EriServer {
       media: MediaWorkerPool;
       rooms: RoomManager;
       registry: SessionRegistry;
+      bus: Bus;
     },
     log: (line: string) => void,
   ) {
@@ -70,9 +76,23 @@ export class EriServer {
     this.rooms = parts.rooms;
     this.registry = parts.registry;
     this.#log = log;
-    this.bus = new MemoryBus();
+    this.bus = parts.bus;
     this.metrics = new ServerMetrics(this.registry);
-    this.#aggregator = new RoomAggregator(this.bus, { intervalMs: config.strideSeconds * 1000 });
+    if (this.bus instanceof RedisBus) {
+      const bus = this.bus;
+      this.nodes = new RedisNodes(bus, {
+        heartbeatMs: config.nodeHeartbeatMs,
+        ttlMs: config.nodeTtlMs,
+        load: () => ({ url: this.publicUrl, sessions: this.registry.size, maxSessions: config.maxSessions }),
+        onLog: log,
+      });
+      this.metrics.watchRedis(bus);
+    }
+    const nodes = this.nodes;
+    this.#aggregator = new RoomAggregator(this.bus, {
+      intervalMs: config.strideSeconds * 1000,
+      ...(nodes ? { claim: (roomId: string, ms: number) => nodes.claimRoom(roomId, ms) } : {}),
+    });
     this.registry.events$.subscribe((event) => {
       if (event.type === 'estimate') {
         this.metrics.estimates.inc();
@@ -90,8 +110,10 @@ export class EriServer {
           roomId: event.roomId,
           at: event.at,
         });
+        this.nodes?.sessionStarted(event.sessionId).catch(() => {});
       } else {
         this.metrics.sessionEnded(event.stats);
+        this.nodes?.sessionEnded(event.sessionId).catch(() => {});
         this.bus.publish({
           kind: 'session.ended',
           sessionId: event.sessionId,
@@ -155,7 +177,15 @@ export class EriServer {
           );
         }
       });
-      return new EriServer(config, { model, pool, media, rooms, registry }, log);
+      const bus: Bus = config.redisUrl
+        ? await RedisBus.create({
+            url: config.redisUrl,
+            nodeId: config.nodeId ?? `${hostname()}-${process.pid}`,
+            retentionSeconds: config.historyRetentionSeconds,
+            onLog: log,
+          })
+        : new MemoryBus();
+      return new EriServer(config, { model, pool, media, rooms, registry, bus }, log);
     } catch (error) {
       media?.close();
       await pool.close();
@@ -248,7 +278,10 @@ export class EriServer {
     await this.http.listen({ host: this.config.host, port: this.config.port });
     const address = this.http.server.address();
     const port = typeof address === 'object' && address ? address.port : this.config.port;
-    return `http://${this.config.host}:${port}`;
+    const url = `http://${this.config.host}:${port}`;
+    this.publicUrl = this.config.publicUrl ?? url;
+    this.nodes?.start();
+    return url;
   }
 
   async close(): Promise<void> {
@@ -260,6 +293,7 @@ export class EriServer {
     for (const client of this.#wss.clients) client.terminate();
     await this.http.close();
     this.#aggregator.close();
+    await this.nodes?.close();
     await this.bus.close();
     this.rooms.close();
     this.media.close();

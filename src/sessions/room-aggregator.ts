@@ -13,6 +13,8 @@ import type { Estimate } from '../contracts/estimate.js';
 export interface AggregatorOptions {
   intervalMs: number;
   staleMs?: number;
+  /** With several nodes: true for the one node that publishes this room's aggregate this interval. */
+  claim?: (roomId: string, intervalMs: number) => Promise<boolean>;
 }
 
 export function aggregate(values: readonly (readonly number[])[]): { mean: number[]; std: number[] } {
@@ -30,9 +32,11 @@ export class RoomAggregator {
   readonly #subscription: Subscription;
   readonly #timer: NodeJS.Timeout;
   readonly #staleMs: number;
+  readonly #o: AggregatorOptions;
 
   constructor(bus: Bus, options: AggregatorOptions) {
     this.#bus = bus;
+    this.#o = options;
     this.#staleMs = options.staleMs ?? options.intervalMs * 5;
     this.#subscription = bus.events$.subscribe((event) => {
       if (event.kind === 'estimate' && !event.estimate.final) {
@@ -45,10 +49,12 @@ export class RoomAggregator {
       }
       if (event.kind === 'session.ended') this.#latest.get(event.roomId)?.delete(event.sessionId);
     });
-    this.#timer = setInterval(() => this.#emit(), options.intervalMs);
+    this.#timer = setInterval(() => {
+      this.#emit().catch(() => {});
+    }, options.intervalMs);
   }
 
-  #emit(): void {
+  async #emit(): Promise<void> {
     const now = Date.now();
     for (const [roomId, viewers] of this.#latest) {
       for (const [id, v] of viewers) if (now - v.at > this.#staleMs) viewers.delete(id);
@@ -56,6 +62,7 @@ export class RoomAggregator {
         this.#latest.delete(roomId);
         continue;
       }
+      if (this.#o.claim && !(await this.#o.claim(roomId, this.#o.intervalMs))) continue;
       const { mean, std } = aggregate([...viewers.values()].map((v) => v.estimate.values));
       this.#bus.publish({
         kind: 'room.aggregate',

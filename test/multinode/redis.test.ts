@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { filter, firstValueFrom, take, toArray } from 'rxjs';
+import { publishFile } from '../../src/cli/publish.js';
+import { EriStreamClient, type StreamEvent } from '../../src/client/stream-client.js';
+import type { Estimate } from '../../src/contracts/estimate.js';
+import { withTempDir } from '../helpers.js';
+import { ffmpeg } from '../media.js';
+import { RedisServer, redisSkip } from '../redis-harness.js';
+import { mediasoupSkip, startServer, type TestServer } from '../server-harness.js';
+
+// Two (or three) real server nodes on loopback sharing one real redis-server.
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const skip = redisSkip() || mediasoupSkip();
+
+async function clip(dir: string, seconds: number): Promise<string> {
+  const path = join(dir, `clip-${seconds}.mkv`);
+  await ffmpeg(
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc=size=640x480:rate=25:duration=${seconds}`,
+    '-f',
+    'lavfi',
+    '-i',
+    `sine=duration=${seconds}`,
+    '-c:v',
+    'libx264',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    path,
+  );
+  return path;
+}
+
+function contiguous(estimates: Estimate[]): void {
+  const seqs = estimates.map((e) => e.seq);
+  assert.deepEqual(
+    seqs,
+    Array.from({ length: seqs.length }, (_, i) => i),
+    `no gap, no duplicate: ${seqs.join(',')}`,
+  );
+}
+
+describe('several nodes sharing Redis', { skip }, () => {
+  let redis: RedisServer;
+  let a: TestServer;
+  let b: TestServer;
+  const nodeOptions = (id: string) => ({
+    nodeId: id,
+    nodeHeartbeatMs: 500,
+    nodeTtlMs: 1500,
+    featureWorkers: 1,
+  });
+
+  before(async () => {
+    redis = await RedisServer.start();
+    a = await startServer({ ...nodeOptions('node-a'), redisUrl: redis.url });
+    b = await startServer({ ...nodeOptions('node-b'), redisUrl: redis.url });
+  });
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+    await redis?.destroy();
+  });
+
+  it('a subscriber on B sees a session published to A, resumes on A without gap or duplicate, and the room aggregate counts viewers on both nodes', async () => {
+    await withTempDir(async (dir) => {
+      const media = await clip(dir, 6);
+      const onB = new EriStreamClient(b.url);
+      const events: StreamEvent[] = [];
+      const sub = onB.events({ roomId: 'shared' }).subscribe((e) => events.push(e));
+      // A second subscriber on B watches the room's aggregates throughout.
+      const watcher = new EriStreamClient(b.url);
+      const aggregates: number[] = [];
+      watcher.events({ roomId: 'shared' }).subscribe((e) => {
+        if (e.type === 'room.aggregate') aggregates.push(e.data.viewers);
+      });
+      await sleep(300);
+      const publishing = Promise.all([
+        publishFile(media, { server: a.url, room: 'shared', session: 'on-a' }),
+        publishFile(media, { server: b.url, room: 'shared', session: 'on-b' }),
+      ]);
+      // Part-way, the subscriber on B goes away; it comes back on A with what it saw as its resume point.
+      const deadline = Date.now() + 20_000;
+      while (
+        events.filter((e) => e.type === 'estimate' && e.data.sessionId === 'on-a').length < 2 &&
+        Date.now() < deadline
+      )
+        await sleep(100);
+      sub.unsubscribe();
+      onB.close();
+      const seenOnB = events
+        .filter(
+          (e): e is Extract<StreamEvent, { type: 'estimate' }> =>
+            e.type === 'estimate' && e.data.sessionId === 'on-a',
+        )
+        .map((e) => e.data);
+      assert.ok(seenOnB.length >= 2, 'B received estimates of the session running on A');
+      const lastSeq = seenOnB.at(-1)?.seq ?? -1;
+      const onA = new EriStreamClient(a.url);
+      const rest = firstValueFrom(
+        onA.estimates({ sessionId: 'on-a' }, { resume: { 'on-a': lastSeq } }).pipe(
+          filter((e) => e.sessionId === 'on-a'),
+          takeUntilFinal(),
+          toArray(),
+        ),
+      );
+      await publishing;
+      contiguous([...seenOnB, ...(await rest)]);
+      onA.close();
+      watcher.close();
+      assert.ok(aggregates.includes(2), `an aggregate over both nodes' viewers: ${aggregates.join(',')}`);
+    });
+  });
+
+  it('Redis stopped for 10 s mid-session: the node keeps going, buffers, flushes in order; a resuming subscriber misses nothing', async () => {
+    await withTempDir(async (dir) => {
+      const media = await clip(dir, 16);
+      const publishing = publishFile(media, { server: a.url, room: 'outage', session: 'through-outage' });
+      await sleep(3000);
+      await redis.stop();
+      await sleep(3000);
+      const metrics = await (await fetch(`${a.url}/metrics`)).text();
+      const buffered = Number(/eri_redis_buffered_events (\d+)/.exec(metrics)?.[1] ?? 0);
+      assert.ok(buffered > 0, `metrics show the buffering (${buffered})`);
+      assert.match(metrics, /eri_redis_connected 0/);
+      await sleep(7000);
+      await redis.resume();
+      const result = await publishing;
+      assert.ok(result.final, 'the session finished normally through the outage');
+      await sleep(1500);
+      // Everything reached Redis in order: a subscriber on B reads it all from the start.
+      const history = (await (await fetch(`${b.url}/v1/sessions/through-outage/estimates`)).json()) as {
+        estimates: Estimate[];
+      };
+      contiguous(history.estimates);
+      assert.equal(history.estimates.at(-1)?.final, true);
+      assert.equal(history.estimates.length, result.estimates.length + 1);
+    });
+  });
+});
+
+/** Completes after the final estimate. */
+function takeUntilFinal() {
+  return (source: import('rxjs').Observable<Estimate>) =>
+    new (source.constructor as typeof import('rxjs').Observable<Estimate>)((subscriber) =>
+      source.subscribe({
+        next: (e) => {
+          subscriber.next(e);
+          if (e.final) subscriber.complete();
+        },
+        error: (err) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      }),
+    );
+}
