@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { filter, firstValueFrom, take, toArray } from 'rxjs';
+import { filter, firstValueFrom, toArray } from 'rxjs';
 import { publishFile } from '../../src/cli/publish.js';
 import { EriStreamClient, type StreamEvent } from '../../src/client/stream-client.js';
 import type { Estimate } from '../../src/contracts/estimate.js';
