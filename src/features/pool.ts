@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { EriError, type ErrorCode } from '../errors.js';
+import { settleWorkers } from '../util/settle-workers.js';
 import type { AudioState } from './audio/audio-features.js';
 import type { FaceAnalyzerOptions, FaceCandidateFeatures, FaceTimings } from './face/face-analyzer.js';
 
@@ -17,6 +18,7 @@ export interface FeatureWorkerOptions {
 }
 
 export type FeatureTask =
+  | { kind: 'ping' }
   | { kind: 'warmup' }
   | { kind: 'face'; rgb: Uint8Array; width: number; height: number }
   | { kind: 'audio'; samples: Float32Array; coverage: number; state: AudioState };
@@ -38,6 +40,7 @@ export type FeatureWorkerReply =
   | ({ ok: true; kind: 'face' } & FaceResult)
   | ({ ok: true; kind: 'audio' } & AudioResult)
   | { ok: true; kind: 'warmup'; backend: string }
+  | { ok: true; kind: 'ping' }
   | { ok: false; code: ErrorCode; message: string };
 
 export interface FeaturePoolOptions extends FeatureWorkerOptions {
@@ -110,6 +113,7 @@ export class FeaturePool {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await settleWorkers(this.#pool, this.workers, { kind: 'ping' });
     await this.#pool.destroy();
   }
 }

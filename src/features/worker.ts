@@ -33,6 +33,8 @@ function audioFeaturizer(): Promise<AudioFeaturizer> {
 export default async function run(task: FeatureTask): Promise<FeatureWorkerReply> {
   try {
     switch (task.kind) {
+      case 'ping':
+        return { ok: true, kind: 'ping' };
       case 'warmup': {
         const f = await faceAnalyzer();
         await audioFeaturizer();

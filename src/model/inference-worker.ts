@@ -22,6 +22,7 @@ function engineFor(task: InferenceTask): Promise<LocalEngine> {
 }
 
 export default async function run(task: InferenceTask): Promise<WorkerReply> {
+  if (task.op === 'ping') return { ok: true, value: null };
   try {
     const engine = await engineFor(task);
     switch (task.op) {

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { EriError, type ErrorCode } from '../errors.js';
+import { settleWorkers } from '../util/settle-workers.js';
 import type {
   EncodeRequest,
   EngineOptions,
@@ -30,10 +31,14 @@ export interface ModelRef {
 }
 
 export type InferenceTask =
+  | { model: ModelRef; op: 'ping' }
   | { model: ModelRef; op: 'gruStep'; req: GruStepRequest }
   | { model: ModelRef; op: 'gruSequence'; req: GruSequenceRequest }
   | { model: ModelRef; op: 'encode'; req: EncodeRequest }
   | { model: ModelRef; op: 'head'; req: HeadRequest };
+
+/** A task without its model reference (distributes over the union, unlike a plain Omit). */
+type TaskBody = InferenceTask extends infer T ? (T extends unknown ? Omit<T, 'model'> : never) : never;
 
 export type WorkerReply = { ok: true; value: unknown } | { ok: false; code: ErrorCode; message: string };
 
@@ -66,7 +71,7 @@ export class PooledEngine implements InferenceEngine {
     return this.workers;
   }
 
-  async #run<T>(task: Omit<InferenceTask, 'model'>): Promise<T> {
+  async #run<T>(task: TaskBody): Promise<T> {
     if (this.#closed) throw new EriError('ERI_ERR_CLOSED', 'the inference pool is closed');
     const reply = await this.#pool.run({ ...task, model: this.#model } as InferenceTask);
     if (!reply.ok) throw new EriError(reply.code, reply.message);
@@ -92,6 +97,10 @@ export class PooledEngine implements InferenceEngine {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await settleWorkers(this.#pool as Piscina<InferenceTask, unknown>, this.workers, {
+      model: this.#model,
+      op: 'ping',
+    });
     await this.#pool.destroy();
   }
 }
