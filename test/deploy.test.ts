@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { parse, parseAllDocuments } from 'yaml';
+import { ENV_NAMES, loadServerConfig } from '../src/server/config.js';
+import { REPO_ROOT } from './helpers.js';
+
+const KNOWN_ENV = new Set<string>([
+  ...Object.values(ENV_NAMES),
+  'NODE_ENV',
+  'MEDIASOUP_WORKER_BIN',
+  'ERI_CACHE_DIR',
+]);
+const defaults = loadServerConfig({});
+
+async function yamlDocs(path: string): Promise<Record<string, unknown>[]> {
+  const docs = parseAllDocuments(await readFile(join(REPO_ROOT, path), 'utf8'));
+  for (const d of docs) assert.deepEqual(d.errors, [], `${path} parses`);
+  return docs.map((d) => d.toJSON() as Record<string, unknown>);
+}
+
+it('the Kubernetes manifests parse and agree with the server: env names, ports, probes, image', async () => {
+  const docs = await yamlDocs('deploy/k8s/eri-stream.yaml');
+  const kinds = docs.map((d) => d.kind);
+  assert.deepEqual(kinds, [
+    'ConfigMap',
+    'Deployment',
+    'Service',
+    'HorizontalPodAutoscaler',
+    'PodDisruptionBudget',
+  ]);
+  const config = docs[0] as { data: Record<string, string> };
+  for (const name of Object.keys(config.data))
+    assert.ok(KNOWN_ENV.has(name), `ConfigMap sets ${name}, which the server does not read`);
+  loadServerConfig(config.data); // the values validate too
+  const deployment = docs[1] as {
+    spec: {
+      template: {
+        spec: {
+          containers: {
+            image: string;
+            env: { name: string }[];
+            ports: { containerPort: number }[];
+            readinessProbe: { httpGet: { path: string; port: number } };
+            livenessProbe: { httpGet: { path: string; port: number } };
+          }[];
+        };
+      };
+    };
+  };
+  const container = deployment.spec.template.spec.containers[0];
+  assert.ok(container);
+  for (const e of container.env) assert.ok(KNOWN_ENV.has(e.name), `env ${e.name}`);
+  const port = Number(config.data.ERI_PORT);
+  assert.equal(container.ports[0]?.containerPort, port);
+  assert.deepEqual(container.readinessProbe.httpGet, { path: '/readyz', port });
+  assert.deepEqual(container.livenessProbe.httpGet, { path: '/healthz', port });
+  const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+  assert.equal(container.image, `eri-stream:${pkg.version}`);
+  const redis = await yamlDocs('deploy/k8s/redis.yaml');
+  assert.deepEqual(
+    redis.map((d) => d.kind),
+    ['StatefulSet', 'Service'],
+  );
+});
+
+it('docker-compose and the Dockerfile agree with the server: env names, ports, health check', async () => {
+  const compose = parse(await readFile(join(REPO_ROOT, 'deploy/docker-compose.yml'), 'utf8')) as {
+    services: Record<string, { environment?: Record<string, string>; image?: string }>;
+  };
+  const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+  for (const [name, service] of Object.entries(compose.services)) {
+    if (!name.startsWith('node-')) continue;
+    for (const key of Object.keys(service.environment ?? {}))
+      assert.ok(KNOWN_ENV.has(key), `${name} sets ${key}`);
+    loadServerConfig(service.environment ?? {});
+    assert.equal(service.image, `eri-stream:${pkg.version}`);
+  }
+  const dockerfile = await readFile(join(REPO_ROOT, 'deploy/Dockerfile'), 'utf8');
+  for (const m of dockerfile.matchAll(/\b(ERI_[A-Z_]+|REDIS_URL)=/g))
+    assert.ok(KNOWN_ENV.has(m[1] as string), `Dockerfile sets ${m[1]}`);
+  assert.match(dockerfile, /HEALTHCHECK .*\/healthz/);
+  assert.match(dockerfile, /^USER node$/m);
+  assert.match(dockerfile, new RegExp(`ERI_PORT=${defaults.port}`));
+});
