@@ -132,8 +132,22 @@ export async function publishFile(file: string, o: PublishOptions): Promise<Publ
     ffmpeg.stderr?.setEncoding('utf8').on('data', (t: string) => {
       stderr = (stderr + t).slice(-2000);
     });
+    // If the server goes away, stop sending.
+    let serverGone = false;
+    client.closed
+      .then(() => {
+        serverGone = true;
+        ffmpeg.kill('SIGKILL');
+      })
+      .catch(() => {});
     o.onStarted?.({ sessionId: joined.sessionId, ffmpegPid: ffmpeg.pid });
     const code = await new Promise<number | null>((resolve) => ffmpeg.on('close', resolve));
+    if (serverGone && endReason === undefined) {
+      throw new EriError(
+        'ERI_ERR_CLOSED',
+        `the server closed the connection before session ${joined.sessionId} ended`,
+      );
+    }
     if (code !== 0 && endReason === undefined) {
       throw new EriError(
         'ERI_ERR_MEDIA_DECODE',

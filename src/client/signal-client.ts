@@ -53,6 +53,11 @@ export class SignalClient {
   request<T>(method: SignalMethod, params: object = {}): Promise<T> {
     const id = this.#next++;
     return new Promise<T>((resolve, reject) => {
+      // ws drops sends on a closed socket silently: fail at once instead of waiting forever.
+      if (this.#ws.readyState !== WebSocket.OPEN) {
+        reject(new EriError('ERI_ERR_CLOSED', 'signalling connection closed'));
+        return;
+      }
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.#ws.send(JSON.stringify({ id, method, params }));
     });

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { filter, firstValueFrom, toArray } from 'rxjs';
+import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import { publishFile } from '../../src/cli/publish.js';
 import { EriStreamClient, type StreamEvent } from '../../src/client/stream-client.js';
 import type { Estimate } from '../../src/contracts/estimate.js';
-import { withTempDir } from '../helpers.js';
+import { initRandomPackage } from '../../src/model/package-tools.js';
+import { CLI, withTempDir } from '../helpers.js';
 import { ffmpeg } from '../media.js';
 import { RedisServer, redisSkip } from '../redis-harness.js';
 import { mediasoupSkip, startServer, type TestServer } from '../server-harness.js';
@@ -141,6 +143,78 @@ describe('several nodes sharing Redis', { skip }, () => {
       contiguous(history.estimates);
       assert.equal(history.estimates.at(-1)?.final, true);
       assert.equal(history.estimates.length, result.estimates.length + 1);
+    });
+  });
+});
+
+describe('a node killed with SIGKILL', { skip }, () => {
+  it('its sessions are reported ended (node-lost) to subscribers on another node within the heartbeat expiry + 2 s', async () => {
+    const redis = await RedisServer.start();
+    const b = await startServer({
+      nodeId: 'survivor',
+      nodeHeartbeatMs: 500,
+      nodeTtlMs: 1500,
+      redisUrl: redis.url,
+      featureWorkers: 1,
+    });
+    await withTempDir(async (dir) => {
+      await initRandomPackage(join(dir, 'model'), { seed: 1 });
+      const media = await clip(dir, 12);
+      const victim = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--model', join(dir, 'model')], {
+        env: {
+          ...process.env,
+          REDIS_URL: redis.url,
+          ERI_NODE_ID: 'victim',
+          ERI_NODE_HEARTBEAT_MS: '500',
+          ERI_NODE_TTL_MS: '1500',
+          ERI_MEDIA_WORKERS: '1',
+          ERI_FEATURE_WORKERS: '1',
+          ERI_INFERENCE_WORKERS: '1',
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let watcher: EriStreamClient | undefined;
+      try {
+        let log = '';
+        victim.stderr?.setEncoding('utf8').on('data', (text: string) => {
+          log += text;
+        });
+        const deadline = Date.now() + 30_000;
+        while (!/listening on (http:\/\/\S+)/.test(log) && Date.now() < deadline) await sleep(100);
+        const url = /listening on (http:\/\/\S+)/.exec(log)?.[1];
+        assert.ok(url, log);
+        watcher = new EriStreamClient(b.url);
+        const ended = firstValueFrom(
+          watcher.events({ roomId: 'fragile' }).pipe(
+            filter((e) => e.type === 'session.ended'),
+            take(1),
+          ),
+        );
+        await sleep(300);
+        // The publisher learns its server is gone too: publishFile rejects with ERI_ERR_CLOSED.
+        const publishing = publishFile(media, { server: url, room: 'fragile', session: 'doomed' }).then(
+          () => 'finished',
+          (e: { code?: string }) => e.code,
+        );
+        await sleep(4000);
+        const killedAt = Date.now();
+        victim.kill('SIGKILL');
+        const event = (await Promise.race([ended, sleep(15_000).then(() => undefined)])) as
+          | Extract<StreamEvent, { type: 'session.ended' }>
+          | undefined;
+        const after = Date.now() - killedAt;
+        assert.ok(event, 'a session.ended event within 15 s');
+        assert.equal(event.data.sessionId, 'doomed');
+        assert.equal(event.data.reason, 'node-lost');
+        assert.equal(event.data.error?.code, 'ERI_ERR_NODE_LOST');
+        assert.ok(after <= 1500 + 2000, `reported ${after} ms after the kill`);
+        assert.equal(await publishing, 'ERI_ERR_CLOSED');
+      } finally {
+        watcher?.close();
+        victim.kill('SIGKILL');
+        await b.stop();
+        await redis.destroy();
+      }
     });
   });
 });
