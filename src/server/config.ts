@@ -64,6 +64,8 @@ export const serverConfigSchema = z.object({
   nodeHeartbeatMs: z.coerce.number().int().positive().default(2000),
   /** A node whose heartbeat is older than this is lost: its sessions end with reason node-lost. */
   nodeTtlMs: z.coerce.number().int().positive().default(6000),
+  /** A node whose load per core (1-minute average) is above this takes no new publishers. */
+  placementMaxCpu: z.coerce.number().positive().default(0.9),
   /** How long an ended session's history stays in Redis. */
   historyRetentionSeconds: z.coerce
     .number()
@@ -100,6 +102,7 @@ export const ENV_NAMES = {
   nodeHeartbeatMs: 'ERI_NODE_HEARTBEAT_MS',
   nodeTtlMs: 'ERI_NODE_TTL_MS',
   historyRetentionSeconds: 'ERI_HISTORY_RETENTION_SECONDS',
+  placementMaxCpu: 'ERI_PLACEMENT_MAX_CPU',
 } as const;
 
 type Input = Record<string, unknown>;

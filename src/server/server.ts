@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname, loadavg } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -9,12 +9,14 @@ import { InferenceBatcher } from '../../streams/inference-batcher.js';
 import { type Bus, MemoryBus } from '../bus/memory-bus.js';
 import { RedisBus } from '../bus/redis-bus.js';
 import { ERI_FACE_AUDIO_V1_SPEC } from '../contracts/feature-spec.js';
+import type { EriError } from '../errors.js';
 import { DEFAULT_ANALYSIS_SIZE } from '../features/extract.js';
 import { FeaturePool } from '../features/pool.js';
 import { MediaWorkerPool } from '../ingest/media-workers.js';
 import { RoomManager } from '../ingest/rooms.js';
 import { EriModel } from '../model/model.js';
-import { RedisNodes } from '../sessions/redis-nodes.js';
+import { placePublisher } from '../sessions/placement.js';
+import { type NodeLoad, RedisNodes } from '../sessions/redis-nodes.js';
 import { SessionRegistry } from '../sessions/registry.js';
 import { RoomAggregator } from '../sessions/room-aggregator.js';
 import type { ServerConfig } from './config.js';
@@ -83,7 +85,7 @@ export class EriServer {
       this.nodes = new RedisNodes(bus, {
         heartbeatMs: config.nodeHeartbeatMs,
         ttlMs: config.nodeTtlMs,
-        load: () => ({ url: this.publicUrl, sessions: this.registry.size, maxSessions: config.maxSessions }),
+        load: () => this.load(),
         onLog: log,
       });
       this.metrics.watchRedis(bus);
@@ -203,6 +205,16 @@ export class EriServer {
         .code(ready ? 200 : 503)
         .send({ ready, sessions: this.registry.size, mediaWorkers: this.media.workers.length });
     });
+    // Where a new publisher should connect: the least-loaded node with room, or 503 at capacity.
+    http.get('/v1/placement', async (_req, reply) => {
+      const nodes = this.nodes ? await this.nodes.nodes() : [{ id: 'local', at: Date.now(), ...this.load() }];
+      try {
+        const node = placePublisher(nodes, this.config.placementMaxCpu);
+        return { nodeId: node.id, url: node.url, sessions: node.sessions, maxSessions: node.maxSessions };
+      } catch (error) {
+        return reply.code(503).send({ code: (error as EriError).code, message: (error as Error).message });
+      }
+    });
     http.get('/metrics', async (_req, reply) =>
       reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics()),
     );
@@ -272,6 +284,16 @@ export class EriServer {
         new FrameIngestConnection(ws, deps);
       }
     });
+  }
+
+  /** This node's load, as the registry and placement see it. */
+  load(): NodeLoad {
+    return {
+      url: this.publicUrl,
+      sessions: this.registry.size,
+      maxSessions: this.config.maxSessions,
+      cpu: (loadavg()[0] ?? 0) / availableParallelism(),
+    };
   }
 
   async listen(): Promise<string> {

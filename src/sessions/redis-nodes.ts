@@ -12,6 +12,8 @@ export interface NodeLoad {
   url: string;
   sessions: number;
   maxSessions: number;
+  /** 1-minute load average divided by the cores (1 = every core busy). */
+  cpu: number;
 }
 
 export interface NodeInfo extends NodeLoad {

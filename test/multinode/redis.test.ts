@@ -52,11 +52,13 @@ describe('several nodes sharing Redis', { skip }, () => {
   let redis: RedisServer;
   let a: TestServer;
   let b: TestServer;
+  // CPU is left out of placement here: this test machine's load says nothing about the nodes.
   const nodeOptions = (id: string) => ({
     nodeId: id,
     nodeHeartbeatMs: 500,
     nodeTtlMs: 1500,
     featureWorkers: 1,
+    placementMaxCpu: 1000,
   });
 
   before(async () => {
@@ -118,6 +120,34 @@ describe('several nodes sharing Redis', { skip }, () => {
       watcher.close();
       assert.ok(aggregates.includes(2), `an aggregate over both nodes' viewers: ${aggregates.join(',')}`);
     });
+  });
+
+  it('placement sends a new publisher to the least-loaded node with room, and says "at capacity" when none has', async () => {
+    const { placePublisher } = await import('../../src/sessions/placement.js');
+    const node = (id: string, sessions: number, maxSessions: number, cpu = 0.1) => ({
+      id,
+      url: `http://${id}`,
+      at: 0,
+      sessions,
+      maxSessions,
+      cpu,
+    });
+    assert.equal(placePublisher([node('a', 3, 8), node('b', 1, 8)]).id, 'b');
+    assert.equal(placePublisher([node('a', 1, 2), node('b', 1, 8)]).id, 'b', 'by share of its limit');
+    assert.equal(placePublisher([node('a', 0, 8, 0.95), node('b', 7, 8)]).id, 'b', 'a busy CPU has no room');
+    assert.throws(() => placePublisher([node('a', 8, 8), node('b', 2, 2)]), {
+      code: 'ERI_ERR_LIMIT',
+      message: /at capacity/,
+    });
+    // Live, through either node: both nodes are known (heartbeats), and the answer is one of them.
+    await sleep(700);
+    const answers = await Promise.all(
+      [a.url, b.url].map(
+        async (u) => (await (await fetch(`${u}/v1/placement`)).json()) as { nodeId: string; url: string },
+      ),
+    );
+    for (const p of answers) assert.ok(['node-a', 'node-b'].includes(p.nodeId), JSON.stringify(p));
+    assert.equal(answers[0]?.nodeId, answers[1]?.nodeId, 'both nodes agree');
   });
 
   it('Redis stopped for 10 s mid-session: the node keeps going, buffers, flushes in order; a resuming subscriber misses nothing', async () => {
