@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { synthesizeClip } from '../src/features/synthetic-clip.js';
 import { SHARED_DIR } from './helpers.js';
 
 /** Synthetic media made with ffmpeg and espeak-ng for tests that must not depend on ../shared. */
@@ -12,25 +13,20 @@ export async function ffmpeg(...args: string[]): Promise<void> {
   await run('ffmpeg', ['-v', 'error', '-nostdin', '-y', ...args], { timeout: 60_000 });
 }
 
-/** testsrc video (+ optional sine audio) of `duration` seconds at `fps`. */
+/** testsrc video (+ optional sine audio) of `duration` seconds at `fps`, 320x240. */
 export async function syntheticClip(
   dir: string,
   name: string,
   o: { fps: number; duration: number; audio?: boolean; video?: boolean },
 ): Promise<string> {
-  const path = join(dir, name);
-  const inputs: string[] = [];
-  if (o.video !== false)
-    inputs.push('-f', 'lavfi', '-i', `testsrc=size=320x240:rate=${o.fps}:duration=${o.duration}`);
-  if (o.audio !== false)
-    inputs.push('-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${o.duration}`);
-  const wav = name.endsWith('.wav');
-  const codecs = [
-    ...(o.video !== false ? ['-c:v', 'libx264', '-pix_fmt', 'yuv420p'] : []),
-    ...(o.audio !== false ? ['-c:a', wav ? 'pcm_s16le' : 'aac'] : []),
-  ];
-  await ffmpeg(...inputs, ...codecs, path);
-  return path;
+  return synthesizeClip(join(dir, name), {
+    seconds: o.duration,
+    fps: o.fps,
+    width: 320,
+    height: 240,
+    ...(o.audio === false ? { audio: false as const } : {}),
+    ...(o.video === false ? { video: false } : {}),
+  });
 }
 
 /** Black video and silence, with a white flash and a 1 kHz beep both at [at, at + 0.1) s. */

@@ -1,15 +1,14 @@
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { AudioFeaturizer, initialAudioState } from '../features/audio/audio-features.js';
 import { VoiceActivityDetector } from '../features/audio/vad.js';
 import { decodeMedia, type MediaStep } from '../features/decode.js';
 import { DEFAULT_ANALYSIS_SIZE, extractFeatures } from '../features/extract.js';
 import { FaceAnalyzer } from '../features/face/face-analyzer.js';
 import { FeaturePool } from '../features/pool.js';
+import { synthesizeClip } from '../features/synthetic-clip.js';
 import { describeMachine, fmt, machineInfo, type Summary, summarize, table } from './harness.js';
 
 /**
@@ -42,26 +41,7 @@ async function resolveClip(
   if (existsSync(shared)) return { path: shared };
   const dir = await mkdtemp(join(tmpdir(), 'eri-bench-'));
   const path = join(dir, 'synthetic.mp4');
-  await promisify(execFile)('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc=size=640x480:rate=30:duration=10',
-    '-f',
-    'lavfi',
-    '-i',
-    'sine=duration=10',
-    '-c:v',
-    'libx264',
-    '-pix_fmt',
-    'yuv420p',
-    '-c:a',
-    'aac',
-    path,
-  ]);
+  await synthesizeClip(path, { seconds: 10, fps: 30 });
   return { path, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 

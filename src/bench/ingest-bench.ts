@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { publishFile } from '../cli/publish.js';
+import { synthesizeClip } from '../features/synthetic-clip.js';
 import { initRandomPackage } from '../model/package-tools.js';
 import { loadServerConfig } from '../server/config.js';
 import { EriServer } from '../server/server.js';
@@ -44,25 +43,7 @@ export async function runIngestBench(
   try {
     await initRandomPackage(join(dir, 'model'), { seed: 1 });
     const clip = join(dir, 'clip.mkv');
-    await promisify(execFile)('ffmpeg', [
-      '-v',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      `testsrc2=size=640x480:rate=30:duration=${seconds}`,
-      '-f',
-      'lavfi',
-      '-i',
-      `sine=duration=${seconds}`,
-      '-c:v',
-      'libx264',
-      '-pix_fmt',
-      'yuv420p',
-      '-c:a',
-      'aac',
-      clip,
-    ]);
+    await synthesizeClip(clip, { seconds, fps: 30, pattern: 'testsrc2' });
     const server = await EriServer.create(loadServerConfig({}, { port: 0 }), join(dir, 'model'));
     const url = await server.listen();
     const runs: IngestBenchResult['runs'] = [];

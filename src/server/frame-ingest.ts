@@ -177,6 +177,10 @@ export class FrameIngestConnection {
           'ERI_ERR_MALFORMED_MESSAGE',
           `frame time ${t} is not after the previous frame's ${this.#lastFrameT}`,
         );
+      // Frames waiting for the decoder are bounded (about 2 s' worth): a stalled decoder costs frames, not memory.
+      if (this.#pendingTimes.length >= 2 * this.#deps.config.maxFrameRate) {
+        throw new EriError('ERI_ERR_LIMIT', 'the frame decoder is behind; frame dropped');
+      }
       this.#lastFrameT = t;
       this.#pendingTimes.push(t);
       this.#decoder?.stdin?.write(payload);

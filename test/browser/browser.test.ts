@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Estimate } from '../../src/contracts/estimate.js';
+import { synthesizeClip } from '../../src/features/synthetic-clip.js';
 import { REPO_ROOT, withTempDir } from '../helpers.js';
 import { ffmpeg, speech, testMedia } from '../media.js';
 import { mediasoupSkip } from '../server-harness.js';
@@ -17,6 +18,23 @@ import { mediasoupSkip } from '../server-harness.js';
 // in test-artifacts/.
 
 const SECONDS = 8;
+
+/** test-artifacts/, where the screenshots are kept. */
+async function artifactsDir(): Promise<string> {
+  const dir = join(REPO_ROOT, 'test-artifacts');
+  await mkdir(dir, { recursive: true });
+  return dir;
+}
+
+/** Runs a compiled e2e script (dist/test/browser/) in a new network namespace with only loopback up. */
+async function runInLoopbackNamespace(script: string, args: string[]): Promise<void> {
+  const path = join(REPO_ROOT, 'dist', 'test', 'browser', script);
+  const command = `ip link set lo up && exec "${process.execPath}" "${path}" "$@"`;
+  await promisify(execFile)('unshare', ['--net', 'sh', '-c', command, 'sh', ...args], {
+    timeout: 170_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
 
 function skipReason(): string | false {
   const ms = mediasoupSkip();
@@ -61,29 +79,8 @@ it('headless Chromium publishes through the page and the server emits estimates 
       );
     }
     const result = join(dir, 'result.json');
-    const artifacts = join(REPO_ROOT, 'test-artifacts');
-    await mkdir(artifacts, { recursive: true });
-    const screenshot = join(artifacts, 'publisher-page.png');
-    const script = join(REPO_ROOT, 'dist', 'test', 'browser', 'publisher-e2e.js');
-    await promisify(execFile)(
-      'unshare',
-      [
-        '--net',
-        'sh',
-        '-c',
-        `ip link set lo up && exec "${process.execPath}" "${script}" "$@"`,
-        'sh',
-        y4m,
-        wav,
-        result,
-        screenshot,
-        String(SECONDS),
-      ],
-      {
-        timeout: 170_000,
-        maxBuffer: 64 * 1024 * 1024,
-      },
-    );
+    const screenshot = join(await artifactsDir(), 'publisher-page.png');
+    await runInLoopbackNamespace('publisher-e2e.js', [y4m, wav, result, screenshot, String(SECONDS)]);
     const out = JSON.parse(await readFile(result, 'utf8')) as {
       estimates: Estimate[];
       error?: string;
@@ -101,7 +98,7 @@ it('headless Chromium publishes through the page and the server emits estimates 
       const last = running.at(-1) as Estimate;
       assert.ok(last.coverage.face > 0.8, `face coverage ${last.coverage.face}`);
     }
-    await copyFile(result, join(artifacts, 'publisher-e2e.json'));
+    await copyFile(result, join(await artifactsDir(), 'publisher-e2e.json'));
   });
 });
 
@@ -124,43 +121,14 @@ it('the dashboard shows two viewers publishing into a room, live, with both line
         clips[1] as string,
       );
     } else {
-      for (const clip of clips)
-        await ffmpeg(
-          '-f',
-          'lavfi',
-          '-i',
-          'testsrc=size=640x480:rate=25:duration=6',
-          '-f',
-          'lavfi',
-          '-i',
-          'sine=duration=6',
-          '-c:v',
-          'libx264',
-          '-pix_fmt',
-          'yuv420p',
-          '-c:a',
-          'aac',
-          clip,
-        );
+      for (const clip of clips) await synthesizeClip(clip, { seconds: 6 });
     }
     const result = join(dir, 'dash.json');
-    const artifacts = join(REPO_ROOT, 'test-artifacts');
-    await mkdir(artifacts, { recursive: true });
-    const script = join(REPO_ROOT, 'dist', 'test', 'browser', 'dashboard-e2e.js');
-    await promisify(execFile)(
-      'unshare',
-      [
-        '--net',
-        'sh',
-        '-c',
-        `ip link set lo up && exec "${process.execPath}" "${script}" "$@"`,
-        'sh',
-        ...clips,
-        result,
-        join(artifacts, 'dashboard.png'),
-      ],
-      { timeout: 170_000, maxBuffer: 64 * 1024 * 1024 },
-    );
+    await runInLoopbackNamespace('dashboard-e2e.js', [
+      ...clips,
+      result,
+      join(await artifactsDir(), 'dashboard.png'),
+    ]);
     const out = JSON.parse(await readFile(result, 'utf8')) as {
       error?: string;
       snapshots: { viewers: string[]; rows: string[]; points: number }[];

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { IngestClient } from '../../src/client/ingest-client.js';
 import { decodeMedia } from '../../src/features/decode.js';
+import { synthesizeClip } from '../../src/features/synthetic-clip.js';
 import { withTempDir } from '../helpers.js';
 import { ffmpeg, testMedia } from '../media.js';
 import { mediasoupSkip, startServer, type TestServer } from '../server-harness.js';
@@ -38,24 +39,7 @@ describe('WebSocket frame ingest', { skip: mediasoupSkip() }, () => {
       const media = testMedia('OpenTalker_video-retalking/face/1.mp4');
       let clip = media.path;
       if (media.skip) {
-        clip = join(dir, 'synthetic.mkv');
-        await ffmpeg(
-          '-f',
-          'lavfi',
-          '-i',
-          'testsrc=size=640x480:rate=25:duration=4',
-          '-f',
-          'lavfi',
-          '-i',
-          'sine=duration=4',
-          '-c:v',
-          'libx264',
-          '-pix_fmt',
-          'yuv420p',
-          '-c:a',
-          'aac',
-          clip,
-        );
+        clip = await synthesizeClip(join(dir, 'synthetic.mkv'), { seconds: 4 });
       }
       const { jpegs, audio } = await framesAndAudio(clip, dir);
       const client = await IngestClient.connect(t.url);

@@ -4,8 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import { publishFile } from '../../src/cli/publish.js';
 import { SignalClient } from '../../src/client/signal-client.js';
 import type { JoinResult } from '../../src/contracts/signalling.js';
+import { synthesizeClip } from '../../src/features/synthetic-clip.js';
 import { withTempDir } from '../helpers.js';
-import { ffmpeg, speech, testMedia } from '../media.js';
+import { speech, testMedia } from '../media.js';
 import { mediasoupSkip, startServer, type TestServer } from '../server-harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -15,25 +16,7 @@ async function talkingClip(dir: string, seconds: number): Promise<string> {
     dir,
     'This clip is sent to the server as a live publisher would send it, in real time.',
   );
-  const clip = join(dir, 'talk.mkv');
-  await ffmpeg(
-    '-f',
-    'lavfi',
-    '-i',
-    `testsrc=size=640x480:rate=25:duration=${seconds}`,
-    '-i',
-    talk,
-    '-t',
-    String(seconds),
-    '-c:v',
-    'libx264',
-    '-pix_fmt',
-    'yuv420p',
-    '-c:a',
-    'aac',
-    clip,
-  );
-  return clip;
+  return synthesizeClip(join(dir, 'talk.mkv'), { seconds, audio: { file: talk } });
 }
 
 describe('eri publish through WebRTC ingest', { skip: mediasoupSkip() }, () => {

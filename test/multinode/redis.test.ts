@@ -6,9 +6,9 @@ import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import { publishFile } from '../../src/cli/publish.js';
 import { EriStreamClient, type StreamEvent } from '../../src/client/stream-client.js';
 import type { Estimate } from '../../src/contracts/estimate.js';
+import { synthesizeClip } from '../../src/features/synthetic-clip.js';
 import { initRandomPackage } from '../../src/model/package-tools.js';
 import { CLI, withTempDir } from '../helpers.js';
-import { ffmpeg } from '../media.js';
 import { RedisServer, redisSkip } from '../redis-harness.js';
 import { mediasoupSkip, startServer, type TestServer } from '../server-harness.js';
 
@@ -18,25 +18,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const skip = redisSkip() || mediasoupSkip();
 
 async function clip(dir: string, seconds: number): Promise<string> {
-  const path = join(dir, `clip-${seconds}.mkv`);
-  await ffmpeg(
-    '-f',
-    'lavfi',
-    '-i',
-    `testsrc=size=640x480:rate=25:duration=${seconds}`,
-    '-f',
-    'lavfi',
-    '-i',
-    `sine=duration=${seconds}`,
-    '-c:v',
-    'libx264',
-    '-pix_fmt',
-    'yuv420p',
-    '-c:a',
-    'aac',
-    path,
-  );
-  return path;
+  return synthesizeClip(join(dir, `clip-${seconds}.mkv`), { seconds });
 }
 
 function contiguous(estimates: Estimate[]): void {
