@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 # --- Debian packages ---------------------------------------------------------------------------
-APT_PACKAGES=(ffmpeg espeak-ng chromium redis-server)
+# python3-torch + OpenBLAS: models/training (the reference BLAS makes a training step ~10x slower).
+APT_PACKAGES=(ffmpeg espeak-ng chromium redis-server python3-torch python3-numpy libopenblas0-pthread)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -47,6 +48,26 @@ fi
 if [ ! -x "$MEDIASOUP_WORKER_BIN" ]; then
   log "building mediasoup-worker $mediasoup_version (once per version, ~8 min) into $MEDIASOUP_WORKER_BIN"
   bash scripts/mediasoup/build-worker.sh node_modules/mediasoup "$MEDIASOUP_WORKER_BIN"
+fi
+
+# --- public-domain portraits ---------------------------------------------------------------------
+# Two public-domain photographs that ship inside Debian packages (Grace Hopper, US Navy, in facedetect's
+# examples; Eileen Collins, NASA, in scikit-image's data): the faces of the synthetic datasets that the
+# training tests and the starter model use. Fetched with `apt-get download` (no install), once.
+portraits=$cache_root/portraits
+if [ ! -f "$portraits/grace_hopper.jpg" ] || [ ! -f "$portraits/astronaut.png" ]; then
+  log "fetching public-domain portraits from Debian packages into $portraits"
+  tmp=$(mktemp -d)
+  if (cd "$tmp" && { apt-get download facedetect python3-skimage >/dev/null 2>&1 ||
+        { ${SUDO:-} apt-get update -qq && apt-get download facedetect python3-skimage >/dev/null 2>&1; }; } &&
+      for deb in ./*.deb; do dpkg -x "$deb" x; done); then
+    mkdir -p "$portraits"
+    cp "$tmp/x/usr/share/doc/facedetect/examples/grace_hopper_512x512.jpg" "$portraits/grace_hopper.jpg"
+    cp "$tmp/x/usr/lib/python3/dist-packages/skimage/data/astronaut.png" "$portraits/astronaut.png"
+  else
+    log "could not fetch the portraits: the training tests that need faces will skip"
+  fi
+  rm -rf "$tmp"
 fi
 
 # --- build ---------------------------------------------------------------------------------------

@@ -52,6 +52,10 @@ export const ERROR_CODES = {
   ERI_ERR_INFERENCE: 'inference failed',
   /** A call on an object that was already closed. */
   ERI_ERR_CLOSED: 'object is closed',
+  /** A dataset (data_info.csv + videos) or an extracted feature set is missing or malformed. */
+  ERI_ERR_DATASET: 'invalid dataset',
+  /** The PyTorch trainer could not start or failed. */
+  ERI_ERR_TRAINING: 'training failed',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -4,25 +4,11 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { CLI, REFERENCE_FIXTURE, referenceFixtureSkip, withTempDir } from './helpers.js';
+import { CLI, REFERENCE_FIXTURE, referenceFixtureSkip, runEri, withTempDir } from './helpers.js';
 
 const run = promisify(execFile);
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function eri(...args: string[]): Promise<Result> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const eri = (...args: string[]) => runEri(args);
 
 describe('eri CLI', () => {
   it('every command has --help', async () => {

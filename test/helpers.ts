@@ -1,8 +1,10 @@
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 /** Paths and small utilities shared by the tests (compiled to dist/test/, run from the repo root). */
 
@@ -52,4 +54,36 @@ export function assertClose(
 ): void {
   const d = maxAbsDiff(actual, expected);
   if (!(d <= tol)) throw new Error(`${what}: max |diff| ${d.toExponential(3)} exceeds ${tol}`);
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `eri` CLI; never throws: the exit code, stdout and stderr come back for assertions. */
+export async function runEri(
+  args: readonly string[],
+  options: { timeoutMs?: number } = {},
+): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], {
+      timeout: options.timeoutMs ?? 120_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+/** A skip reason when Debian's python3 lacks PyTorch (models/training cannot run), else false. */
+export function pythonTorchSkip(): string | false {
+  const python = process.env.ERI_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+  const probe = spawnSync(python, ['-c', 'import torch, numpy'], { stdio: 'ignore', timeout: 60_000 });
+  return probe.status === 0
+    ? false
+    : `${python} cannot import torch and numpy (apt-get install python3-torch)`;
 }

@@ -14,7 +14,7 @@ import { EriError } from '../errors.js';
 import type { MediaInput } from '../features/decode.js';
 import { DEFAULT_ANALYSIS_SIZE, extractFeatures } from '../features/extract.js';
 import { FeaturePool } from '../features/pool.js';
-import { writeFeaturesFile } from '../model/features-file.js';
+import { stackRows, writeFeaturesFile } from '../model/features-file.js';
 import { EriModel } from '../model/model.js';
 import { defaultModelDir } from './default-model.js';
 import { positiveInt } from './options.js';
@@ -188,14 +188,9 @@ export async function analyze(input: string, o: AnalyzeOptions): Promise<void> {
     if (o.format === 'json') out.write(`${JSON.stringify({ ...summary, running, final: clip }, null, 2)}\n`);
     if (o.format === 'ndjson') out.write(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
     if (o.features) {
-      const stack = (rows: Float32Array[], dim: number) => {
-        const data = new Float32Array(rows.length * dim);
-        for (const [i, r] of rows.entries()) data.set(r, i * dim);
-        return { shape: [rows.length, dim], data };
-      };
       await writeFeaturesFile(o.features, {
-        video: stack(video, ERI_FACE_AUDIO_V1_SPEC.video.dim),
-        audio: stack(audio, ERI_FACE_AUDIO_V1_SPEC.audio.dim),
+        video: stackRows(video, ERI_FACE_AUDIO_V1_SPEC.video.dim),
+        audio: stackRows(audio, ERI_FACE_AUDIO_V1_SPEC.audio.dim),
         featureSpecId: ERI_FACE_AUDIO_V1_SPEC.id,
       });
     }

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { isEriError } from '../errors.js';
 import { registerAnalyze } from './analyze.js';
 import { registerBenchCommands } from './bench-commands.js';
+import { registerDatasetCommands } from './dataset-commands.js';
 import { registerModelCommands } from './model-commands.js';
 import { registerPredictFeatures } from './predict-features.js';
 import { registerPublish } from './publish.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerAnalyze(program);
   registerServe(program);
   registerPublish(program);
+  registerDatasetCommands(program);
   registerBenchCommands(program);
   return program;
 }

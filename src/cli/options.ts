@@ -27,3 +27,16 @@ export function modalityList(value: string): ('video' | 'audio')[] {
   }
   return parts as ('video' | 'audio')[];
 }
+
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n))
+    throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
+  return n;
+}
+
+export function fraction(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n < 1)) throw new InvalidArgumentError(`expected a number in [0, 1), got '${value}'`);
+  return n;
+}

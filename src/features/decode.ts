@@ -92,6 +92,19 @@ function runProbe(
 }
 
 /**
+ * The last lines ffmpeg logged, without the context pointers it prints (`[mov,mp4 @ 0x55d…]`), so the
+ * same bad file gives the same message on every run.
+ */
+function ffmpegLog(text: string, lines: number): string {
+  return text
+    .trim()
+    .split('\n')
+    .slice(-lines)
+    .map((l) => l.replace(/ @ 0x[0-9a-f]+\]/g, ']'))
+    .join(' | ');
+}
+
+/**
  * Which streams the input has, so ffmpeg is only asked for outputs it can produce. A piped input is
  * probed from its first bytes, which are then replayed to the decoder (nothing touches the disk).
  */
@@ -110,7 +123,7 @@ export async function probeStreams(
     replay = { stream: Readable.from(prefixThenRest(prefix, input.stream)), name: inputName(input) };
   }
   if (result.code !== 0) {
-    const why = result.err.trim().split('\n').slice(-2).join(' | ') || `ffprobe exited with ${result.code}`;
+    const why = ffmpegLog(result.err, 2) || `ffprobe exited with ${result.code}`;
     throw new EriError('ERI_ERR_MEDIA_DECODE', `${inputName(input)}: cannot read media: ${why}`);
   }
   const parsed = JSON.parse(result.out || '{}') as {
@@ -387,7 +400,7 @@ export async function* decodeMedia(
     // truncated Matroska file ("File ended prematurely") that still exits 0. Treat it as a failure.
     if (exit?.code !== 0 || stderrTail.trim() !== '') {
       const why =
-        stderrTail.trim().split('\n').slice(-3).join(' | ') ||
+        ffmpegLog(stderrTail, 3) ||
         `ffmpeg exited with ${exit?.code ?? exit?.signal}`;
       const hint =
         typeof input === 'string'

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as mediasoup from 'mediasoup';
 import type { Router, RouterRtpCodecCapability, Worker } from 'mediasoup/types';
 import { EriError } from '../errors.js';
+import { eriCacheRoot } from '../util/cache-dir.js';
 
 /**
  * mediasoup workers (one per core by default) and a router per room. A worker that dies takes its
@@ -26,8 +27,7 @@ export const MEDIA_CODECS: RouterRtpCodecCapability[] = [
 export function mediasoupWorkerBin(env: NodeJS.ProcessEnv = process.env): string {
   if (env.MEDIASOUP_WORKER_BIN) return env.MEDIASOUP_WORKER_BIN;
   const version = mediasoup.version;
-  const root = env.ERI_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'eri-stream');
-  return join(root, 'mediasoup-worker', version, 'mediasoup-worker');
+  return join(eriCacheRoot(env), 'mediasoup-worker', version, 'mediasoup-worker');
 }
 
 export interface MediaWorkerOptions {

@@ -45,13 +45,25 @@ export async function readFeaturesFile(path: string): Promise<FeaturesFile> {
   };
 }
 
-export async function writeFeaturesFile(path: string, features: FeaturesFile): Promise<void> {
+/** Written to a temporary file and renamed into place, so a reader never sees half a file. */
+export async function writeFeaturesFile(
+  path: string,
+  features: FeaturesFile,
+  extraMetadata: Record<string, string> = {},
+): Promise<void> {
   const tensors = new Map<string, Float32Tensor>();
   if (features.video) tensors.set('video', features.video);
   if (features.audio) tensors.set('audio', features.audio);
-  await writeSafetensors(
-    path,
-    tensors,
-    features.featureSpecId ? { [FEATURE_SPEC_METADATA_KEY]: features.featureSpecId } : undefined,
-  );
+  const metadata = {
+    ...extraMetadata,
+    ...(features.featureSpecId ? { [FEATURE_SPEC_METADATA_KEY]: features.featureSpecId } : {}),
+  };
+  await writeSafetensors(path, tensors, Object.keys(metadata).length > 0 ? metadata : undefined);
+}
+
+/** Stacks per-step rows into a [steps, dim] tensor. */
+export function stackRows(rows: readonly Float32Array[], dim: number): Float32Tensor {
+  const data = new Float32Array(rows.length * dim);
+  for (const [i, r] of rows.entries()) data.set(r, i * dim);
+  return { shape: [rows.length, dim], data };
 }

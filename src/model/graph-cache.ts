@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { eriCacheRoot } from '../util/cache-dir.js';
 import { buildGraph, GRAPH_BUILDER_VERSION, GRAPH_IDS, type GraphId } from './graphs.js';
 import type { ModelWeights } from './weights.js';
 
@@ -12,7 +13,7 @@ import type { ModelWeights } from './weights.js';
  */
 
 export function defaultCacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.ERI_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'eri-stream');
+  return eriCacheRoot(env);
 }
 
 export function graphCacheKey(weights: ModelWeights): string {

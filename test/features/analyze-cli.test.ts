@@ -6,23 +6,12 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { estimateSchema } from '../../src/contracts/estimate.js';
-import { CLI, withTempDir } from '../helpers.js';
+import { CLI, runEri, withTempDir } from '../helpers.js';
 import { ffmpeg, speech, syntheticClip } from '../media.js';
 
 const run = promisify(execFile);
 
-async function eri(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
-      timeout: 120_000,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const eri = (...args: string[]) => runEri(args);
 
 describe('eri analyze', () => {
   it('json, ndjson and csv agree; the final estimate equals predict-features on the saved features', async () => {

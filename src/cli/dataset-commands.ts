@@ -1,0 +1,262 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { extractDataset, REPORT_FILE } from '../dataset/extract-dataset.js';
+import { clipsOfSplit, readFeaturesIndex } from '../dataset/features-index.js';
+import { evaluate } from '../dataset/metrics.js';
+import { runTrainer } from '../dataset/python-trainer.js';
+import { scatterSvg } from '../dataset/scatter-svg.js';
+import { EriError } from '../errors.js';
+import { FeaturePool } from '../features/pool.js';
+import { readFeaturesFile } from '../model/features-file.js';
+import { EriModel } from '../model/model.js';
+import { loadModelPackage } from '../model/package.js';
+import { describePackage } from './model-commands.js';
+import { fraction, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
+
+/** `eri extract`, `eri train`, `eri eval`: from a labelled dataset to a model package and its scores. */
+
+async function extractCommand(
+  datasetDir: string,
+  o: { out: string; workers: number; jobs?: number; progress: boolean },
+) {
+  const pool = new FeaturePool({ workers: o.workers });
+  const bar =
+    o.progress && process.stderr.isTTY
+      ? new cliProgress.SingleBar(
+          {
+            stream: process.stderr,
+            format:
+              'extracting [{bar}] {value}/{total} clips | {failed} failed | {steps} steps | ETA {eta_formatted}',
+            hideCursor: true,
+            etaBuffer: 20,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
+  try {
+    let started = false;
+    const { index, report } = await extractDataset(datasetDir, o.out, pool, {
+      ...(o.jobs ? { jobs: o.jobs } : {}),
+      onProgress: (p) => {
+        if (!bar) return;
+        if (!started) bar.start(p.total, 0, { failed: 0, steps: 0 });
+        started = true;
+        bar.update(p.done, { failed: p.failed, steps: p.steps });
+      },
+    });
+    bar?.stop();
+    await writeFile(join(o.out, REPORT_FILE), `${JSON.stringify(report, null, 2)}\n`);
+    const splits = new Map<string, number>();
+    for (const c of index.clips) splits.set(c.split, (splits.get(c.split) ?? 0) + 1);
+    console.log(
+      `eri: ${index.clips.length} of ${report.clips} clips in ${o.out} (${report.extracted} extracted, ${report.reused} already done; ` +
+        `${[...splits].map(([s, n]) => `${s} ${n}`).join(', ')}) in ${report.elapsedS.toFixed(1)} s`,
+    );
+    if (report.failed.length > 0) {
+      console.log(`eri: ${report.failed.length} clip(s) failed (listed in ${join(o.out, REPORT_FILE)}):`);
+      for (const f of report.failed.slice(0, 20)) console.log(`  ${f.id}: [${f.code}] ${f.message}`);
+    }
+  } finally {
+    bar?.stop();
+    await pool.close();
+  }
+}
+
+interface TrainOptions {
+  out: string;
+  epochs: number;
+  batch: number;
+  lr: number;
+  lrStep: number;
+  patience: number;
+  seed: number;
+  dropout: number;
+  modalityDropout: number;
+  threads: number;
+  name: string;
+  version: string;
+  data?: string;
+  licence?: string;
+}
+
+async function trainCommand(featuresDir: string, o: TrainOptions) {
+  await readFeaturesIndex(featuresDir); // a clear error here beats a Python traceback
+  const args = [
+    'train',
+    featuresDir,
+    '--out',
+    o.out,
+    ...[
+      '--epochs',
+      o.epochs,
+      '--batch',
+      o.batch,
+      '--lr',
+      o.lr,
+      '--lr-step',
+      o.lrStep,
+      '--patience',
+      o.patience,
+    ],
+    ...[
+      '--seed',
+      o.seed,
+      '--dropout',
+      o.dropout,
+      '--modality-dropout',
+      o.modalityDropout,
+      '--threads',
+      o.threads,
+    ],
+    ...['--name', o.name, '--version', o.version],
+    ...(o.data ? ['--data', o.data] : []),
+    ...(o.licence ? ['--licence', o.licence] : []),
+  ].map(String);
+  await runTrainer(args);
+  // The package is only reported made once the server's own loader accepts it.
+  console.log(`\nwrote ${o.out}\n${describePackage(await loadModelPackage(o.out))}`);
+}
+
+export interface EvalResult {
+  predictionsPath: string;
+  metricsPath?: string;
+  plotPath?: string;
+}
+
+export async function evalCommand(
+  modelDir: string,
+  featuresDir: string,
+  o: { split: string; out?: string },
+): Promise<EvalResult> {
+  const index = await readFeaturesIndex(featuresDir);
+  const clips = clipsOfSplit(index, o.split === 'all' ? undefined : o.split);
+  if (clips.length === 0) {
+    throw new EriError('ERI_ERR_DATASET', `${featuresDir} has no clips in split '${o.split}'`);
+  }
+  const model = await EriModel.load(modelDir, { engine: 'local', featureSpec: index.featureSpec });
+  const out = o.out ?? join(featuresDir, 'eval', `${model.card.name}-${o.split.toLowerCase()}`);
+  const emotions = model.card.emotions;
+  const predicted: Float32Array[] = [];
+  try {
+    for (const clip of clips) {
+      const features = await readFeaturesFile(join(featuresDir, clip.file));
+      predicted.push((await model.predict(features)).intensities);
+    }
+  } finally {
+    await model.close();
+  }
+  await mkdir(out, { recursive: true });
+  const predictionsPath = join(out, 'predictions.csv');
+  const lines = [
+    ['File_ID', ...emotions].join(','),
+    ...clips.map((c, i) =>
+      [c.id, ...Array.from(predicted[i] as Float32Array, (v) => v.toFixed(7))].join(','),
+    ),
+  ];
+  await writeFile(predictionsPath, `${lines.join('\n')}\n`);
+  const labelled = clips.flatMap((c, i) =>
+    c.labels ? [{ truth: c.labels, pred: predicted[i] as Float32Array }] : [],
+  );
+  console.log(`eri: predictions for ${clips.length} clips -> ${predictionsPath}`);
+  if (labelled.length === 0) {
+    console.log(
+      `eri: split '${o.split}' has no labels: predictions only (the challenge's submission layout)`,
+    );
+    return { predictionsPath };
+  }
+  // Score exactly what the CSV says, so a score recomputed from the file agrees to the last digit.
+  const rounded = labelled.map((l) => Array.from(l.pred, (v) => Number(v.toFixed(7))));
+  const truth = labelled.map((l) => l.truth);
+  const metrics = evaluate(rounded, truth, emotions);
+  const metricsPath = join(out, 'metrics.json');
+  await writeFile(
+    metricsPath,
+    `${JSON.stringify({ model: `${model.card.name}@${model.card.version}`, features: featuresDir, split: o.split, ...metrics }, null, 2)}\n`,
+  );
+  const plotPath = join(out, 'scatter.svg');
+  await writeFile(
+    plotPath,
+    scatterSvg(`${model.card.name}@${model.card.version} on ${o.split}`, emotions, rounded, truth, metrics),
+  );
+  console.log(`${'emotion'.padEnd(16)} ${'pearson r'.padStart(10)} ${'MAE'.padStart(8)}`);
+  for (const e of emotions) {
+    console.log(
+      `${e.padEnd(16)} ${(metrics.pearsonR[e] ?? 0).toFixed(4).padStart(10)} ${(metrics.maePerEmotion[e] ?? 0).toFixed(4).padStart(8)}`,
+    );
+  }
+  console.log(
+    `${'mean'.padEnd(16)} ${metrics.meanPearsonR.toFixed(4).padStart(10)} ${metrics.mae.toFixed(4).padStart(8)}   (${metrics.clips} labelled clips)`,
+  );
+  console.log(`eri: metrics -> ${metricsPath}, plot -> ${plotPath}`);
+  return { predictionsPath, metricsPath, plotPath };
+}
+
+export function registerDatasetCommands(program: Command): void {
+  program
+    .command('extract')
+    .description(
+      "run the server's feature extractor over a Hume-Reaction-style dataset (data_info.csv + videos)",
+    )
+    .argument(
+      '<dataset-dir>',
+      'folder with data_info.csv (File_ID, Split, the 7 emotions) and <File_ID>.mp4 files',
+    )
+    .requiredOption(
+      '--out <features-dir>',
+      'where to write clips/<File_ID>.safetensors, index.json and a report',
+    )
+    .option('--workers <n>', 'feature worker threads', positiveInt, availableParallelism())
+    .option('--jobs <n>', 'clips analysed at once (default: one per worker)', positiveInt)
+    .option('--no-progress', 'no progress bar')
+    .addHelpText(
+      'after',
+      '\nResumable: a rerun keeps clips already extracted from an unchanged video and redoes the rest.\nUnreadable clips are listed in extract-report.json and left out of index.json; they do not stop the run.',
+    )
+    .action(extractCommand);
+
+  program
+    .command('train')
+    .description(
+      "train the model with the seed's recipe in PyTorch (models/training) on features from eri extract",
+    )
+    .argument('<features-dir>', 'output of eri extract (Train and Val splits with labels)')
+    .requiredOption(
+      '--out <model-dir>',
+      'model package to write (checkpoints go under it too; rerun to resume)',
+    )
+    .option('--epochs <n>', 'most epochs', positiveInt, 60)
+    .option('--batch <n>', 'clips per batch', positiveInt, 16)
+    .option('--lr <x>', 'AdamW learning rate', positiveNumber, 1e-4)
+    .option('--lr-step <n>', 'halve the learning rate every n epochs', positiveInt, 10)
+    .option(
+      '--patience <n>',
+      'stop after n epochs without a better validation mean Pearson r',
+      positiveInt,
+      15,
+    )
+    .option('--seed <n>', 'random seed', nonNegativeInt, 0)
+    .option('--dropout <p>', 'dropout in the transformer and head', fraction, 0)
+    .option('--modality-dropout <p>', 'chance per clip of hiding its video or its audio', fraction, 0)
+    .option('--threads <n>', 'PyTorch threads', positiveInt, 1)
+    .option('--name <name>', 'package name', 'eri-trained')
+    .option('--version <version>', 'package version', '1.0.0')
+    .option('--data <text>', 'what the training data is (goes into the model card)')
+    .option('--licence <text>', 'the licence the weights may be used under')
+    .action(trainCommand);
+
+  program
+    .command('eval')
+    .description(
+      'score a model on extracted features: Pearson r per emotion, their mean (the ABAW5 metric), MAE',
+    )
+    .argument('<model-dir>', 'model package')
+    .argument('<features-dir>', 'output of eri extract')
+    .option('--split <name>', "split to score (Train, Val, Test or 'all')", 'Val')
+    .option('--out <dir>', 'where to write predictions.csv, metrics.json and scatter.svg')
+    .action((modelDir: string, featuresDir: string, o: { split: string; out?: string }) =>
+      evalCommand(modelDir, featuresDir, o).then(() => undefined),
+    );
+}
