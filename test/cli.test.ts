@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import { CLI, REFERENCE_FIXTURE, referenceFixtureSkip, runEri, withTempDir } from './helpers.js';
-
-const run = promisify(execFile);
+import { REFERENCE_FIXTURE, referenceFixtureSkip, runEri, withTempDir } from './helpers.js';
 
 const eri = (...args: string[]) => runEri(args);
 

@@ -399,9 +399,7 @@ export async function* decodeMedia(
     // ffmpeg runs at log level "error": anything it printed is an error it recovered from, e.g. a
     // truncated Matroska file ("File ended prematurely") that still exits 0. Treat it as a failure.
     if (exit?.code !== 0 || stderrTail.trim() !== '') {
-      const why =
-        ffmpegLog(stderrTail, 3) ||
-        `ffmpeg exited with ${exit?.code ?? exit?.signal}`;
+      const why = ffmpegLog(stderrTail, 3) || `ffmpeg exited with ${exit?.code ?? exit?.signal}`;
       const hint =
         typeof input === 'string'
           ? ''

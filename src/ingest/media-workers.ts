@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import * as mediasoup from 'mediasoup';
 import type { Router, RouterRtpCodecCapability, Worker } from 'mediasoup/types';

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { eriCacheRoot } from '../util/cache-dir.js';
 import { buildGraph, GRAPH_BUILDER_VERSION, GRAPH_IDS, type GraphId } from './graphs.js';
