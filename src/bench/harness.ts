@@ -7,6 +7,7 @@ export interface Summary {
   n: number;
   medianMs: number;
   p95Ms: number;
+  p99Ms: number;
   maxMs: number;
 }
 
@@ -14,7 +15,13 @@ export function summarize(samplesMs: readonly number[]): Summary {
   const sorted = [...samplesMs].sort((a, b) => a - b);
   const at = (q: number) =>
     sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1) + 0.5))] ?? 0;
-  return { n: sorted.length, medianMs: at(0.5), p95Ms: at(0.95), maxMs: sorted[sorted.length - 1] ?? 0 };
+  return {
+    n: sorted.length,
+    medianMs: at(0.5),
+    p95Ms: at(0.95),
+    p99Ms: at(0.99),
+    maxMs: sorted[sorted.length - 1] ?? 0,
+  };
 }
 
 /** Runs `fn` `warmup` times untimed, then `repeats` times timed. */

@@ -9,7 +9,7 @@ import type { FeatureStep } from '../contracts/feature-step.js';
 import { SeededRandom } from '../model/init.js';
 import { EriModel } from '../model/model.js';
 import { initRandomPackage } from '../model/package-tools.js';
-import { describeMachine, fmt, machineInfo, type Summary, summarize, table } from './harness.js';
+import { describeMachine, fmt, machineInfo, type Summary, summarize, table, timeIt } from './harness.js';
 
 /**
  * `eri bench pipeline`: the streaming model under load. Sessions of synthetic feature steps arrive in
@@ -59,16 +59,8 @@ async function* realTime(steps: FeatureStep[], start: number): AsyncGenerator<Fe
   }
 }
 
-async function timeRepeated(fn: () => Promise<unknown>, repeats: number): Promise<Summary> {
-  await fn();
-  const samples: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t0 = performance.now();
-    await fn();
-    samples.push(performance.now() - t0);
-  }
-  return summarize(samples);
-}
+/** One untimed warm-up call, then `repeats` timed calls. */
+const timeRepeated = (fn: () => Promise<unknown>, repeats: number) => timeIt(fn, repeats, 1);
 
 export async function runPipelineBench(o: PipelineBenchOptions = {}): Promise<PipelineBenchResult> {
   const dir = await mkdtemp(join(tmpdir(), 'eri-bench-'));
@@ -167,6 +159,7 @@ export async function runPipelineBench(o: PipelineBenchOptions = {}): Promise<Pi
       n: s.n,
       medianMs: s.medianMs / n,
       p95Ms: s.p95Ms / n,
+      p99Ms: s.p99Ms / n,
       maxMs: s.maxMs / n,
     });
     const gru = [

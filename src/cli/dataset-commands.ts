@@ -78,6 +78,7 @@ interface TrainOptions {
   threads: number;
   name: string;
   version: string;
+  description?: string;
   data?: string;
   licence?: string;
 }
@@ -112,6 +113,7 @@ async function trainCommand(featuresDir: string, o: TrainOptions) {
       o.threads,
     ],
     ...['--name', o.name, '--version', o.version],
+    ...(o.description ? ['--description', o.description] : []),
     ...(o.data ? ['--data', o.data] : []),
     ...(o.licence ? ['--licence', o.licence] : []),
   ].map(String);
@@ -243,6 +245,7 @@ export function registerDatasetCommands(program: Command): void {
     .option('--threads <n>', 'PyTorch threads', positiveInt, 1)
     .option('--name <name>', 'package name', 'eri-trained')
     .option('--version <version>', 'package version', '1.0.0')
+    .option('--description <text>', 'what the model is (goes into the model card)')
     .option('--data <text>', 'what the training data is (goes into the model card)')
     .option('--licence <text>', 'the licence the weights may be used under')
     .action(trainCommand);

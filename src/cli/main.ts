@@ -4,6 +4,7 @@ import { isEriError } from '../errors.js';
 import { registerAnalyze } from './analyze.js';
 import { registerBenchCommands } from './bench-commands.js';
 import { registerDatasetCommands } from './dataset-commands.js';
+import { registerLoadCommands } from './load-commands.js';
 import { registerModelCommands } from './model-commands.js';
 import { registerPredictFeatures } from './predict-features.js';
 import { registerPublish } from './publish.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerPublish(program);
   registerDatasetCommands(program);
+  registerLoadCommands(program);
   registerBenchCommands(program);
   return program;
 }

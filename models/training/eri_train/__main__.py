@@ -1,4 +1,4 @@
-"""python3 -m eri_train {train,predict,import-checkpoint,bench} — see models/training/README.md."""
+"""python3 -m eri_train {train,predict,import-checkpoint,teacher,bench} — see models/training/README.md."""
 
 import argparse
 import csv
@@ -57,6 +57,13 @@ def cmd_import_checkpoint(a):
     state = state_dict_from_checkpoint(obj)
     safetensors_io.write(a.out, state, {"format": "pt", "source": a.checkpoint})
     print(f"wrote {len(state)} tensors to {a.out}; now: eri model import {a.out} --out <package-dir> ...")
+
+
+def cmd_teacher(a):
+    from .teacher import label_features
+
+    kept, dropped = label_features(a.features)
+    print(f"teacher labels for {kept} clips in {a.features}/index.json; {len(dropped)} without a face left out")
 
 
 def cmd_bench(a):
@@ -131,6 +138,10 @@ def main(argv=None):
     i.add_argument("checkpoint")
     i.add_argument("--out", required=True)
     i.set_defaults(run=cmd_import_checkpoint)
+
+    te = sub.add_parser("teacher", help="write the starter model's proxy labels into an extracted feature set")
+    te.add_argument("features")
+    te.set_defaults(run=cmd_teacher)
 
     b = sub.add_parser("bench", help="time the full model from scratch (the PyTorch baseline of eri bench)")
     b.add_argument("--model")

@@ -1,0 +1,65 @@
+// Publishing over the WebSocket frame ingest (/v1/ingest, docs/ingest.md): JPEG frames and 16-bit PCM
+// at 10 Hz, from media prepared by prepare-media.sh (frames of a real clip, its audio).
+import { Counter, Trend } from 'k6/metrics';
+import ws from 'k6/ws';
+import { wsUrl } from './config.ts';
+
+const MEDIA_DIR = __ENV.MEDIA_DIR || './media';
+const manifest: { frames: number; rateHz: number; sampleRate: number } = JSON.parse(
+  open(`${MEDIA_DIR}/media.json`),
+);
+const frames: ArrayBuffer[] = [];
+for (let i = 1; i <= manifest.frames; i++)
+  frames.push(open(`${MEDIA_DIR}/frames/${String(i).padStart(5, '0')}.jpg`, 'b'));
+const audio: ArrayBuffer = open(`${MEDIA_DIR}/audio.pcm`, 'b');
+
+export const captureToEstimate = new Trend('eri_capture_to_estimate_ms', true);
+export const estimates = new Counter('eri_estimates');
+export const ingestErrors = new Counter('eri_ingest_errors');
+
+/** kind 1 = JPEG frame, 2 = PCM chunk; bytes 8-15: media time in seconds (float64 LE); payload from 16. */
+function message(kind: 1 | 2, t: number, payload: ArrayBuffer): ArrayBuffer {
+  const out = new Uint8Array(16 + payload.byteLength);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, kind);
+  view.setFloat64(8, t, true);
+  out.set(new Uint8Array(payload), 16);
+  return out.buffer;
+}
+
+/** One publisher session of `seconds`, looping the prepared clip; resolves when the server ends it. */
+export function publish(room: string, sessionId: string, seconds: number): void {
+  const stepMs = 1000 / manifest.rateHz;
+  const chunk = Math.round(manifest.sampleRate / manifest.rateHz) * 2;
+  const sentAt: Record<string, number> = {};
+  ws.connect(wsUrl('/v1/ingest'), null, (socket) => {
+    let step = 0;
+    socket.on('open', () => {
+      socket.send(JSON.stringify({ type: 'start', roomId: room, sessionId }));
+      socket.setInterval(() => {
+        if (step >= seconds * manifest.rateHz) return;
+        const t = step / manifest.rateHz;
+        const i = step % manifest.frames;
+        const offset = (i * chunk) % Math.max(chunk, audio.byteLength - chunk);
+        sentAt[t.toFixed(1)] = Date.now();
+        socket.sendBinary(message(1, t, frames[i] as ArrayBuffer));
+        socket.sendBinary(message(2, t, audio.slice(offset, offset + chunk)));
+        step++;
+        if (step === seconds * manifest.rateHz) socket.send(JSON.stringify({ type: 'end' }));
+      }, stepMs);
+    });
+    socket.on('message', (text: string) => {
+      const m = JSON.parse(text);
+      if (m.type === 'estimate' && !m.final) {
+        estimates.add(1);
+        // The estimate covers media up to windowEnd: the frame for the step that ends there was sent at…
+        const sent = sentAt[(m.windowEnd - 1 / manifest.rateHz).toFixed(1)];
+        if (sent !== undefined) captureToEstimate.add(Date.now() - sent);
+      } else if (m.type === 'error') {
+        ingestErrors.add(1);
+        console.error(`ingest error ${m.code}: ${m.message}`);
+      } else if (m.type === 'session.ended') socket.close();
+    });
+    socket.setTimeout(() => socket.close(), (seconds + 15) * 1000);
+  });
+}
