@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { formatEstimateCostBench, runEstimateCostBench } from '../bench/estimate-cost-bench.js';
 import { formatFanoutBench, runFanoutBench } from '../bench/fanout-bench.js';
 import { formatFeaturesBench, runFeaturesBench } from '../bench/features-bench.js';
 import { formatIngestBench, runIngestBench } from '../bench/ingest-bench.js';
@@ -25,6 +26,20 @@ export function registerBenchCommands(program: Command): void {
         ...(o.model ? { modelDir: o.model } : {}),
       });
       console.log(formatModelBench(result));
+      if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+    });
+
+  bench
+    .command('estimate')
+    .description(
+      'one running estimate (W=300, S=10 steps) as the server computes it vs PyTorch from scratch vs the FLOP floor',
+    )
+    .option('--repeats <n>', 'timed repetitions', positiveInt, 20)
+    .option('--no-pytorch', 'skip the PyTorch comparison (models/training, python3-torch)')
+    .option('--json <file>', 'also write the results as JSON')
+    .action(async (o: { repeats: number; pytorch: boolean; json?: string }) => {
+      const result = await runEstimateCostBench({ repeats: o.repeats, pytorch: o.pytorch });
+      console.log(formatEstimateCostBench(result));
       if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
     });
 
