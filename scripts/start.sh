@@ -15,4 +15,6 @@ if [ ! -f "$model/model.json" ]; then
     $eri model init --random --out "$model" --seed 0 >/dev/null
   fi
 fi
+# Local use: no authentication unless ERI_JWT_SECRET / ERI_JWT_PUBLIC_KEY is set (then tokens are required).
+if [ -z "${ERI_JWT_SECRET:-}${ERI_JWT_PUBLIC_KEY:-}" ]; then set -- --insecure-dev "$@"; fi
 exec $eri serve --model "$model" "$@"

@@ -54,6 +54,10 @@ export const ERROR_CODES = {
   ERI_ERR_CLOSED: 'object is closed',
   /** A dataset (data_info.csv + videos) or an extracted feature set is missing or malformed. */
   ERI_ERR_DATASET: 'invalid dataset',
+  /** No token, or a token that is invalid or expired (HTTP 401). */
+  ERI_ERR_UNAUTHENTICATED: 'not authenticated',
+  /** A valid token whose scopes do not cover the request (HTTP 403). */
+  ERI_ERR_FORBIDDEN: 'forbidden',
   /** The PyTorch trainer could not start or failed. */
   ERI_ERR_TRAINING: 'training failed',
 } as const;

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { EMOTIONS } from '../src/contracts/emotions.js';
+import { type Estimate, namedIntensities } from '../src/contracts/estimate.js';
 
 /** Paths and small utilities shared by the tests (compiled to dist/test/, run from the repo root). */
 
@@ -86,4 +88,26 @@ export function pythonTorchSkip(): string | false {
   return probe.status === 0
     ? false
     : `${python} cannot import torch and numpy (apt-get install python3-torch)`;
+}
+
+/** A well-formed estimate with values that depend on seq, for protocol and auth tests without media. */
+export function fakeEstimate(sessionId: string, roomId: string, seq: number, final = false): Estimate {
+  const values = EMOTIONS.map((_, i) => ((seq + i) % 10) / 10);
+  return {
+    v: 1,
+    sessionId,
+    roomId,
+    seq,
+    windowStart: 0,
+    windowEnd: seq + 1,
+    wallTime: new Date().toISOString(),
+    intensities: namedIntensities(values),
+    values,
+    coverage: { face: 1, speech: 0.5 },
+    modalities: ['video', 'audio'],
+    final,
+    model: 'm@1',
+    latencyMs: 3,
+    steps: 10,
+  };
 }

@@ -27,7 +27,15 @@ export async function startServer(overrides: Partial<Record<string, unknown>> = 
   await initRandomPackage(join(dir, 'model'), { seed: 1 });
   const config: ServerConfig = loadServerConfig(
     {},
-    { host: '127.0.0.1', port: 0, mediaWorkers: 1, featureWorkers: 2, inferenceWorkers: 1, ...overrides },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      mediaWorkers: 1,
+      featureWorkers: 2,
+      inferenceWorkers: 1,
+      ...(overrides.jwtSecret || overrides.jwtPublicKey ? {} : { insecureDev: true }),
+      ...overrides,
+    },
   );
   const logs: string[] = [];
   const server = await EriServer.create(config, join(dir, 'model'), (line) => logs.push(line));

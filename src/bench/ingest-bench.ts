@@ -44,7 +44,10 @@ export async function runIngestBench(
     await initRandomPackage(join(dir, 'model'), { seed: 1 });
     const clip = join(dir, 'clip.mkv');
     await synthesizeClip(clip, { seconds, fps: 30, pattern: 'testsrc2' });
-    const server = await EriServer.create(loadServerConfig({}, { port: 0 }), join(dir, 'model'));
+    const server = await EriServer.create(
+      loadServerConfig({}, { port: 0, insecureDev: true }),
+      join(dir, 'model'),
+    );
     const url = await server.listen();
     const runs: IngestBenchResult['runs'] = [];
     try {

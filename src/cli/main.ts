@@ -9,6 +9,7 @@ import { registerModelCommands } from './model-commands.js';
 import { registerPredictFeatures } from './predict-features.js';
 import { registerPublish } from './publish.js';
 import { registerServe } from './serve.js';
+import { registerToken } from './token.js';
 
 /** The `eri` command line. Every failure prints `eri: error [CODE]: message` and exits non-zero. */
 
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerPredictFeatures(program);
   registerAnalyze(program);
   registerServe(program);
+  registerToken(program);
   registerPublish(program);
   registerDatasetCommands(program);
   registerLoadCommands(program);

@@ -17,6 +17,8 @@ const VIDEO = { payloadType: 101, ssrc: 22_222_222 };
 const AUDIO = { payloadType: 100, ssrc: 11_111_111 };
 
 export interface PublishOptions {
+  /** A JWT with a publish scope, when the server requires one. */
+  token?: string;
   server: string;
   room: string;
   session?: string;
@@ -36,7 +38,7 @@ export interface PublishResult {
 
 export async function publishFile(file: string, o: PublishOptions): Promise<PublishResult> {
   const { presence } = await probeStreams(file);
-  const client = await SignalClient.connect(o.server);
+  const client = await SignalClient.connect(o.server, o.token);
   const estimates: Estimate[] = [];
   let final: Estimate | undefined;
   let endReason: string | undefined;
@@ -178,9 +180,12 @@ export function registerPublish(program: Command): void {
     .option('--room <id>', 'room to join', 'lobby')
     .option('--session <id>', 'session id (default: assigned by the server)')
     .option('--json', 'print each estimate as one JSON line')
+    .option('--token <jwt>', 'a token with a publish scope for the room (default: $ERI_TOKEN)')
     .action(async (file: string, o: PublishOptions) => {
+      const token = o.token ?? process.env.ERI_TOKEN;
       const result = await publishFile(file, {
         ...o,
+        ...(token ? { token } : {}),
         onStarted: ({ sessionId }) =>
           process.stderr.write(`eri: publishing ${file} as session ${sessionId} in room ${o.room}\n`),
         onEstimate: (e) => {

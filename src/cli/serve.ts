@@ -19,6 +19,10 @@ export function registerServe(program: Command): void {
       'public address for ICE candidates behind NAT (ERI_RTC_ANNOUNCED_ADDRESS)',
     )
     .option('--max-sessions <n>', 'sessions this server admits (ERI_MAX_SESSIONS)', positiveInt)
+    .option(
+      '--insecure-dev',
+      'no authentication: anyone who reaches the port may publish and read everything (ERI_INSECURE_DEV; refused when NODE_ENV=production)',
+    )
     .addHelpText(
       'after',
       '\nEvery setting can also come from the environment (names in brackets); see docs/configuration.md.',
@@ -31,6 +35,7 @@ export function registerServe(program: Command): void {
         rtcIp?: string;
         announcedAddress?: string;
         maxSessions?: number;
+        insecureDev?: boolean;
       }) => {
         const config = loadServerConfig(process.env, {
           host: o.host,
@@ -39,10 +44,19 @@ export function registerServe(program: Command): void {
           'rtc.listenIp': o.rtcIp,
           'rtc.announcedAddress': o.announcedAddress,
           maxSessions: o.maxSessions,
+          insecureDev: o.insecureDev,
         });
         const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
         const server = await EriServer.create(config, config.modelDir ?? defaultModelDir(), log);
         const url = await server.listen();
+        if (config.insecureDev) {
+          log(
+            '** INSECURE DEV MODE: no authentication. Anyone who can reach this port can publish and read every estimate. **',
+          );
+          log(
+            '** For anything but local use set ERI_JWT_SECRET (or ERI_JWT_PUBLIC_KEY) and mint tokens with `eri token`. **',
+          );
+        }
         const card = server.model.card;
         log(
           `eri-stream listening on ${url} (publisher page: ${url}/publish; signalling ws ${url.replace('http', 'ws')}/v1/signal; frame ingest /v1/ingest)`,

@@ -1,4 +1,5 @@
 import uPlot from 'uplot';
+import { endpointUrl } from './endpoint-url.js';
 
 /**
  * The live dashboard (bundled by esbuild into dist/public/dashboard.js): one chart per emotion with a
@@ -151,7 +152,13 @@ function onAggregate(a: { viewers: number; mean: number[]; std: number[] }): voi
 }
 
 function connect(room: string): void {
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/stream`);
+  const ws = new WebSocket(
+    endpointUrl(
+      location.origin,
+      '/v1/stream',
+      new URLSearchParams(location.search).get('token') ?? undefined,
+    ),
+  );
   ws.onopen = () => ws.send(JSON.stringify({ type: 'subscribe', id: 1, target: { roomId: room } }));
   ws.onmessage = (event) => {
     const m = JSON.parse(String(event.data));

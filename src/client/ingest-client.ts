@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { endpointUrl } from './endpoint-url.js';
 
 /**
  * Node client for the WebSocket frame ingest (/v1/ingest): start a session, send JPEG frames and PCM
@@ -36,10 +37,9 @@ export class IngestClient {
     this.closed = new Promise((resolve) => ws.on('close', () => resolve()));
   }
 
-  static connect(url: string): Promise<IngestClient> {
-    const base = url.replace(/^http/, 'ws').replace(/\/$/, '');
+  static connect(url: string, token?: string): Promise<IngestClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${base}/v1/ingest`);
+      const ws = new WebSocket(endpointUrl(url, '/v1/ingest', token));
       ws.once('open', () => resolve(new IngestClient(ws)));
       ws.once('error', reject);
     });

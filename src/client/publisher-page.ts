@@ -1,5 +1,6 @@
 import { Device } from 'mediasoup-client';
 import type { Transport } from 'mediasoup-client/types';
+import { endpointUrl } from './endpoint-url.js';
 
 /**
  * The publisher page's script (bundled by esbuild into dist/public/publisher.js): camera preview,
@@ -93,7 +94,11 @@ async function publish(): Promise<void> {
   });
   ($('preview') as HTMLVideoElement).srcObject = stream;
   status('Connecting…');
-  const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/signal`;
+  const wsUrl = endpointUrl(
+    location.origin,
+    '/v1/signal',
+    new URLSearchParams(location.search).get('token') ?? undefined,
+  );
   const signal = await Signal.open(wsUrl);
   signal.onNotification = (name, data) => {
     if (name === 'estimate') renderEstimate(data as Parameters<typeof renderEstimate>[0]);

@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import type { SignalMethod } from '../contracts/signalling.js';
 import { EriError, type ErrorCode } from '../errors.js';
+import { endpointUrl } from './endpoint-url.js';
 
 /**
  * A small Node client for the publisher signalling protocol (/v1/signal): request/response by id,
@@ -38,11 +39,38 @@ export class SignalClient {
     });
   }
 
-  /** `url`: the server's http(s) or ws(s) base URL. */
-  static connect(url: string): Promise<SignalClient> {
+  /** `url`: the server's http(s) or ws(s) base URL; `token`: a JWT with a publish scope. */
+  static connect(url: string, token?: string): Promise<SignalClient> {
     const base = url.replace(/^http/, 'ws').replace(/\/$/, '');
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${base}/v1/signal`);
+      const ws = new WebSocket(endpointUrl(url, '/v1/signal', token));
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => {
+          body += d;
+        });
+        res.on('end', () => {
+          const parsed = (() => {
+            try {
+              return JSON.parse(body) as { code?: string; message?: string };
+            } catch {
+              return {};
+            }
+          })();
+          const code =
+            parsed.code === 'ERI_ERR_FORBIDDEN' ||
+            parsed.code === 'ERI_ERR_UNAUTHENTICATED' ||
+            parsed.code === 'ERI_ERR_LIMIT'
+              ? parsed.code
+              : 'ERI_ERR_INVALID_ARGUMENT';
+          reject(
+            new EriError(
+              code,
+              `${base}/v1/signal refused the connection (HTTP ${res.statusCode}): ${parsed.message ?? body.slice(0, 200)}`,
+            ),
+          );
+        });
+      });
       ws.once('open', () => resolve(new SignalClient(ws)));
       ws.once('error', (e) =>
         reject(new EriError('ERI_ERR_INVALID_ARGUMENT', `cannot connect to ${base}/v1/signal: ${e.message}`)),

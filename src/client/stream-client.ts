@@ -2,6 +2,7 @@ import { filter, map, Observable, Subject, share } from 'rxjs';
 import WebSocketNode from 'ws';
 import type { Estimate } from '../contracts/estimate.js';
 import type { ServerMessage, StreamEvent, StreamTarget } from '../contracts/stream-protocol.js';
+import { endpointUrl } from './endpoint-url.js';
 
 /**
  * The TypeScript client SDK for `/v1/stream`: connect once, subscribe to sessions, rooms or everything,
@@ -24,6 +25,8 @@ export interface StreamClientOptions {
   maxDelayMs?: number;
   /** A WebSocket constructor (the browser's or `ws`); defaults to the global one, else `ws`. */
   WebSocket?: typeof WebSocketNode;
+  /** A JWT with subscribe scopes, when the server requires one. */
+  token?: string;
 }
 
 export interface SubscribeOptions {
@@ -53,7 +56,9 @@ interface ActiveSub {
 
 export class EriStreamClient {
   readonly #url: string;
-  readonly #o: Required<Omit<StreamClientOptions, 'WebSocket'>> & { WebSocket: typeof WebSocketNode };
+  readonly #o: Required<Omit<StreamClientOptions, 'WebSocket' | 'token'>> & {
+    WebSocket: typeof WebSocketNode;
+  };
   readonly #subs = new Map<number, ActiveSub>();
   readonly #messages = new Subject<ServerMessage>();
   #ws: WebSocketNode | undefined;
@@ -63,7 +68,7 @@ export class EriStreamClient {
   #reconnects = 0;
 
   constructor(url: string, options: StreamClientOptions = {}) {
-    this.#url = `${url.replace(/^http/, 'ws').replace(/\/$/, '')}/v1/stream`;
+    this.#url = endpointUrl(url, '/v1/stream', options.token);
     const globalWs = (globalThis as unknown as { WebSocket?: typeof WebSocketNode }).WebSocket;
     this.#o = {
       initialDelayMs: options.initialDelayMs ?? 250,

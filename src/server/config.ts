@@ -10,7 +10,35 @@ import { EriError } from '../errors.js';
 
 const cores = availableParallelism();
 
+const flag = z
+  .union([z.boolean(), z.enum(['1', '0', 'true', 'false', 'yes', 'no'])])
+  .transform((v) => v === true || v === '1' || v === 'true' || v === 'yes');
+
 export const serverConfigSchema = z.object({
+  /** No authentication at all: for local use only; refused when NODE_ENV=production. */
+  insecureDev: flag.default(false),
+  /** HS256 shared secret for tokens (at least 32 characters). */
+  jwtSecret: z.string().min(32, 'use a secret of at least 32 characters').optional(),
+  /** ES256 public key for tokens: SPKI PEM, or a path to a file holding it. */
+  jwtPublicKey: z.string().min(1).optional(),
+  jwtIssuer: z.string().min(1).optional(),
+  jwtAudience: z.string().min(1).optional(),
+  /** Take the client address from X-Forwarded-For (behind a proxy you run); else the socket's peer. */
+  trustProxy: flag.default(false),
+  maxConnectionsPerIp: z.coerce.number().int().positive().default(2000),
+  maxConnectionsPerToken: z.coerce.number().int().positive().default(2000),
+  maxSessionsPerToken: z.coerce.number().int().positive().default(16),
+  /** Text (control) messages per second per WebSocket connection; a burst of twice that is allowed. */
+  maxMessagesPerSecond: z.coerce.number().positive().default(100),
+  /** A subscriber whose unsent bytes stay above this for subscriberGraceMs is disconnected (4008). */
+  subscriberHighWaterBytes: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
+  subscriberGraceMs: z.coerce.number().int().positive().default(10_000),
+  /** SIGTERM: end sessions, tell everyone, flush, and exit within this long. */
+  shutdownDeadlineMs: z.coerce.number().int().positive().default(10_000),
   host: z.string().default('127.0.0.1'),
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   /** Model package directory; defaults to $ERI_MODEL or the shipped starter model. */
@@ -78,6 +106,19 @@ export type ServerConfig = z.infer<typeof serverConfigSchema>;
 
 /** The environment variables each setting is read from. */
 export const ENV_NAMES = {
+  insecureDev: 'ERI_INSECURE_DEV',
+  jwtSecret: 'ERI_JWT_SECRET',
+  jwtPublicKey: 'ERI_JWT_PUBLIC_KEY',
+  jwtIssuer: 'ERI_JWT_ISSUER',
+  jwtAudience: 'ERI_JWT_AUDIENCE',
+  trustProxy: 'ERI_TRUST_PROXY',
+  maxConnectionsPerIp: 'ERI_MAX_CONNECTIONS_PER_IP',
+  maxConnectionsPerToken: 'ERI_MAX_CONNECTIONS_PER_TOKEN',
+  maxSessionsPerToken: 'ERI_MAX_SESSIONS_PER_TOKEN',
+  maxMessagesPerSecond: 'ERI_MAX_MESSAGES_PER_SECOND',
+  subscriberHighWaterBytes: 'ERI_SUBSCRIBER_HIGH_WATER_BYTES',
+  subscriberGraceMs: 'ERI_SUBSCRIBER_GRACE_MS',
+  shutdownDeadlineMs: 'ERI_SHUTDOWN_DEADLINE_MS',
   host: 'ERI_HOST',
   port: 'ERI_PORT',
   modelDir: 'ERI_MODEL',
@@ -133,6 +174,19 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
     throw new EriError(
       'ERI_ERR_INVALID_ARGUMENT',
       `invalid setting ${path}${env ? ` (${env})` : ''}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  const c = parsed.data;
+  if (c.insecureDev && env.NODE_ENV === 'production') {
+    throw new EriError(
+      'ERI_ERR_INVALID_ARGUMENT',
+      '--insecure-dev (ERI_INSECURE_DEV) is refused when NODE_ENV=production: configure ERI_JWT_SECRET or ERI_JWT_PUBLIC_KEY',
+    );
+  }
+  if (!c.insecureDev && !c.jwtSecret && !c.jwtPublicKey) {
+    throw new EriError(
+      'ERI_ERR_INVALID_ARGUMENT',
+      'no authentication configured: set ERI_JWT_SECRET (HS256) or ERI_JWT_PUBLIC_KEY (ES256), or pass --insecure-dev for local use only',
     );
   }
   if (parsed.data.rtc.minPort > parsed.data.rtc.maxPort) {

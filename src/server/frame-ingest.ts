@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Subject, type Subscription } from 'rxjs';
 import type { WebSocket } from 'ws';
@@ -9,6 +8,8 @@ import { idSchema } from '../contracts/signalling.js';
 import { EriError, type ErrorCode, isEriError } from '../errors.js';
 import { analysisVideoFilter, RecordReader } from '../features/decode.js';
 import type { Session } from '../sessions/session.js';
+import { admitPublisher } from './auth.js';
+import { RateLimit } from './limits.js';
 import type { SignallingDeps } from './signalling.js';
 
 /**
@@ -33,33 +34,14 @@ const controlSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('end') }).strict(),
 ]);
 
-/** Frames per second allowed, as a token bucket refilled continuously. */
-class RateLimit {
-  readonly #rate: number;
-  #tokens: number;
-  #at = performance.now();
-
-  constructor(rate: number) {
-    this.#rate = rate;
-    this.#tokens = rate;
-  }
-
-  take(): boolean {
-    const now = performance.now();
-    this.#tokens = Math.min(this.#rate, this.#tokens + ((now - this.#at) / 1000) * this.#rate);
-    this.#at = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
-  }
-}
-
 export class FrameIngestConnection {
   readonly #ws: WebSocket;
   readonly #deps: SignallingDeps;
   readonly #frames = new Subject<VideoFrame>();
   readonly #audio = new Subject<AudioChunk>();
   readonly #limit: RateLimit;
+  /** Control messages and audio chunks (frames have their own limit). */
+  readonly #messages: RateLimit;
   readonly #pendingTimes: number[] = [];
   #session: Session | undefined;
   #events: Subscription | undefined;
@@ -71,6 +53,7 @@ export class FrameIngestConnection {
     this.#ws = ws;
     this.#deps = deps;
     this.#limit = new RateLimit(deps.config.maxFrameRate);
+    this.#messages = new RateLimit(deps.config.maxMessagesPerSecond, 2 * deps.config.maxMessagesPerSecond);
     ws.on('message', (data, isBinary) => {
       try {
         if (isBinary) this.#onBinary(data as Buffer);
@@ -95,6 +78,11 @@ export class FrameIngestConnection {
   }
 
   #onText(data: Buffer): void {
+    if (!this.#messages.take())
+      throw new EriError(
+        'ERI_ERR_LIMIT',
+        `more than ${this.#deps.config.maxMessagesPerSecond} messages per second; message dropped`,
+      );
     if (data.length > this.#deps.config.maxMessageBytes)
       throw new EriError('ERI_ERR_LIMIT', `message of ${data.length} bytes exceeds the limit`);
     let json: unknown;
@@ -119,17 +107,30 @@ export class FrameIngestConnection {
     }
     if (this.#session)
       throw new EriError('ERI_ERR_INVALID_STATE', 'this connection already started a session');
-    const sessionId = message.sessionId ?? randomUUID();
+    const admitted = admitPublisher(
+      this.#deps.principal,
+      this.#deps.admission.sessions,
+      message.roomId,
+      message.sessionId,
+    );
+    const sessionId = admitted.sessionId;
+    let session: Session;
+    try {
+      session = this.#deps.registry.start({
+        id: sessionId,
+        roomId: message.roomId,
+        frames$: this.#frames,
+        audio$: this.#audio,
+      });
+    } catch (error) {
+      admitted.release();
+      throw error;
+    }
     this.#startDecoder();
-    const session = this.#deps.registry.start({
-      id: sessionId,
-      roomId: message.roomId,
-      frames$: this.#frames,
-      audio$: this.#audio,
-    });
     this.#session = session;
     this.#events = session.events$.subscribe((event) => {
       if (event.type === 'estimate') this.#send({ type: 'estimate', ...event.estimate });
+      if (event.type === 'session.ended') admitted.release();
       if (event.type === 'session.ended') {
         this.#send({ ...event });
         this.#stopDecoder();
@@ -187,6 +188,11 @@ export class FrameIngestConnection {
       return;
     }
     if (kind === INGEST_KIND.pcm) {
+      if (!this.#messages.take())
+        throw new EriError(
+          'ERI_ERR_LIMIT',
+          `more than ${this.#deps.config.maxMessagesPerSecond} messages per second; chunk dropped`,
+        );
       if (payload.length % 2 !== 0)
         throw new EriError('ERI_ERR_MALFORMED_MESSAGE', 'PCM payload must be whole 16-bit samples');
       if (payload.length > this.#deps.config.maxMessageBytes)

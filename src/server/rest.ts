@@ -1,12 +1,15 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Bus, SessionRecord } from '../bus/memory-bus.js';
 import { EMOTIONS } from '../contracts/emotions.js';
 import type { Estimate } from '../contracts/estimate.js';
 import type { SessionRegistry } from '../sessions/registry.js';
+import { access, type Principal } from './auth.js';
 
 /**
  * History over REST: sessions, one session's estimates (JSON or CSV, from a sequence number), its final
  * estimate, and deletion of a session's history. Errors are `{code, message}` with an HTTP status.
+ * A token sees only sessions its subscribe scopes cover: others answer 404 exactly as absent ones do,
+ * so their existence does not leak; deleting history takes the admin scope.
  */
 
 function summary(record: SessionRecord, registry: SessionRegistry) {
@@ -53,8 +56,10 @@ export function estimatesCsv(estimates: readonly Estimate[]): string {
 
 export function registerRestRoutes(
   http: FastifyInstance,
-  deps: { bus: Bus; registry: SessionRegistry },
+  deps: { bus: Bus; registry: SessionRegistry; principal: (req: FastifyRequest) => Principal },
 ): void {
+  const visible = (req: FastifyRequest, record: SessionRecord | undefined): record is SessionRecord =>
+    record !== undefined && access.readSession(deps.principal(req), record.roomId, record.sessionId);
   const notFound = (id: string) => ({
     code: 'ERI_ERR_NOT_FOUND',
     message: `no session ${id.slice(0, 64)} in history`,
@@ -64,21 +69,23 @@ export function registerRestRoutes(
     const room = (req.query as { room?: string }).room;
     return {
       sessions: (await deps.bus.sessions())
-        .filter((s) => !room || s.roomId === room)
+        .filter((s) => (!room || s.roomId === room) && visible(req, s))
         .map((s) => summary(s, deps.registry)),
     };
   });
 
   http.get<{ Params: { id: string } }>('/v1/sessions/:id', async (req, reply) => {
     const record = await deps.bus.session(req.params.id);
-    return record ? summary(record, deps.registry) : reply.code(404).send(notFound(req.params.id));
+    return visible(req, record)
+      ? summary(record, deps.registry)
+      : reply.code(404).send(notFound(req.params.id));
   });
 
   http.get<{ Params: { id: string }; Querystring: { format?: string; from?: string } }>(
     '/v1/sessions/:id/estimates',
     async (req, reply) => {
       const record = await deps.bus.session(req.params.id);
-      if (!record) return reply.code(404).send(notFound(req.params.id));
+      if (!visible(req, record)) return reply.code(404).send(notFound(req.params.id));
       const from = req.query.from === undefined ? -1 : Number(req.query.from);
       if (!Number.isInteger(from) || from < -1)
         return reply.code(400).send({
@@ -105,7 +112,7 @@ export function registerRestRoutes(
 
   http.get<{ Params: { id: string } }>('/v1/sessions/:id/final', async (req, reply) => {
     const record = await deps.bus.session(req.params.id);
-    if (!record) return reply.code(404).send(notFound(req.params.id));
+    if (!visible(req, record)) return reply.code(404).send(notFound(req.params.id));
     if (!record.final)
       return reply.code(409).send({
         code: 'ERI_ERR_INVALID_STATE',
@@ -117,6 +124,10 @@ export function registerRestRoutes(
   });
 
   http.delete<{ Params: { id: string } }>('/v1/sessions/:id', async (req, reply) => {
+    if (!access.admin(deps.principal(req)))
+      return reply
+        .code(403)
+        .send({ code: 'ERI_ERR_FORBIDDEN', message: 'deleting history takes the admin scope' });
     const live = deps.registry.get(req.params.id);
     if (live && live.state !== 'ended')
       return reply

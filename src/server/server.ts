@@ -9,7 +9,7 @@ import { InferenceBatcher } from '../../streams/inference-batcher.js';
 import { type Bus, MemoryBus } from '../bus/memory-bus.js';
 import { RedisBus } from '../bus/redis-bus.js';
 import { ERI_FACE_AUDIO_V1_SPEC } from '../contracts/feature-spec.js';
-import type { EriError } from '../errors.js';
+import { EriError, isEriError } from '../errors.js';
 import { DEFAULT_ANALYSIS_SIZE } from '../features/extract.js';
 import { FeaturePool } from '../features/pool.js';
 import { MediaWorkerPool } from '../ingest/media-workers.js';
@@ -19,8 +19,10 @@ import { placePublisher } from '../sessions/placement.js';
 import { type NodeLoad, RedisNodes } from '../sessions/redis-nodes.js';
 import { SessionRegistry } from '../sessions/registry.js';
 import { RoomAggregator } from '../sessions/room-aggregator.js';
+import { Authenticator, access, type Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { FrameIngestConnection } from './frame-ingest.js';
+import { Admission } from './limits.js';
 import { ServerMetrics } from './metrics.js';
 import { registerRestRoutes } from './rest.js';
 import { SignallingConnection } from './signalling.js';
@@ -31,6 +33,29 @@ import { SubscriberConnection } from './stream.js';
  * frame ingest, mediasoup for WebRTC, and one shared feature pool, model and batcher behind every
  * session. `EriServer.create()` starts everything or fails with a coded error; `close()` stops it all.
  */
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the auth hook on every /v1/ and /metrics request. */
+    principal: Principal | null;
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+};
+
+/** Refuses a WebSocket upgrade with an HTTP status and the usual `{code, message}` body. */
+function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ code, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
 
 const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
 const SOURCE_PUBLIC_DIR = fileURLToPath(new URL('../../../src/server/public/', import.meta.url));
@@ -52,12 +77,15 @@ export class EriServer {
   readonly subscribers = new Set<SubscriberConnection>();
   readonly bus: Bus;
   readonly metrics: ServerMetrics;
+  readonly auth: Authenticator;
+  readonly admission: Admission;
   readonly #aggregator: RoomAggregator;
   readonly nodes: RedisNodes | undefined;
   publicUrl = '';
   readonly #wss: WebSocketServer;
   readonly #log: (line: string) => void;
   #closed = false;
+  #draining = false;
 
   private constructor(
     config: ServerConfig,
@@ -80,6 +108,8 @@ export class EriServer {
     this.#log = log;
     this.bus = parts.bus;
     this.metrics = new ServerMetrics(this.registry);
+    this.auth = new Authenticator(config);
+    this.admission = new Admission(config);
     if (this.bus instanceof RedisBus) {
       const bus = this.bus;
       this.nodes = new RedisNodes(bus, {
@@ -198,6 +228,20 @@ export class EriServer {
 
   #routes(): void {
     const http = this.http;
+    http.decorateRequest('principal', null);
+    http.addHook('onRequest', async (req, reply) => {
+      const path = req.url.split('?')[0] ?? '';
+      if (!path.startsWith('/v1/') && path !== '/metrics') return;
+      try {
+        req.principal = await this.auth.authenticate(req.headers, req.url);
+      } catch (error) {
+        const e = isEriError(error)
+          ? error
+          : new EriError('ERI_ERR_UNAUTHENTICATED', 'authentication failed');
+        return reply.code(401).send({ code: e.code, message: e.message });
+      }
+    });
+    const principal = (req: { principal: Principal | null }) => req.principal as Principal;
     http.get('/healthz', async () => ({ ok: true }));
     http.get('/readyz', async (_req, reply) => {
       const ready = !this.#closed && this.media.workers.length > 0;
@@ -206,7 +250,12 @@ export class EriServer {
         .send({ ready, sessions: this.registry.size, mediaWorkers: this.media.workers.length });
     });
     // Where a new publisher should connect: the least-loaded node with room, or 503 at capacity.
-    http.get('/v1/placement', async (_req, reply) => {
+    http.get('/v1/placement', async (req, reply) => {
+      if (!access.anyPublish(principal(req)))
+        return reply.code(403).send({
+          code: 'ERI_ERR_FORBIDDEN',
+          message: 'placement is for publishers: the token has no publish scope',
+        });
       const nodes = this.nodes ? await this.nodes.nodes() : [{ id: 'local', at: Date.now(), ...this.load() }];
       try {
         const node = placePublisher(nodes, this.config.placementMaxCpu);
@@ -215,10 +264,12 @@ export class EriServer {
         return reply.code(503).send({ code: (error as EriError).code, message: (error as Error).message });
       }
     });
-    http.get('/metrics', async (_req, reply) =>
-      reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics()),
-    );
-    registerRestRoutes(http, { bus: this.bus, registry: this.registry });
+    http.get('/metrics', async (req, reply) => {
+      if (!access.admin(principal(req)))
+        return reply.code(403).send({ code: 'ERI_ERR_FORBIDDEN', message: '/metrics takes the admin scope' });
+      return reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics());
+    });
+    registerRestRoutes(http, { bus: this.bus, registry: this.registry, principal });
     http.get('/', async (_req, reply) => reply.redirect('/dashboard'));
     http.get('/dashboard', async (_req, reply) =>
       reply.type('text/html').send(await readFile(`${SOURCE_PUBLIC_DIR}dashboard.html`)),
@@ -242,11 +293,55 @@ export class EriServer {
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (this.#closed || (path !== '/v1/signal' && path !== '/v1/ingest' && path !== '/v1/stream')) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+    if (path !== '/v1/signal' && path !== '/v1/ingest' && path !== '/v1/stream') {
+      refuseUpgrade(socket, 404, 'ERI_ERR_NOT_FOUND', `no WebSocket endpoint at ${path.slice(0, 64)}`);
       return;
     }
+    if (this.#closed || this.#draining) {
+      refuseUpgrade(socket, 503, 'ERI_ERR_CLOSED', 'the server is shutting down');
+      return;
+    }
+    socket.on('error', () => {}); // a client gone mid-handshake is not the server's problem
+    this.auth.authenticate(req.headers, req.url).then(
+      (principal) => this.#admit(req, socket, head, path, principal),
+      (error: unknown) =>
+        refuseUpgrade(
+          socket,
+          401,
+          'ERI_ERR_UNAUTHENTICATED',
+          isEriError(error) ? error.message : 'authentication failed',
+        ),
+    );
+  }
+
+  #clientIp(req: IncomingMessage): string {
+    const forwarded = req.headers['x-forwarded-for'];
+    if (this.config.trustProxy && typeof forwarded === 'string')
+      return forwarded.split(',')[0]?.trim() || 'unknown';
+    return req.socket.remoteAddress ?? 'unknown';
+  }
+
+  #admit(req: IncomingMessage, socket: Duplex, head: Buffer, path: string, principal: Principal): void {
+    const allowed = path === '/v1/stream' ? access.anySubscribe(principal) : access.anyPublish(principal);
+    if (!allowed) {
+      refuseUpgrade(
+        socket,
+        403,
+        'ERI_ERR_FORBIDDEN',
+        `the token has no ${path === '/v1/stream' ? 'subscribe' : 'publish'} scope`,
+      );
+      return;
+    }
+    let release: () => void;
+    try {
+      release = this.admission.connect(this.#clientIp(req), principal.tokenId);
+    } catch (error) {
+      refuseUpgrade(socket, 429, 'ERI_ERR_LIMIT', (error as Error).message);
+      return;
+    }
+    socket.once('close', release);
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.once('close', release);
       const deps = {
         rooms: this.rooms,
         registry: this.registry,
@@ -259,15 +354,24 @@ export class EriServer {
           trained: this.model.card.trained,
         },
         log: this.#log,
+        principal,
+        admission: this.admission,
       };
       if (path === '/v1/stream') {
         const subscriber = new SubscriberConnection(ws, {
           bus: this.bus,
           model: deps.model,
           heartbeatMs: 15_000,
-          maxMessageBytes: 64 * 1024,
-          highWaterBytes: 1024 * 1024,
-          slowGraceMs: 10_000,
+          maxMessageBytes: Math.min(64 * 1024, this.config.maxMessageBytes),
+          maxMessagesPerSecond: this.config.maxMessagesPerSecond,
+          highWaterBytes: this.config.subscriberHighWaterBytes,
+          slowGraceMs: this.config.subscriberGraceMs,
+          authorize: async (target) => {
+            if (access.readAll(principal)) return true;
+            const room =
+              'sessionId' in target ? (await this.bus.session(target.sessionId))?.roomId : undefined;
+            return access.target(principal, target, room);
+          },
           onSent: (n) => this.metrics.messagesOut.inc(n),
         });
         this.subscribers.add(subscriber);

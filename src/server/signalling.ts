@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Producer, Transport } from 'mediasoup/types';
 import type { Subscription } from 'rxjs';
 import type { WebSocket } from 'ws';
@@ -20,7 +19,9 @@ import type { Room, RoomManager } from '../ingest/rooms.js';
 import { RtpTap } from '../ingest/rtp-tap.js';
 import type { SessionRegistry } from '../sessions/registry.js';
 import type { Session } from '../sessions/session.js';
+import { admitPublisher, type Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
+import { type Admission, RateLimit } from './limits.js';
 
 /**
  * One publisher's signalling connection (`/v1/signal`). Every inbound message is parsed and validated;
@@ -37,6 +38,9 @@ export interface SignallingDeps {
   frameSize: { width: number; height: number };
   model: JoinResult['model'];
   log: (line: string) => void;
+  /** Who this connection is (its token's scopes). */
+  principal: Principal;
+  admission: Admission;
 }
 
 /** How long after a produce the tap waits for the publisher's other track before (re)starting. */
@@ -47,6 +51,7 @@ type Handler = (params: never) => Promise<unknown>;
 export class SignallingConnection {
   readonly #ws: WebSocket;
   readonly #deps: SignallingDeps;
+  readonly #rate: RateLimit;
   readonly #transports = new Map<string, Transport>();
   readonly #producers = new Map<string, Producer>();
   #room: Room | undefined;
@@ -62,6 +67,7 @@ export class SignallingConnection {
   constructor(ws: WebSocket, deps: SignallingDeps) {
     this.#ws = ws;
     this.#deps = deps;
+    this.#rate = new RateLimit(deps.config.maxMessagesPerSecond, 2 * deps.config.maxMessagesPerSecond);
     ws.on('message', (data, isBinary) => {
       this.#onMessage(data as Buffer, isBinary).catch((e: Error) => deps.log(`signalling: ${e.message}`));
     });
@@ -102,6 +108,14 @@ export class SignallingConnection {
   }
 
   async #onMessage(data: Buffer, isBinary: boolean): Promise<void> {
+    if (!this.#rate.take()) {
+      this.#error(
+        null,
+        'ERI_ERR_LIMIT',
+        `more than ${this.#deps.config.maxMessagesPerSecond} messages per second; message dropped`,
+      );
+      return;
+    }
     if (data.length > this.#deps.config.maxMessageBytes) {
       this.#error(
         null,
@@ -193,8 +207,20 @@ export class SignallingConnection {
           'ERI_ERR_INVALID_STATE',
           'this connection already joined; open another to publish again',
         );
-      const room = await this.#deps.rooms.get(p.roomId);
-      const sessionId = p.sessionId ?? randomUUID();
+      const admitted = admitPublisher(
+        this.#deps.principal,
+        this.#deps.admission.sessions,
+        p.roomId,
+        p.sessionId,
+      );
+      const sessionId = admitted.sessionId;
+      let room: Room;
+      try {
+        room = await this.#deps.rooms.get(p.roomId);
+      } catch (error) {
+        admitted.release();
+        throw error;
+      }
       const tap = new RtpTap({
         router: room.router,
         rateHz: this.#deps.rateHz,
@@ -212,6 +238,7 @@ export class SignallingConnection {
         });
       } catch (error) {
         tap.close();
+        admitted.release();
         throw error;
       }
       this.#room = room;
@@ -220,6 +247,7 @@ export class SignallingConnection {
       this.#events = session.events$.subscribe((event) => {
         if (event.type === 'estimate') this.#send({ notification: 'estimate', data: event.estimate });
         if (event.type === 'session.ended') {
+          admitted.release();
           this.#send({
             notification: 'session.ended',
             data: {

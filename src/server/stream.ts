@@ -12,6 +12,7 @@ import {
   type StreamTarget,
 } from '../contracts/stream-protocol.js';
 import { EriError, isEriError } from '../errors.js';
+import { RateLimit } from './limits.js';
 
 /**
  * One subscriber on `/v1/stream`. Events are serialised and UTF-8 encoded once per event (encodedMessage)
@@ -31,6 +32,10 @@ export interface StreamDeps {
   maxMessageBytes: number;
   highWaterBytes: number;
   slowGraceMs: number;
+  /** Client messages per second (a burst of twice that); beyond it they are refused with ERI_ERR_LIMIT. */
+  maxMessagesPerSecond?: number;
+  /** Whether the connection's token covers a target; absent: everything is allowed. */
+  authorize?: (target: StreamTarget) => Promise<boolean>;
   onSent?: (messages: number) => void;
 }
 
@@ -54,6 +59,7 @@ function matches(target: StreamTarget, event: BusEvent): boolean {
 export class SubscriberConnection {
   readonly #ws: WebSocket;
   readonly #deps: StreamDeps;
+  readonly #rate: RateLimit | undefined;
   readonly #subs = new Map<string, Sub>();
   readonly #live: Subscription;
   /** Coalesced estimates (latest per session) and other events waiting for the socket to drain. */
@@ -68,6 +74,9 @@ export class SubscriberConnection {
   constructor(ws: WebSocket, deps: StreamDeps) {
     this.#ws = ws;
     this.#deps = deps;
+    this.#rate = deps.maxMessagesPerSecond
+      ? new RateLimit(deps.maxMessagesPerSecond, 2 * deps.maxMessagesPerSecond)
+      : undefined;
     this.#sendObject({
       type: 'hello',
       protocol: STREAM_PROTOCOL_VERSION,
@@ -182,6 +191,16 @@ export class SubscriberConnection {
   }
 
   #onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.#rate && !this.#rate.take()) {
+      this.#error(
+        undefined,
+        new EriError(
+          'ERI_ERR_LIMIT',
+          `more than ${this.#deps.maxMessagesPerSecond} messages per second; message dropped`,
+        ),
+      );
+      return;
+    }
     if (data.length > this.#deps.maxMessageBytes) {
       this.#error(
         undefined,
@@ -245,6 +264,10 @@ export class SubscriberConnection {
    */
   async #subscribe(id: number, target: StreamTarget, resume: Record<string, number>): Promise<void> {
     if (this.#subs.size >= 64) throw new EriError('ERI_ERR_LIMIT', 'at most 64 subscriptions per connection');
+    // The same answer whether or not the target exists, so a refusal says nothing about other rooms.
+    if (this.#deps.authorize && !(await this.#deps.authorize(target))) {
+      throw new EriError('ERI_ERR_FORBIDDEN', 'the token does not cover this target');
+    }
     const sub: Sub = { id: randomUUID(), target, buffer: [], replayed: new Map() };
     this.#subs.set(sub.id, sub);
     // Replay what the subscriber missed (sessions it names in `resume`, within the target).

@@ -172,19 +172,23 @@ describe('a node killed with SIGKILL', { skip }, () => {
     await withTempDir(async (dir) => {
       await initRandomPackage(join(dir, 'model'), { seed: 1 });
       const media = await clip(dir, 12);
-      const victim = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--model', join(dir, 'model')], {
-        env: {
-          ...process.env,
-          REDIS_URL: redis.url,
-          ERI_NODE_ID: 'victim',
-          ERI_NODE_HEARTBEAT_MS: '500',
-          ERI_NODE_TTL_MS: '1500',
-          ERI_MEDIA_WORKERS: '1',
-          ERI_FEATURE_WORKERS: '1',
-          ERI_INFERENCE_WORKERS: '1',
+      const victim = spawn(
+        process.execPath,
+        [CLI, 'serve', '--insecure-dev', '--port', '0', '--model', join(dir, 'model')],
+        {
+          env: {
+            ...process.env,
+            REDIS_URL: redis.url,
+            ERI_NODE_ID: 'victim',
+            ERI_NODE_HEARTBEAT_MS: '500',
+            ERI_NODE_TTL_MS: '1500',
+            ERI_MEDIA_WORKERS: '1',
+            ERI_FEATURE_WORKERS: '1',
+            ERI_INFERENCE_WORKERS: '1',
+          },
+          stdio: ['ignore', 'ignore', 'pipe'],
         },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+      );
       let watcher: EriStreamClient | undefined;
       try {
         let log = '';

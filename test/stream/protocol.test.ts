@@ -7,33 +7,16 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { MemoryBus } from '../../src/bus/memory-bus.js';
 import { EriStreamClient } from '../../src/client/stream-client.js';
 import { EMOTIONS } from '../../src/contracts/emotions.js';
-import { type Estimate, estimateSchema, namedIntensities } from '../../src/contracts/estimate.js';
+import { type Estimate, estimateSchema } from '../../src/contracts/estimate.js';
+import { INSECURE_DEV_PRINCIPAL } from '../../src/server/auth.js';
 import { registerRestRoutes } from '../../src/server/rest.js';
 import { SubscriberConnection } from '../../src/server/stream.js';
 import type { SessionRegistry } from '../../src/sessions/registry.js';
+import { fakeEstimate } from '../helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function estimate(sessionId: string, roomId: string, seq: number, final = false): Estimate {
-  const values = EMOTIONS.map((_, i) => ((seq + i) % 10) / 10);
-  return {
-    v: 1,
-    sessionId,
-    roomId,
-    seq,
-    windowStart: 0,
-    windowEnd: seq + 1,
-    wallTime: new Date().toISOString(),
-    intensities: namedIntensities(values),
-    values,
-    coverage: { face: 1, speech: 0.5 },
-    modalities: ['video', 'audio'],
-    final,
-    model: 'm@1',
-    latencyMs: 3,
-    steps: 10,
-  };
-}
+const estimate = fakeEstimate;
 
 /** A bus and /v1/stream on a bare ws server: the subscriber protocol without media. */
 async function streamServer(bus: MemoryBus, o: { highWaterBytes?: number; slowGraceMs?: number } = {}) {
@@ -256,7 +239,11 @@ describe('history over REST', () => {
       reason: 'normal',
     });
     const http = Fastify();
-    registerRestRoutes(http, { bus, registry: { get: () => undefined } as unknown as SessionRegistry });
+    registerRestRoutes(http, {
+      bus,
+      registry: { get: () => undefined } as unknown as SessionRegistry,
+      principal: () => INSECURE_DEV_PRINCIPAL,
+    });
     const list = (await http.inject('/v1/sessions?room=H')).json();
     assert.equal(list.sessions[0].sessionId, 'h1');
     assert.equal(list.sessions[0].estimates, 5);
