@@ -40,6 +40,8 @@ export interface Bus {
   /** Estimates of a session with seq > afterSeq; rejects with ERI_ERR_HISTORY_GONE if some were dropped. */
   estimatesAfter(sessionId: string, afterSeq: number): Promise<Estimate[]>;
   deleteSession(id: string): Promise<boolean>;
+  /** Resolves once everything published so far is stored (or `deadlineMs` passed). */
+  flush(deadlineMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -144,6 +146,10 @@ export class MemoryBus implements Bus {
 
   async deleteSession(id: string): Promise<boolean> {
     return this.#sessions.delete(id);
+  }
+
+  async flush(_deadlineMs: number): Promise<void> {
+    // Stored synchronously in publish().
   }
 
   async close(): Promise<void> {

@@ -241,11 +241,14 @@ export class RedisBus implements Bus {
     return Number(removed) > 0;
   }
 
-  async close(): Promise<void> {
-    // Give queued writes a moment to reach Redis.
-    const deadline = Date.now() + 2000;
+  async flush(deadlineMs: number): Promise<void> {
+    const deadline = Date.now() + deadlineMs;
     while (this.#queue.length > 0 && this.#client.isReady && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 20));
+  }
+
+  async close(): Promise<void> {
+    await this.flush(2000); // give queued writes a moment to reach Redis
     this.#closed = true;
     this.#local.complete();
     this.#remote.complete();

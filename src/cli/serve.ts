@@ -65,10 +65,21 @@ export function registerServe(program: Command): void {
           `model ${card.name}@${card.version}${card.trained ? '' : ' ** UNTRAINED: random weights, estimates mean nothing **'}`,
         );
         const stop = (signal: string) => {
-          log(`${signal}: shutting down`);
-          server.close().then(
-            () => process.exit(0),
-            () => process.exit(1),
+          log(`${signal}: shutting down gracefully (within ${config.shutdownDeadlineMs} ms)`);
+          // Whatever happens, the process is gone shortly after the deadline.
+          setTimeout(() => {
+            log('shutdown deadline passed: exiting now');
+            process.exit(1);
+          }, config.shutdownDeadlineMs + 1000).unref();
+          server.shutdown().then(
+            () => {
+              log('shut down');
+              process.exit(0);
+            },
+            (error: Error) => {
+              log(`shutdown failed: ${error.message}`);
+              process.exit(1);
+            },
           );
         };
         process.once('SIGINT', () => stop('SIGINT'));

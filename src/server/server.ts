@@ -244,7 +244,7 @@ export class EriServer {
     const principal = (req: { principal: Principal | null }) => req.principal as Principal;
     http.get('/healthz', async () => ({ ok: true }));
     http.get('/readyz', async (_req, reply) => {
-      const ready = !this.#closed && this.media.workers.length > 0;
+      const ready = !this.#closed && !this.#draining && this.media.workers.length > 0;
       return reply
         .code(ready ? 200 : 503)
         .send({ ready, sessions: this.registry.size, mediaWorkers: this.media.workers.length });
@@ -408,6 +408,31 @@ export class EriServer {
     this.publicUrl = this.config.publicUrl ?? url;
     this.nodes?.start();
     return url;
+  }
+
+  /**
+   * Graceful stop (SIGTERM): admit nothing new, end every session (each publisher and subscriber gets
+   * the final estimate and session.ended with reason 'shutdown'), flush the bus, let each subscriber's
+   * queue drain and close it with 1001, then close everything, all within `deadlineMs`.
+   */
+  async shutdown(deadlineMs = this.config.shutdownDeadlineMs): Promise<void> {
+    if (this.#closed || this.#draining) return;
+    const deadline = Date.now() + deadlineMs;
+    const left = () => Math.max(0, deadline - Date.now());
+    this.#draining = true;
+    this.registry.stopAdmitting();
+    this.#log(
+      `shutting down: ending ${this.registry.size} session(s), then closing ${this.subscribers.size} subscriber(s); deadline ${deadlineMs} ms`,
+    );
+    await this.registry.endAll(left() * 0.6, 'shutdown');
+    await this.bus.flush(left() * 0.5);
+    // Through Redis the events come back over pub/sub: give them a moment to arrive.
+    if (this.nodes) await new Promise((r) => setTimeout(r, Math.min(250, left())));
+    await Promise.all(
+      [...this.subscribers].map((s) => s.closeGracefully(left() * 0.8, 1001, 'server shutting down')),
+    );
+    for (const client of this.#wss.clients) client.close(1001, 'server shutting down');
+    await this.close();
   }
 
   async close(): Promise<void> {

@@ -299,6 +299,18 @@ export class SubscriberConnection {
     this.#send(encodedMessage(event), event.kind === 'estimate' ? event.sessionId : undefined);
   }
 
+  /**
+   * Shutdown: lets what is queued for this subscriber (final estimates, session ends) go out, up to
+   * `deadlineMs`, then closes with `code` (1001, going away: the SDK reconnects elsewhere).
+   */
+  async closeGracefully(deadlineMs: number, code: number, reason: string): Promise<void> {
+    const until = Date.now() + deadlineMs;
+    const busy = () =>
+      this.#pendingEstimates.size > 0 || this.#pendingOther.length > 0 || this.#ws.bufferedAmount > 0;
+    while (!this.#closed && busy() && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    this.#ws.close(code, reason);
+  }
+
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;

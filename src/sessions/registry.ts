@@ -3,6 +3,7 @@ import type { AudioChunk, VideoFrame } from '../../streams/align-media.js';
 import type { InferenceBatcher } from '../../streams/inference-batcher.js';
 import { EriError } from '../errors.js';
 import type { FeaturePool } from '../features/pool.js';
+import type { EndReason } from './session.js';
 import { Session, type SessionEvent } from './session.js';
 
 /**
@@ -30,6 +31,7 @@ export interface NewSession {
 }
 
 export class SessionRegistry {
+  #admitting = true;
   readonly #o: RegistryOptions;
   readonly #sessions = new Map<string, Session>();
   readonly #events = new Subject<SessionEvent>();
@@ -57,6 +59,8 @@ export class SessionRegistry {
 
   /** Creates and starts a session. Refused when the id is live or the server is full. */
   start(spec: NewSession): Session {
+    if (!this.#admitting)
+      throw new EriError('ERI_ERR_CLOSED', 'the server is shutting down: no new sessions');
     if (this.#sessions.has(spec.id))
       throw new EriError('ERI_ERR_INVALID_STATE', `session ${spec.id} is already live`);
     if (this.#sessions.size >= this.#o.maxSessions) {
@@ -89,7 +93,12 @@ export class SessionRegistry {
    * Ends every session (normal end: each emits its final estimate) and resolves once all have ended, or
    * after `deadlineMs`, whichever comes first.
    */
-  async endAll(deadlineMs = 5000): Promise<void> {
+  /** From now on `start` refuses (shutdown). */
+  stopAdmitting(): void {
+    this.#admitting = false;
+  }
+
+  async endAll(deadlineMs = 5000, reason: EndReason = 'normal'): Promise<void> {
     const sessions = [...this.#sessions.values()];
     const ended = sessions.map(
       (s) =>
@@ -98,7 +107,7 @@ export class SessionRegistry {
           s.events$.subscribe({ complete: () => resolve() });
         }),
     );
-    for (const s of sessions) s.end('normal');
+    for (const s of sessions) s.end(reason);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(ended), new Promise((r) => (timer = setTimeout(r, deadlineMs)))]);
     clearTimeout(timer);

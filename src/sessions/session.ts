@@ -17,7 +17,8 @@ import type { FeaturePool } from '../features/pool.js';
  */
 
 export type SessionState = 'created' | 'running' | 'ended';
-export type EndReason = 'normal' | 'client-gone' | 'error';
+/** 'shutdown': the server is stopping (SIGTERM); the session still gets its final estimate. */
+export type EndReason = 'normal' | 'client-gone' | 'error' | 'shutdown';
 
 export type SessionEvent =
   | { type: 'session.started'; sessionId: string; roomId: string; at: string }
