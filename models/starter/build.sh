@@ -15,7 +15,7 @@ $eri extract "$work/media" --out "$work/features" --no-progress
 PYTHONPATH=models/training /usr/bin/python3 -m eri_train teacher "$work/features"
 rm -rf "$work/model"
 $eri train "$work/features" --out "$work/model" --seed 0 --modality-dropout 0.2 \
-  --name eri-starter --version 0.1.0 \
+  --name eri-starter --model-version 0.1.0 \
   --description "STARTER model trained on a proxy: teacher labels from the extractor's expression probabilities and voice activity on synthetic clips of two public-domain portraits. Not trained on Hume-Reaction; not a measure of self-reported reaction intensity. See models/eri-starter/README.md." \
   --data "$count synthetic 4 s clips (models/starter/make-proxy-dataset.mjs, seed 2026): public-domain photographs of Grace Hopper (US Navy) and Eileen Collins (NASA) from Debian packages, warped and lit by ffmpeg, with espeak-ng speech; labels: eri_train teacher (expression probabilities + voice activity -> 7 emotions, models/training/eri_train/teacher.py)" \
   --licence "MIT (weights); the training media are public-domain photographs and synthetic speech"

@@ -77,7 +77,7 @@ interface TrainOptions {
   modalityDropout: number;
   threads: number;
   name: string;
-  version: string;
+  modelVersion: string;
   description?: string;
   data?: string;
   licence?: string;
@@ -112,7 +112,7 @@ async function trainCommand(featuresDir: string, o: TrainOptions) {
       '--threads',
       o.threads,
     ],
-    ...['--name', o.name, '--version', o.version],
+    ...['--name', o.name, '--version', o.modelVersion],
     ...(o.description ? ['--description', o.description] : []),
     ...(o.data ? ['--data', o.data] : []),
     ...(o.licence ? ['--licence', o.licence] : []),
@@ -244,7 +244,7 @@ export function registerDatasetCommands(program: Command): void {
     .option('--modality-dropout <p>', 'chance per clip of hiding its video or its audio', fraction, 0)
     .option('--threads <n>', 'PyTorch threads', positiveInt, 1)
     .option('--name <name>', 'package name', 'eri-trained')
-    .option('--version <version>', 'package version', '1.0.0')
+    .option('--model-version <version>', 'package version', '1.0.0')
     .option('--description <text>', 'what the model is (goes into the model card)')
     .option('--data <text>', 'what the training data is (goes into the model card)')
     .option('--licence <text>', 'the licence the weights may be used under')

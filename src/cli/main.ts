@@ -4,6 +4,7 @@ import { isEriError } from '../errors.js';
 import { registerAnalyze } from './analyze.js';
 import { registerBenchCommands } from './bench-commands.js';
 import { registerDatasetCommands } from './dataset-commands.js';
+import { registerFuzz } from './fuzz-command.js';
 import { registerLoadCommands } from './load-commands.js';
 import { registerModelCommands } from './model-commands.js';
 import { registerPredictFeatures } from './predict-features.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerToken(program);
   registerPublish(program);
   registerDatasetCommands(program);
+  registerFuzz(program);
   registerLoadCommands(program);
   registerBenchCommands(program);
   return program;

@@ -69,7 +69,7 @@ export function registerModelCommands(program: Command): void {
     )
     .requiredOption('--out <dir>', 'package directory to write')
     .option('--name <name>', 'package name', 'imported-eri')
-    .option('--version <version>', 'package version', '1.0.0')
+    .option('--model-version <version>', 'package version', '1.0.0')
     .option('--feature-spec <id>', 'the features the weights were trained on', 'abaw5-reference')
     .option('--heads <n>', 'attention heads (not recoverable from shapes)', positiveInt, 4)
     .option('--dim-head <n>', 'width of each attention head', positiveInt, 64)
@@ -79,7 +79,7 @@ export function registerModelCommands(program: Command): void {
     .action(async (weights: string, o) => {
       const pkg = await importWeights(weights, o.out, {
         name: o.name,
-        version: o.version,
+        version: o.modelVersion,
         featureSpec: o.featureSpec,
         attention: { heads: o.heads, dimHead: o.dimHead },
         ...(o.optional ? { optionalModalities: o.optional } : {}),

@@ -42,6 +42,7 @@ export class FrameIngestConnection {
   readonly #limit: RateLimit;
   /** Control messages and audio chunks (frames have their own limit). */
   readonly #messages: RateLimit;
+  #endRequested = false;
   readonly #pendingTimes: number[] = [];
   #session: Session | undefined;
   #events: Subscription | undefined;
@@ -102,6 +103,10 @@ export class FrameIngestConnection {
     const message = parsed.data;
     if (message.type === 'end') {
       if (!this.#session) throw new EriError('ERI_ERR_INVALID_STATE', 'no session to end: send start first');
+      // The first `end` is answered by the final estimate and session.ended; a repeat by this error.
+      if (this.#endRequested || this.#session.state === 'ended')
+        throw new EriError('ERI_ERR_INVALID_STATE', 'the session is already ending or ended');
+      this.#endRequested = true;
       this.#session.end('normal');
       return;
     }
