@@ -35,7 +35,7 @@ if (!existsSync(join(media, 'manifest.csv'))) {
 }
 
 // manifest.csv: the labels column is JSON with quotes doubled; it is the last column.
-const lines = (await readFile(join(media, 'manifest.csv'), 'utf8')).trim().split('\n').slice(1);
+const lines = (await readFile(join(media, 'manifest.csv'), 'utf8')).trim().split(/\r?\n/).slice(1);
 const clips = [];
 for (const line of lines) {
   const file = line.slice(0, line.indexOf(','));

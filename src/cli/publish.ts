@@ -6,6 +6,8 @@ import type { Estimate } from '../contracts/estimate.js';
 import type { JoinResult, PlainTransportResult } from '../contracts/signalling.js';
 import { EriError } from '../errors.js';
 import { probeStreams } from '../features/decode.js';
+import { type ImpairmentOptions, UdpImpairment } from '../util/udp-impairment.js';
+import { fraction, positiveNumber } from './options.js';
 
 /**
  * `eri publish`: sends a media file to a server in real time as a publisher would (ffmpeg -> VP8/Opus
@@ -19,6 +21,8 @@ const AUDIO = { payloadType: 100, ssrc: 11_111_111 };
 export interface PublishOptions {
   /** A JWT with a publish scope, when the server requires one. */
   token?: string;
+  /** Simulated network trouble on the RTP path (packet loss fraction, jitter), for fault tests. */
+  impairment?: ImpairmentOptions;
   server: string;
   room: string;
   session?: string;
@@ -57,6 +61,7 @@ export async function publishFile(file: string, o: PublishOptions): Promise<Publ
     };
     client.closed.then(resolve);
   });
+  const relays: UdpImpairment[] = [];
   try {
     const joined = await client.request<JoinResult>('join', {
       roomId: o.room,
@@ -67,7 +72,16 @@ export async function publishFile(file: string, o: PublishOptions): Promise<Publ
       const t = await client.request<PlainTransportResult>('createPlainTransport', { kind });
       const codec =
         kind === 'video'
-          ? { mimeType: 'video/VP8', clockRate: 90000, payloadType: VIDEO.payloadType }
+          ? {
+              mimeType: 'video/H264',
+              clockRate: 90000,
+              payloadType: VIDEO.payloadType,
+              parameters: {
+                'packetization-mode': 1,
+                'profile-level-id': '42e01f',
+                'level-asymmetry-allowed': 1,
+              },
+            }
           : {
               mimeType: 'audio/opus',
               clockRate: 48000,
@@ -81,7 +95,14 @@ export async function publishFile(file: string, o: PublishOptions): Promise<Publ
         rtpParameters: { codecs: [codec], encodings: [{ ssrc: kind === 'video' ? VIDEO.ssrc : AUDIO.ssrc }] },
       });
       // RTCP to its own port: ffmpeg's first packet is an RTCP SR, which would otherwise latch comedia.
-      const url = `rtp://${t.ip}:${t.port}?rtcpport=${t.rtcpPort}&pkt_size=1200`;
+      let target = { ip: t.ip, port: t.port, rtcpPort: t.rtcpPort };
+      if (o.impairment) {
+        const rtp = await UdpImpairment.create({ ip: t.ip, port: t.port }, o.impairment);
+        const rtcp = await UdpImpairment.create({ ip: t.ip, port: t.rtcpPort }, o.impairment);
+        relays.push(rtp, rtcp);
+        target = { ip: '127.0.0.1', port: rtp.port, rtcpPort: rtcp.port };
+      }
+      const url = `rtp://${target.ip}:${target.port}?rtcpport=${target.rtcpPort}&pkt_size=1200`;
       if (kind === 'video') {
         outputs.push(
           '-map',
@@ -89,15 +110,24 @@ export async function publishFile(file: string, o: PublishOptions): Promise<Publ
           '-vf',
           'scale=640:-2',
           '-c:v',
-          'libvpx',
-          '-deadline',
-          'realtime',
-          '-cpu-used',
-          '8',
+          'libx264',
+          '-preset',
+          'ultrafast',
+          '-tune',
+          'zerolatency',
+          '-profile:v',
+          'baseline',
+          '-level',
+          '3.1',
           '-b:v',
           '800k',
-          '-g',
-          '30',
+          // One slice per RTP packet and a key frame every second: ffmpeg ignores NACK and PLI, so a lost
+          // packet costs one slice (the decoder conceals it) instead of every frame until the next key
+          // frame, as with VP8 (5 % loss: face coverage 0.86 vs 0.22).
+          '-force_key_frames',
+          'expr:gte(t,n_forced*1)',
+          '-x264-params',
+          'slice-max-size=1100',
           '-pix_fmt',
           'yuv420p',
         );
@@ -167,6 +197,7 @@ export async function publishFile(file: string, o: PublishOptions): Promise<Publ
       ...(endReason ? { endReason } : {}),
     };
   } finally {
+    for (const r of relays) r.close();
     client.close();
   }
 }
@@ -181,10 +212,20 @@ export function registerPublish(program: Command): void {
     .option('--session <id>', 'session id (default: assigned by the server)')
     .option('--json', 'print each estimate as one JSON line')
     .option('--token <jwt>', 'a token with a publish scope for the room (default: $ERI_TOKEN)')
+    .option('--loss <fraction>', 'testing: drop this fraction of RTP packets (e.g. 0.05)', fraction)
+    .option(
+      '--jitter-ms <ms>',
+      'testing: delay each RTP packet by up to this much (reorders them)',
+      positiveNumber,
+    )
     .action(async (file: string, o: PublishOptions) => {
       const token = o.token ?? process.env.ERI_TOKEN;
+      const { loss, jitterMs } = o as PublishOptions & { loss?: number; jitterMs?: number };
       const result = await publishFile(file, {
         ...o,
+        ...(loss !== undefined || jitterMs !== undefined
+          ? { impairment: { loss: loss ?? 0, jitterMs: jitterMs ?? 0 } }
+          : {}),
         ...(token ? { token } : {}),
         onStarted: ({ sessionId }) =>
           process.stderr.write(`eri: publishing ${file} as session ${sessionId} in room ${o.room}\n`),

@@ -50,7 +50,8 @@ async function mediaFiles(root: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const entries = await readdir(root, { recursive: true, withFileTypes: true });
   for (const e of entries) {
-    if (!e.isFile() || !MEDIA_EXTENSIONS.has(extname(e.name).toLowerCase())) continue;
+    // Symbolic links count: datasets are often linked in rather than copied.
+    if (!(e.isFile() || e.isSymbolicLink()) || !MEDIA_EXTENSIONS.has(extname(e.name).toLowerCase())) continue;
     const id = e.name.slice(0, -extname(e.name).length);
     const path = relative(root, join(e.parentPath, e.name));
     const seen = out.get(id);
@@ -72,18 +73,19 @@ export async function readDataset(root: string): Promise<DatasetClip[]> {
       { cause },
     );
   }
-  let rows: Record<string, string>[];
+  let table: string[][];
   try {
-    rows = parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true });
+    table = parse(text, { skip_empty_lines: true, trim: true, bom: true, relax_column_count: true });
   } catch (cause) {
     throw new EriError('ERI_ERR_DATASET', `${infoPath}: ${(cause as Error).message}`, { cause });
   }
-  const header = rows.length > 0 ? Object.keys(rows[0] as object) : [];
+  const header = table[0] ?? [];
+  const rows = table.slice(1).map((cells) => Object.fromEntries(header.map((h, i) => [h, cells[i] ?? ''])));
   const missing = ['File_ID', 'Split', ...EMOTIONS].filter((c) => !columnOf(header, c));
   if (missing.length > 0) {
     throw new EriError(
       'ERI_ERR_DATASET',
-      `${infoPath}: missing column(s) ${missing.join(', ')} (has: ${header.join(', ') || 'no rows'})`,
+      `${infoPath}: missing column(s) ${missing.join(', ')} (has: ${header.join(', ') || 'nothing: the file is empty'})`,
     );
   }
   const idColumn = columnOf(header, 'File_ID') as string;

@@ -4,7 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import { publishFile } from '../../src/cli/publish.js';
 import { SignalClient } from '../../src/client/signal-client.js';
 import type { JoinResult } from '../../src/contracts/signalling.js';
+import { portraitsMissing } from '../../src/dataset/portraits.js';
 import { synthesizeClip } from '../../src/features/synthetic-clip.js';
+import { renderClip } from '../dataset/synthetic-dataset.js';
 import { withTempDir } from '../helpers.js';
 import { speech, testMedia } from '../media.js';
 import { mediasoupSkip, startServer, type TestServer } from '../server-harness.js';
@@ -42,6 +44,37 @@ describe('eri publish through WebRTC ingest', { skip: mediasoupSkip() }, () => {
         (result.final?.coverage.speech ?? 0) > 0.3,
         `speech coverage ${result.final?.coverage.speech}`,
       );
+    });
+  });
+
+  it('5 % RTP packet loss and 30 ms jitter: estimates keep coming and faces are still found', {
+    skip: portraitsMissing(),
+  }, async () => {
+    await withTempDir(async (dir) => {
+      // A public-domain portrait (a face in every frame) with a tone, 12 s.
+      const clip = join(dir, 'face.mp4');
+      await renderClip(
+        {
+          id: 'f',
+          split: 'Train',
+          portrait: 'astronaut',
+          roll: 0.05,
+          pitch: 440,
+          loudness: 0.6,
+          noise: false,
+        },
+        clip,
+        12,
+      );
+      const result = await publishFile(clip, {
+        server: t.url,
+        room: 'lossy',
+        session: 'pub-lossy',
+        impairment: { loss: 0.05, jitterMs: 30, seed: 3 },
+      });
+      assert.ok(result.estimates.length >= 8, `${result.estimates.length} running estimates over 12 s`);
+      assert.ok((result.final?.coverage.face ?? 0) > 0.6, `face coverage ${result.final?.coverage.face}`);
+      assert.equal(result.endReason, 'normal');
     });
   });
 
