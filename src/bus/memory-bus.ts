@@ -24,6 +24,8 @@ export interface SessionRecord {
 }
 
 export interface HistoryOptions {
+  /** Ended sessions are forgotten this long after their end (privacy); default 7 days. */
+  retentionSeconds?: number;
   maxEstimatesPerSession?: number;
   maxSessions?: number;
 }
@@ -68,8 +70,12 @@ export class MemoryBus implements Bus {
   readonly #sessions = new Map<string, SessionRecord>();
   readonly #maxEstimates: number;
   readonly #maxSessions: number;
+  readonly #retentionMs: number;
+  /** Ended sessions by end time (ms), oldest first: what retention forgets. */
+  readonly #ended = new Map<string, number>();
 
   constructor(options: HistoryOptions = {}) {
+    this.#retentionMs = (options.retentionSeconds ?? 7 * 24 * 3600) * 1000;
     this.#maxEstimates = options.maxEstimatesPerSession ?? 7200;
     this.#maxSessions = options.maxSessions ?? 1000;
   }
@@ -79,6 +85,7 @@ export class MemoryBus implements Bus {
   }
 
   publish(event: BusEvent): void {
+    this.#expire();
     this.#record(event);
     this.#events.next(event);
   }
@@ -108,6 +115,7 @@ export class MemoryBus implements Bus {
     if (event.kind === 'session.ended') {
       record.endedAt = event.at;
       record.endReason = event.reason;
+      this.#ended.set(event.sessionId, Date.now());
     }
   }
 
@@ -122,11 +130,23 @@ export class MemoryBus implements Bus {
     }
   }
 
+  /** Forgets ended sessions older than the retention (checked on every access: no timer to leak). */
+  #expire(): void {
+    const cutoff = Date.now() - this.#retentionMs;
+    for (const [id, endedAt] of this.#ended) {
+      if (endedAt > cutoff) break;
+      this.#ended.delete(id);
+      this.#sessions.delete(id);
+    }
+  }
+
   async sessions(): Promise<SessionRecord[]> {
+    this.#expire();
     return [...this.#sessions.values()];
   }
 
   async session(id: string): Promise<SessionRecord | undefined> {
+    this.#expire();
     return this.#sessions.get(id);
   }
 
@@ -145,6 +165,7 @@ export class MemoryBus implements Bus {
   }
 
   async deleteSession(id: string): Promise<boolean> {
+    this.#ended.delete(id);
     return this.#sessions.delete(id);
   }
 

@@ -94,11 +94,11 @@ export const serverConfigSchema = z.object({
   nodeTtlMs: z.coerce.number().int().positive().default(6000),
   /** A node whose load per core (1-minute average) is above this takes no new publishers. */
   placementMaxCpu: z.coerce.number().positive().default(0.9),
-  /** How long an ended session's history stays in Redis. */
+  /** How long an ended session's history (estimates, its final estimate) is kept, in memory or Redis; 0: forgotten at its end. */
   historyRetentionSeconds: z.coerce
     .number()
     .int()
-    .positive()
+    .nonnegative()
     .default(7 * 24 * 3600),
 });
 

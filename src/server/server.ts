@@ -216,7 +216,7 @@ export class EriServer {
             retentionSeconds: config.historyRetentionSeconds,
             onLog: log,
           })
-        : new MemoryBus();
+        : new MemoryBus({ retentionSeconds: config.historyRetentionSeconds });
       return new EriServer(config, { model, pool, media, rooms, registry, bus }, log);
     } catch (error) {
       media?.close();
