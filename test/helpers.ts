@@ -111,3 +111,29 @@ export function fakeEstimate(sessionId: string, roomId: string, seq: number, fin
     steps: 10,
   };
 }
+
+/** This process's child processes (name as `ps` shows it, state), to catch orphans after a fault. */
+export function childProcesses(): { pid: number; name: string; state: string }[] {
+  const out = spawnSync('ps', ['-o', 'pid=,stat=,comm=', '--ppid', String(process.pid)], {
+    encoding: 'utf8',
+  });
+  return (out.stdout ?? '')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [pid, state, name] = line.trim().split(/\s+/);
+      return { pid: Number(pid), state: state ?? '', name: name ?? '' };
+    })
+    .filter((p) => p.name !== 'ps');
+}
+
+/** Waits until `check` holds (polling), up to `ms`; returns whether it did. */
+export async function eventually(check: () => boolean, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
+}

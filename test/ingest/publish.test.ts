@@ -7,7 +7,7 @@ import type { JoinResult } from '../../src/contracts/signalling.js';
 import { portraitsMissing } from '../../src/dataset/portraits.js';
 import { synthesizeClip } from '../../src/features/synthetic-clip.js';
 import { renderClip } from '../dataset/synthetic-dataset.js';
-import { withTempDir } from '../helpers.js';
+import { childProcesses, eventually, withTempDir } from '../helpers.js';
 import { speech, testMedia } from '../media.js';
 import { mediasoupSkip, startServer, type TestServer } from '../server-harness.js';
 
@@ -131,6 +131,9 @@ describe('eri publish through WebRTC ingest', { skip: mediasoupSkip() }, () => {
       assert.ok(resumedAfter <= 3000, `frames resumed after ${resumedAfter} ms`);
       assert.equal(result.endReason, 'normal');
       assert.ok(result.final);
+      // No orphan: the killed decoder was reaped and the replacement ended with the session.
+      const ffmpegLeft = () => childProcesses().filter((p) => p.name === 'ffmpeg' || p.state.startsWith('Z'));
+      assert.ok(await eventually(() => ffmpegLeft().length === 0, 3000), JSON.stringify(ffmpegLeft()));
     });
   });
 
@@ -158,5 +161,16 @@ describe('eri publish through WebRTC ingest', { skip: mediasoupSkip() }, () => {
     assert.equal(joined.roomId, 'doomed');
     await again.request('createWebRtcTransport');
     again.close();
+    // No orphan: the dead worker was reaped; exactly the replacement runs.
+    const workers = () => childProcesses().filter((p) => p.name.startsWith('mediasoup'));
+    assert.ok(
+      await eventually(
+        () =>
+          workers().length === t.server.media.workers.length &&
+          !workers().some((w) => w.state.startsWith('Z')),
+        3000,
+      ),
+      JSON.stringify(workers()),
+    );
   });
 });
