@@ -3,7 +3,12 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: { publisher: 'src/client/publisher-page.ts', dashboard: 'src/client/dashboard-page.ts' },
+  entryPoints: {
+    publisher: 'src/client/publisher-page.ts',
+    dashboard: 'src/client/dashboard-page.ts',
+    viewer: 'src/client/viewer-page.ts',
+    study: 'src/client/study-page.ts',
+  },
   outdir: 'dist/public',
   bundle: true,
   format: 'iife',

@@ -33,6 +33,7 @@ export async function startServer(overrides: Partial<Record<string, unknown>> = 
       mediaWorkers: 1,
       featureWorkers: 2,
       inferenceWorkers: 1,
+      dataDir: join(dir, 'data'),
       ...(overrides.jwtSecret || overrides.jwtPublicKey ? {} : { insecureDev: true }),
       ...overrides,
     },

@@ -10,6 +10,7 @@ import { registerModelCommands } from './model-commands.js';
 import { registerPredictFeatures } from './predict-features.js';
 import { registerPublish } from './publish.js';
 import { registerServe } from './serve.js';
+import { registerStudyCommands } from './study-commands.js';
 import { registerToken } from './token.js';
 
 /** The `eri` command line. Every failure prints `eri: error [CODE]: message` and exits non-zero. */
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerPredictFeatures(program);
   registerAnalyze(program);
   registerServe(program);
+  registerStudyCommands(program);
   registerToken(program);
   registerPublish(program);
   registerDatasetCommands(program);

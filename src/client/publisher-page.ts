@@ -1,6 +1,5 @@
-import { Device } from 'mediasoup-client';
-import type { Transport } from 'mediasoup-client/types';
 import { endpointUrl } from './endpoint-url.js';
+import { Signal, sendStream } from './webrtc-publisher.js';
 
 /**
  * The publisher page's script (bundled by esbuild into dist/public/publisher.js): camera preview,
@@ -8,55 +7,6 @@ import { endpointUrl } from './endpoint-url.js';
  */
 
 const EMOTIONS = ['Adoration', 'Amusement', 'Anxiety', 'Disgust', 'Empathic-Pain', 'Fear', 'Surprise'];
-
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
-
-class Signal {
-  readonly #ws: WebSocket;
-  readonly #pending = new Map<number, Pending>();
-  #next = 1;
-  onNotification: (name: string, data: unknown) => void = () => {};
-
-  private constructor(ws: WebSocket) {
-    this.#ws = ws;
-    ws.addEventListener('message', (event) => {
-      const message = JSON.parse(String(event.data));
-      if (message.notification) {
-        this.onNotification(message.notification, message.data);
-        return;
-      }
-      const pending = this.#pending.get(message.id);
-      if (!pending) return;
-      this.#pending.delete(message.id);
-      if (message.ok) pending.resolve(message.result);
-      else pending.reject(new Error(`${message.error.code}: ${message.error.message}`));
-    });
-    ws.addEventListener('close', () => {
-      for (const p of this.#pending.values()) p.reject(new Error('connection closed'));
-      this.#pending.clear();
-    });
-  }
-
-  static open(url: string): Promise<Signal> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
-      ws.addEventListener('open', () => resolve(new Signal(ws)), { once: true });
-      ws.addEventListener('error', () => reject(new Error(`cannot connect to ${url}`)), { once: true });
-    });
-  }
-
-  request<T>(method: string, params: object = {}): Promise<T> {
-    const id = this.#next++;
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.#ws.send(JSON.stringify({ id, method, params }));
-    });
-  }
-
-  close(): void {
-    this.#ws.close();
-  }
-}
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -115,30 +65,10 @@ async function publish(): Promise<void> {
     ...(sessionId ? { sessionId } : {}),
   });
   $('session-id').textContent = joined.sessionId;
-  const device = new Device();
-  await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities as never });
-  const info = await signal.request<{
-    id: string;
-    iceParameters: never;
-    iceCandidates: never;
-    dtlsParameters: never;
-  }>('createWebRtcTransport');
-  const transport: Transport = device.createSendTransport(info);
-  transport.on('connect', ({ dtlsParameters }, done, fail) => {
-    signal
-      .request('connectWebRtcTransport', { transportId: transport.id, dtlsParameters })
-      .then(() => done(), fail);
-  });
-  transport.on('produce', ({ kind, rtpParameters }, done, fail) => {
-    signal
-      .request<{ producerId: string }>('produce', { transportId: transport.id, kind, rtpParameters })
-      .then(({ producerId }) => done({ id: producerId }), fail);
-  });
-  transport.on('connectionstatechange', (state) => {
+  await sendStream(signal, joined.routerRtpCapabilities, stream, (state) => {
     if (state === 'connected') status(`Publishing to room “${roomId}”. Estimates appear every second.`, 'ok');
     if (state === 'failed') status('The media connection failed.', 'error');
   });
-  for (const track of stream.getTracks()) await transport.produce({ track });
   $('stop').removeAttribute('disabled');
   $('stop').addEventListener(
     'click',

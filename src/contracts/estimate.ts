@@ -44,6 +44,11 @@ export const estimateSchema = z.object({
   latencyMs: z.number().nonnegative(),
   /** Steps in the window. */
   steps: z.number().int().nonnegative(),
+  /**
+   * For a viewer in a study: the stimulus position (seconds into the stimulus) at the window's end, or
+   * null when the stimulus was not playing then (before the first play, paused, buffering, ended).
+   */
+  stimulus: z.object({ studyId: z.string(), position: z.number().nonnegative().nullable() }).optional(),
 });
 
 export type Estimate = z.infer<typeof estimateSchema>;

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { idSchema } from './ids.js';
+import { MARKER_EVENTS } from './study.js';
 
 /**
  * The publisher signalling protocol on `/v1/signal` (JSON over WebSocket), shared by the server, the
@@ -10,8 +12,7 @@ import { z } from 'zod';
 
 export const SIGNAL_PROTOCOL_VERSION = 1;
 
-/** Room and session ids: short, printable, safe in URLs, logs and Redis keys. */
-export const idSchema = z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, 'ids are 1-64 letters, digits, . _ : -');
+export { idSchema } from './ids.js';
 
 const opaque = z.record(z.string(), z.unknown());
 const kind = z.enum(['audio', 'video']);
@@ -25,13 +26,15 @@ export const SIGNAL_METHODS = [
   'pauseProducer',
   'resumeProducer',
   'requestEstimate',
+  'stimulus',
   'leave',
 ] as const;
 
 export type SignalMethod = (typeof SIGNAL_METHODS)[number];
 
 export const signalParamsSchemas = {
-  join: z.object({ roomId: idSchema, sessionId: idSchema.optional() }).strict(),
+  /** `studyId`: this publisher is a viewer in that study (the room must be one of the study's). */
+  join: z.object({ roomId: idSchema, sessionId: idSchema.optional(), studyId: idSchema.optional() }).strict(),
   createWebRtcTransport: z.object({}).strict(),
   connectWebRtcTransport: z.object({ transportId: z.string().min(1), dtlsParameters: opaque }).strict(),
   createPlainTransport: z.object({ kind }).strict(),
@@ -39,6 +42,16 @@ export const signalParamsSchemas = {
   pauseProducer: z.object({ producerId: z.string().min(1) }).strict(),
   resumeProducer: z.object({ producerId: z.string().min(1) }).strict(),
   requestEstimate: z.object({}).strict(),
+  /** A stimulus event on the viewer page (play, pause, seek, buffering, ended) at a stimulus position. */
+  stimulus: z
+    .object({
+      event: z.enum(MARKER_EVENTS),
+      position: z
+        .number()
+        .nonnegative()
+        .max(6 * 3600),
+    })
+    .strict(),
   leave: z.object({}).strict(),
 } satisfies Record<SignalMethod, z.ZodType>;
 

@@ -15,6 +15,8 @@ const flag = z
   .transform((v) => v === true || v === '1' || v === 'true' || v === 'yes');
 
 export const serverConfigSchema = z.object({
+  /** Where studies and their stimulus videos are kept (never viewers' media). */
+  dataDir: z.string().min(1).default('.eri/data'),
   /** No authentication at all: for local use only; refused when NODE_ENV=production. */
   insecureDev: flag.default(false),
   /** HS256 shared secret for tokens (at least 32 characters). */
@@ -106,6 +108,7 @@ export type ServerConfig = z.infer<typeof serverConfigSchema>;
 
 /** The environment variables each setting is read from. */
 export const ENV_NAMES = {
+  dataDir: 'ERI_DATA_DIR',
   insecureDev: 'ERI_INSECURE_DEV',
   jwtSecret: 'ERI_JWT_SECRET',
   jwtPublicKey: 'ERI_JWT_PUBLIC_KEY',

@@ -4,13 +4,15 @@ import { Subject, type Subscription } from 'rxjs';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import type { AudioChunk, VideoFrame } from '../../streams/align-media.js';
-import { idSchema } from '../contracts/signalling.js';
+import { idSchema } from '../contracts/ids.js';
+import { MARKER_EVENTS } from '../contracts/study.js';
 import { EriError, type ErrorCode, isEriError } from '../errors.js';
 import { analysisVideoFilter, RecordReader } from '../features/decode.js';
 import type { Session } from '../sessions/session.js';
 import { admitPublisher } from './auth.js';
 import { RateLimit } from './limits.js';
 import type { SignallingDeps } from './signalling.js';
+import { studyForViewer } from './study-routes.js';
 
 /**
  * The WebSocket frame ingest (`/v1/ingest`), for clients without WebRTC (and k6): JPEG frames and PCM
@@ -30,8 +32,27 @@ export const INGEST_HEADER_BYTES = 16;
 export const INGEST_KIND = { jpeg: 1, pcm: 2 } as const;
 
 const controlSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('start'), roomId: idSchema, sessionId: idSchema.optional() }).strict(),
+  z
+    .object({
+      type: z.literal('start'),
+      roomId: idSchema,
+      sessionId: idSchema.optional(),
+      studyId: idSchema.optional(),
+    })
+    .strict(),
   z.object({ type: z.literal('end') }).strict(),
+  // A study viewer's stimulus event, at `mediaTime` on this connection's own media clock (its frames' t).
+  z
+    .object({
+      type: z.literal('stimulus'),
+      event: z.enum(MARKER_EVENTS),
+      position: z
+        .number()
+        .nonnegative()
+        .max(6 * 3600),
+      mediaTime: z.number().nonnegative().max(86_400),
+    })
+    .strict(),
 ]);
 
 export class FrameIngestConnection {
@@ -101,6 +122,17 @@ export class FrameIngestConnection {
       );
     }
     const message = parsed.data;
+    if (message.type === 'stimulus') {
+      if (!this.#session || !this.#deps.studies.tracker.studyOf(this.#session.id))
+        throw new EriError('ERI_ERR_INVALID_STATE', 'not a viewer in a study: start with a studyId');
+      this.#deps.studies.tracker.mark(this.#session.id, {
+        event: message.event,
+        position: message.position,
+        mediaTime: message.mediaTime,
+      });
+      this.#send({ type: 'stimulus.marked', event: message.event });
+      return;
+    }
     if (message.type === 'end') {
       if (!this.#session) throw new EriError('ERI_ERR_INVALID_STATE', 'no session to end: send start first');
       // The first `end` is answered by the final estimate and session.ended; a repeat by this error.
@@ -112,6 +144,9 @@ export class FrameIngestConnection {
     }
     if (this.#session)
       throw new EriError('ERI_ERR_INVALID_STATE', 'this connection already started a session');
+    const study = message.studyId
+      ? studyForViewer(this.#deps.studies, message.studyId, message.roomId)
+      : undefined;
     const admitted = admitPublisher(
       this.#deps.principal,
       this.#deps.admission.sessions,
@@ -126,7 +161,9 @@ export class FrameIngestConnection {
         roomId: message.roomId,
         frames$: this.#frames,
         audio$: this.#audio,
+        ...(study ? { windowSeconds: study.windowSeconds } : {}),
       });
+      if (study) this.#deps.studies.tracker.attach(sessionId, study);
     } catch (error) {
       admitted.release();
       throw error;
@@ -135,7 +172,10 @@ export class FrameIngestConnection {
     this.#session = session;
     this.#events = session.events$.subscribe((event) => {
       if (event.type === 'estimate') this.#send({ type: 'estimate', ...event.estimate });
-      if (event.type === 'session.ended') admitted.release();
+      if (event.type === 'session.ended') {
+        admitted.release();
+        this.#deps.studies.tracker.detach(sessionId);
+      }
       if (event.type === 'session.ended') {
         this.#send({ ...event });
         this.#stopDecoder();

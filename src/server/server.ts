@@ -19,6 +19,8 @@ import { placePublisher } from '../sessions/placement.js';
 import { type NodeLoad, RedisNodes } from '../sessions/redis-nodes.js';
 import { SessionRegistry } from '../sessions/registry.js';
 import { RoomAggregator } from '../sessions/room-aggregator.js';
+import { StudyStore } from '../studies/study-store.js';
+import { StudyTracker } from '../studies/study-tracker.js';
 import { Authenticator, access, type Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { FrameIngestConnection } from './frame-ingest.js';
@@ -27,6 +29,7 @@ import { ServerMetrics } from './metrics.js';
 import { registerRestRoutes } from './rest.js';
 import { SignallingConnection } from './signalling.js';
 import { SubscriberConnection } from './stream.js';
+import { registerStudyRoutes, type StudyDeps } from './study-routes.js';
 
 /**
  * The eri-stream server: HTTP (fastify) for pages and health, WebSockets (ws) for signalling and the
@@ -78,6 +81,7 @@ export class EriServer {
   readonly bus: Bus;
   readonly metrics: ServerMetrics;
   readonly auth: Authenticator;
+  readonly studies: StudyDeps;
   readonly admission: Admission;
   readonly #aggregator: RoomAggregator;
   readonly nodes: RedisNodes | undefined;
@@ -96,9 +100,11 @@ export class EriServer {
       rooms: RoomManager;
       registry: SessionRegistry;
       bus: Bus;
+      studies: StudyDeps;
     },
     log: (line: string) => void,
   ) {
+    this.studies = parts.studies;
     this.config = config;
     this.model = parts.model;
     this.pool = parts.pool;
@@ -133,7 +139,8 @@ export class EriServer {
           kind: 'estimate',
           sessionId: event.estimate.sessionId,
           roomId: event.estimate.roomId,
-          estimate: event.estimate,
+          // A study viewer's estimates carry their place on the stimulus timeline.
+          estimate: this.studies.tracker.stamp(event.estimate),
         });
       } else if (event.type === 'session.started') {
         this.bus.publish({
@@ -217,7 +224,11 @@ export class EriServer {
             onLog: log,
           })
         : new MemoryBus({ retentionSeconds: config.historyRetentionSeconds });
-      return new EriServer(config, { model, pool, media, rooms, registry, bus }, log);
+      const studies: StudyDeps = {
+        store: await StudyStore.open(config.dataDir),
+        tracker: new StudyTracker(),
+      };
+      return new EriServer(config, { model, pool, media, rooms, registry, bus, studies }, log);
     } catch (error) {
       media?.close();
       await pool.close();
@@ -270,6 +281,19 @@ export class EriServer {
       return reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics());
     });
     registerRestRoutes(http, { bus: this.bus, registry: this.registry, principal });
+    registerStudyRoutes(http, { ...this.studies, bus: this.bus, principal, publicUrl: () => this.publicUrl });
+    http.get('/watch', async (_req, reply) =>
+      reply.type('text/html').send(await readFile(`${SOURCE_PUBLIC_DIR}watch.html`)),
+    );
+    http.get('/public/viewer.js', async (_req, reply) =>
+      reply.type('text/javascript').send(await readFile(`${PUBLIC_DIR}viewer.js`)),
+    );
+    http.get('/study', async (_req, reply) =>
+      reply.type('text/html').send(await readFile(`${SOURCE_PUBLIC_DIR}study.html`)),
+    );
+    http.get('/public/study.js', async (_req, reply) =>
+      reply.type('text/javascript').send(await readFile(`${PUBLIC_DIR}study.js`)),
+    );
     http.get('/', async (_req, reply) => reply.redirect('/dashboard'));
     http.get('/dashboard', async (_req, reply) =>
       reply.type('text/html').send(await readFile(`${SOURCE_PUBLIC_DIR}dashboard.html`)),
@@ -356,6 +380,7 @@ export class EriServer {
         log: this.#log,
         principal,
         admission: this.admission,
+        studies: this.studies,
       };
       if (path === '/v1/stream') {
         const subscriber = new SubscriberConnection(ws, {

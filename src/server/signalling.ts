@@ -22,6 +22,7 @@ import type { Session } from '../sessions/session.js';
 import { admitPublisher, type Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { type Admission, RateLimit } from './limits.js';
+import { type StudyDeps, studyForViewer } from './study-routes.js';
 
 /**
  * One publisher's signalling connection (`/v1/signal`). Every inbound message is parsed and validated;
@@ -40,6 +41,8 @@ export interface SignallingDeps {
   log: (line: string) => void;
   /** Who this connection is (its token's scopes). */
   principal: Principal;
+  /** Reaction studies: their definitions and which sessions are viewers in which. */
+  studies: StudyDeps;
   admission: Admission;
 }
 
@@ -51,6 +54,7 @@ type Handler = (params: never) => Promise<unknown>;
 export class SignallingConnection {
   readonly #ws: WebSocket;
   readonly #deps: SignallingDeps;
+  #startedAt = 0;
   readonly #rate: RateLimit;
   readonly #transports = new Map<string, Transport>();
   readonly #producers = new Map<string, Producer>();
@@ -207,6 +211,7 @@ export class SignallingConnection {
           'ERI_ERR_INVALID_STATE',
           'this connection already joined; open another to publish again',
         );
+      const study = p.studyId ? studyForViewer(this.#deps.studies, p.studyId, p.roomId) : undefined;
       const admitted = admitPublisher(
         this.#deps.principal,
         this.#deps.admission.sessions,
@@ -221,11 +226,12 @@ export class SignallingConnection {
         admitted.release();
         throw error;
       }
+      this.#startedAt = performance.now();
       const tap = new RtpTap({
         router: room.router,
         rateHz: this.#deps.rateHz,
         frameSize: this.#deps.frameSize,
-        startedAt: performance.now(),
+        startedAt: this.#startedAt,
         onLog: (line) => this.#deps.log(`tap ${sessionId}: ${line}`),
       });
       let session: Session;
@@ -235,7 +241,9 @@ export class SignallingConnection {
           roomId: p.roomId,
           frames$: tap.frames$,
           audio$: tap.audio$,
+          ...(study ? { windowSeconds: study.windowSeconds } : {}),
         });
+        if (study) this.#deps.studies.tracker.attach(sessionId, study);
       } catch (error) {
         tap.close();
         admitted.release();
@@ -248,6 +256,7 @@ export class SignallingConnection {
         if (event.type === 'estimate') this.#send({ notification: 'estimate', data: event.estimate });
         if (event.type === 'session.ended') {
           admitted.release();
+          this.#deps.studies.tracker.detach(sessionId);
           this.#send({
             notification: 'session.ended',
             data: {
@@ -347,6 +356,22 @@ export class SignallingConnection {
 
     resumeProducer: async (p) => {
       await this.#producer(p.producerId).resume();
+      return {};
+    },
+
+    stimulus: async (p) => {
+      const { session } = this.#joined();
+      if (!this.#deps.studies.tracker.studyOf(session.id))
+        throw new EriError(
+          'ERI_ERR_INVALID_STATE',
+          'this session is not a viewer in a study: join with a studyId',
+        );
+      // The viewer's media time now, on the clock its frames are stamped with (see RtpTap).
+      this.#deps.studies.tracker.mark(session.id, {
+        event: p.event,
+        position: p.position,
+        mediaTime: (performance.now() - this.#startedAt) / 1000,
+      });
       return {};
     },
 

@@ -28,6 +28,8 @@ export interface NewSession {
   roomId: string;
   frames$: Observable<VideoFrame>;
   audio$: Observable<AudioChunk>;
+  /** W for this session (a study's viewers use a shorter one); default: the server's. */
+  windowSeconds?: number;
 }
 
 export class SessionRegistry {
@@ -74,7 +76,7 @@ export class SessionRegistry {
       batcher: o.batcher,
       model: o.model,
       rateHz: o.rateHz,
-      windowSeconds: o.windowSeconds,
+      windowSeconds: spec.windowSeconds ?? o.windowSeconds,
       strideSeconds: o.strideSeconds,
       maxWaitMs: o.alignWaitMs,
     });

@@ -160,3 +160,116 @@ it('the dashboard shows two viewers publishing into a room, live, with both line
     );
   });
 });
+
+it('a reaction study: two viewers at different times, one pauses and seeks; both line up on the stimulus timeline', {
+  skip: skipReason(),
+  timeout: 180_000,
+}, async () => {
+  await withTempDir(async (dir) => {
+    const real = testMedia('OpenTalker_video-retalking/face/1.mp4');
+    const y4m = join(dir, 'camera.y4m');
+    const wav = join(dir, 'mic.wav');
+    const source = real.skip ? await synthesizeClip(join(dir, 'cam.mkv'), { seconds: 6 }) : real.path;
+    await ffmpeg('-i', source, '-vf', 'fps=15,scale=640:480', '-pix_fmt', 'yuv420p', '-t', '6', y4m);
+    await ffmpeg('-i', source, '-ac', '1', '-ar', '48000', '-c:a', 'pcm_s16le', '-t', '6', wav);
+    // The stimulus: 20 s of test pattern with a tone, WebM (every Chromium plays it).
+    const stimulus = join(dir, 'stimulus.webm');
+    await ffmpeg(
+      ...[
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=640x360:rate=25:duration=20',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=330:duration=20',
+      ],
+      ...['-c:v', 'libvpx', '-b:v', '600k', '-deadline', 'realtime', '-c:a', 'libopus', stimulus],
+    );
+    const result = join(dir, 'study.json');
+    const artifacts = await artifactsDir();
+    await runInLoopbackNamespace('study-e2e.js', [
+      stimulus,
+      y4m,
+      wav,
+      result,
+      join(artifacts, 'study-viewer-page.png'),
+      join(artifacts, 'study-view.png'),
+    ]);
+    const out = JSON.parse(await readFile(result, 'utf8')) as {
+      error?: string;
+      studyId: string;
+      sessions: Record<'A' | 'B', string>;
+      estimates: Estimate[];
+      timeline: {
+        timeline: {
+          audience: { second: number; viewers: number }[];
+          viewers: { sessionId: string; seconds: Record<string, number[]> }[];
+        };
+      };
+      csv: string;
+      logs: string[];
+    };
+    assert.equal(out.error, undefined, `${out.error}\n${out.logs.slice(-30).join('\n')}`);
+    await copyFile(result, join(artifacts, 'study-e2e.json'));
+    const running = (id: string) => out.estimates.filter((e) => e.sessionId === id && !e.final);
+    const a = running(out.sessions.A);
+    const b = running(out.sessions.B);
+    assert.ok(a.length >= 15 && b.length >= 8, `estimates: A ${a.length}, B ${b.length}`);
+    for (const e of [...a, ...b]) assert.equal(e.stimulus?.studyId, out.studyId);
+    // Before A's first play (3 s measured first) and during its pause: no stimulus position.
+    assert.equal(a[0]?.stimulus?.position, null, 'nothing attributed before the first play');
+    const pos = a.map((e) => e.stimulus?.position ?? null);
+    const firstPlayed = pos.findIndex((p) => p !== null);
+    const gap = pos.slice(firstPlayed).findIndex((p) => p === null);
+    assert.ok(firstPlayed >= 2 && gap > 0, `A: ${JSON.stringify(pos)}`);
+    // Markers honoured: within a play segment, stimulus position - media time is constant; the seek back
+    // to 2 s starts a segment whose positions restart low.
+    const segments: { offset: number; first: number }[][] = [[]];
+    for (const e of a) {
+      const p = e.stimulus?.position;
+      if (p === null || p === undefined) {
+        if ((segments.at(-1) as unknown[]).length) segments.push([]);
+        continue;
+      }
+      (segments.at(-1) as { offset: number; first: number }[]).push({ offset: p - e.windowEnd, first: p });
+    }
+    const played = segments.filter((s) => s.length > 0);
+    assert.ok(played.length >= 2, `A played in two segments: ${JSON.stringify(pos)}`);
+    for (const s of played) {
+      const offsets = s.map((x) => x.offset);
+      assert.ok(
+        Math.max(...offsets) - Math.min(...offsets) < 0.05,
+        `constant offset within a segment: ${offsets}`,
+      );
+    }
+    assert.ok((played.at(-1)?.[0]?.first ?? 99) < 4, `after the seek to 2 s: ${played.at(-1)?.[0]?.first}`);
+    // The audience curve counts each second's viewers: A watched up to ~7 s, B from 0 s to ~15 s.
+    const { audience, viewers } = out.timeline.timeline;
+    assert.equal(viewers.length, 2);
+    for (const s of audience) {
+      const expected = viewers.filter((v) => v.seconds[String(s.second)] !== undefined).length;
+      assert.equal(s.viewers, expected, `second ${s.second}`);
+    }
+    assert.ok(
+      audience.some((s) => s.viewers === 2) && audience.some((s) => s.viewers === 1),
+      JSON.stringify(audience.map((s) => s.viewers)),
+    );
+    // The export equals the API's numbers.
+    const rows = out.csv
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((r) => r.split(','));
+    assert.equal(
+      rows.length,
+      viewers.reduce((n, v) => n + Object.keys(v.seconds).length, 0),
+    );
+    for (const [session, , second, ...values] of rows) {
+      const api = viewers.find((v) => v.sessionId === session)?.seconds[second as string] ?? [];
+      for (const [j, v] of values.entries())
+        assert.ok(Math.abs(Number(v) - (api[j] as number)) < 1e-6, `${session} ${second}`);
+    }
+  });
+});

@@ -1,0 +1,188 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Bus } from '../bus/memory-bus.js';
+import { EMOTIONS } from '../contracts/emotions.js';
+import { type Study, studyCreateSchema } from '../contracts/study.js';
+import { EriError, isEriError } from '../errors.js';
+import { audienceCsv, audienceTimeline } from '../studies/audience.js';
+import { thumbnail } from '../studies/probe.js';
+import { reportSvg } from '../studies/report-svg.js';
+import type { StudyStore } from '../studies/study-store.js';
+import type { StudyTracker } from '../studies/study-tracker.js';
+import { access, type Principal } from './auth.js';
+
+/**
+ * Reaction studies over REST. Managing them (create, upload the stimulus, delete) takes the admin scope;
+ * the study and its stimulus are visible to whoever may publish into or follow one of its rooms (its
+ * viewers and observers); its results (timeline, CSV, report, thumbnails) to whoever may follow its rooms,
+ * computed over those rooms only. Anything else answers 404, as an absent study does.
+ */
+
+export interface StudyDeps {
+  store: StudyStore;
+  tracker: StudyTracker;
+}
+
+/** The study a viewer joins, checked: it exists and the room is one of its rooms. */
+export function studyForViewer(deps: StudyDeps, studyId: string, roomId: string): Study {
+  const study = deps.store.require(studyId);
+  if (!study.rooms.includes(roomId)) {
+    throw new EriError('ERI_ERR_INVALID_ARGUMENT', `room ${roomId} is not one of study ${studyId}'s rooms`);
+  }
+  return study;
+}
+
+const canSee = (p: Principal, s: Study) =>
+  s.rooms.some((room) => access.publish(p, room) || access.readRoom(p, room));
+const readableRooms = (p: Principal, s: Study) => s.rooms.filter((room) => access.readRoom(p, room));
+
+function fail(reply: FastifyReply, error: unknown) {
+  const e = isEriError(error) ? error : new EriError('ERI_ERR_INVALID_STATE', (error as Error).message);
+  const status =
+    e.code === 'ERI_ERR_NOT_FOUND'
+      ? 404
+      : e.code === 'ERI_ERR_FORBIDDEN'
+        ? 403
+        : e.code === 'ERI_ERR_LIMIT'
+          ? 413
+          : 400;
+  return reply.code(status).send(e.toJSON());
+}
+
+export function registerStudyRoutes(
+  http: FastifyInstance,
+  deps: StudyDeps & { bus: Bus; principal: (req: FastifyRequest) => Principal; publicUrl: () => string },
+): void {
+  const notFound = (id: string) => ({ code: 'ERI_ERR_NOT_FOUND', message: `no study ${id.slice(0, 64)}` });
+  const adminOnly = (req: FastifyRequest, reply: FastifyReply) => {
+    if (access.admin(deps.principal(req))) return false;
+    void reply
+      .code(403)
+      .send({ code: 'ERI_ERR_FORBIDDEN', message: 'managing studies takes the admin scope' });
+    return true;
+  };
+  const links = (s: Study) =>
+    Object.fromEntries(s.rooms.map((room) => [room, `${deps.publicUrl()}/watch?study=${s.id}&room=${room}`]));
+  /** The study if the request may see it (and, with `results`, read some of its rooms). */
+  const visible = (req: FastifyRequest<{ Params: { id: string } }>, results = false) => {
+    const study = deps.store.get(req.params.id);
+    const p = deps.principal(req);
+    if (!study || !canSee(p, study) || (results && readableRooms(p, study).length === 0)) return undefined;
+    return study;
+  };
+  const timelineOf = async (req: FastifyRequest, study: Study) => {
+    const rooms = readableRooms(deps.principal(req), study);
+    const records = (await deps.bus.sessions()).filter((r) => rooms.includes(r.roomId));
+    return audienceTimeline({ ...study, rooms }, records, EMOTIONS);
+  };
+
+  // Stimulus uploads arrive as a stream, straight to disk (the store caps their size).
+  http.addContentTypeParser(/^video\//, (_req, payload, done) => done(null, payload));
+
+  http.post('/v1/studies', async (req, reply) => {
+    if (adminOnly(req, reply)) return reply;
+    const parsed = studyCreateSchema.safeParse(req.body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return reply.code(400).send({
+        code: 'ERI_ERR_INVALID_ARGUMENT',
+        message: `${issue?.path.join('.') || '(body)'}: ${issue?.message}`,
+      });
+    }
+    const study = await deps.store.create(parsed.data);
+    return reply.code(201).send({ study, viewerLinks: links(study) });
+  });
+
+  http.put<{ Params: { id: string } }>('/v1/studies/:id/stimulus', async (req, reply) => {
+    if (adminOnly(req, reply)) return reply;
+    try {
+      const study = await deps.store.putStimulus(
+        req.params.id,
+        req.body as NodeJS.ReadableStream as never,
+        String(req.headers['content-type']),
+      );
+      return { study, viewerLinks: links(study) };
+    } catch (error) {
+      return fail(reply, error);
+    }
+  });
+
+  http.get('/v1/studies', async (req) => ({
+    studies: deps.store.list().filter((s) => canSee(deps.principal(req), s)),
+  }));
+
+  http.get<{ Params: { id: string } }>('/v1/studies/:id', async (req, reply) => {
+    const study = visible(req);
+    return study ? { study, viewerLinks: links(study) } : reply.code(404).send(notFound(req.params.id));
+  });
+
+  http.delete<{ Params: { id: string } }>('/v1/studies/:id', async (req, reply) => {
+    if (adminOnly(req, reply)) return reply;
+    return (await deps.store.delete(req.params.id))
+      ? reply.code(204).send()
+      : reply.code(404).send(notFound(req.params.id));
+  });
+
+  http.get<{ Params: { id: string } }>('/v1/studies/:id/stimulus', async (req, reply) => {
+    const study = visible(req);
+    if (!study) return reply.code(404).send(notFound(req.params.id));
+    if (study.stimulus.kind === 'url') return reply.redirect(study.stimulus.url);
+    if (study.stimulus.kind !== 'file')
+      return reply.code(404).send({ code: 'ERI_ERR_NOT_FOUND', message: 'no stimulus uploaded yet' });
+    // Byte ranges, so the viewer's <video> can seek.
+    const size = study.stimulus.bytes;
+    const m = /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range ?? ''));
+    reply.header('accept-ranges', 'bytes').type(study.stimulus.contentType);
+    if (!m) return reply.header('content-length', size).send(deps.store.openStimulus(study.id));
+    const start = m[1] ? Number(m[1]) : Math.max(0, size - Number(m[2]));
+    const end = m[1] && m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
+    if (!(start <= end && start < size))
+      return reply.code(416).header('content-range', `bytes */${size}`).send();
+    return reply
+      .code(206)
+      .header('content-range', `bytes ${start}-${end}/${size}`)
+      .header('content-length', end - start + 1)
+      .send(deps.store.openStimulus(study.id, { start, end }));
+  });
+
+  http.get<{ Params: { id: string }; Querystring: { at?: string } }>(
+    '/v1/studies/:id/thumbnail',
+    async (req, reply) => {
+      const study = visible(req, true);
+      if (study?.stimulus.kind !== 'file') return reply.code(404).send(notFound(req.params.id));
+      const at = Number(req.query.at ?? 0);
+      if (!(at >= 0) || (study.durationS !== null && at > study.durationS))
+        return reply
+          .code(400)
+          .send({ code: 'ERI_ERR_INVALID_ARGUMENT', message: 'at must be a second within the stimulus' });
+      try {
+        return reply
+          .type('image/jpeg')
+          .header('cache-control', 'max-age=3600')
+          .send(await thumbnail(deps.store.stimulusPath(study.id), at));
+      } catch (error) {
+        return fail(reply, error);
+      }
+    },
+  );
+
+  http.get<{ Params: { id: string }; Querystring: { format?: string } }>(
+    '/v1/studies/:id/timeline',
+    async (req, reply) => {
+      const study = visible(req, true);
+      if (!study) return reply.code(404).send(notFound(req.params.id));
+      const timeline = await timelineOf(req, study);
+      if (req.query.format === 'csv')
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', `attachment; filename="${study.id}.csv"`)
+          .send(audienceCsv(timeline));
+      return { study, timeline };
+    },
+  );
+
+  http.get<{ Params: { id: string } }>('/v1/studies/:id/report.svg', async (req, reply) => {
+    const study = visible(req, true);
+    if (!study) return reply.code(404).send(notFound(req.params.id));
+    return reply.type('image/svg+xml').send(reportSvg(study, await timelineOf(req, study)));
+  });
+}
