@@ -13,6 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { portraitPath } from '../../dist/src/dataset/portraits.js';
+import { mulberry32 } from '../../dist/src/model/init.js';
 
 const run = promisify(execFile);
 const EMOTIONS = ['Adoration', 'Amusement', 'Anxiety', 'Disgust', 'Empathic-Pain', 'Fear', 'Surprise'];
@@ -48,17 +49,6 @@ const SENTENCES = [
   'Oh my goodness, what happened?',
 ];
 const VOICES = ['en', 'en-us', 'en+f3', 'en+m3', 'en+f2', 'en-gb-x-rp'];
-
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pick(rnd, list) {
   return list[Math.floor(rnd() * list.length)];
@@ -210,7 +200,7 @@ if (!dir) {
   process.exit(2);
 }
 const count = Number(countArg);
-const rnd = random(Number(seedArg));
+const rnd = mulberry32(Number(seedArg));
 const specs = Array.from({ length: count }, (_, i) => clipSpec(i, rnd, 4));
 await mkdir(join(dir, 'videos'), { recursive: true });
 const empty = EMOTIONS.map(() => '').join(',');

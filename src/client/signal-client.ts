@@ -2,6 +2,7 @@ import WebSocket from 'ws';
 import type { SignalMethod } from '../contracts/signalling.js';
 import { EriError, type ErrorCode } from '../errors.js';
 import { endpointUrl } from './endpoint-url.js';
+import { SignalRequests } from './signal-requests.js';
 
 /**
  * A small Node client for the publisher signalling protocol (/v1/signal): request/response by id,
@@ -10,33 +11,26 @@ import { endpointUrl } from './endpoint-url.js';
 
 export class SignalClient {
   readonly #ws: WebSocket;
-  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  #next = 1;
-  onNotification: (name: string, data: unknown) => void = () => {};
+  readonly #requests: SignalRequests;
   readonly closed: Promise<void>;
 
   private constructor(ws: WebSocket) {
     this.#ws = ws;
-    ws.on('message', (data) => {
-      const message = JSON.parse(String(data));
-      if (message.notification) {
-        this.onNotification(message.notification, message.data);
-        return;
-      }
-      const pending = this.#pending.get(message.id);
-      if (!pending) return;
-      this.#pending.delete(message.id);
-      if (message.ok) pending.resolve(message.result);
-      else pending.reject(new EriError(message.error.code as ErrorCode, message.error.message));
-    });
+    this.#requests = new SignalRequests(
+      (text) => ws.send(text),
+      (code, message) => new EriError(code as ErrorCode, message),
+    );
+    ws.on('message', (data) => this.#requests.receive(String(data)));
     this.closed = new Promise((resolve) => {
       ws.on('close', () => {
-        for (const p of this.#pending.values())
-          p.reject(new EriError('ERI_ERR_CLOSED', 'signalling connection closed'));
-        this.#pending.clear();
+        this.#requests.failAll(new EriError('ERI_ERR_CLOSED', 'signalling connection closed'));
         resolve();
       });
     });
+  }
+
+  set onNotification(handler: (name: string, data: unknown) => void) {
+    this.#requests.onNotification = handler;
   }
 
   /** `url`: the server's http(s) or ws(s) base URL; `token`: a JWT with a publish scope. */
@@ -79,16 +73,10 @@ export class SignalClient {
   }
 
   request<T>(method: SignalMethod, params: object = {}): Promise<T> {
-    const id = this.#next++;
-    return new Promise<T>((resolve, reject) => {
-      // ws drops sends on a closed socket silently: fail at once instead of waiting forever.
-      if (this.#ws.readyState !== WebSocket.OPEN) {
-        reject(new EriError('ERI_ERR_CLOSED', 'signalling connection closed'));
-        return;
-      }
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.#ws.send(JSON.stringify({ id, method, params }));
-    });
+    // ws drops sends on a closed socket silently: fail at once instead of waiting forever.
+    if (this.#ws.readyState !== WebSocket.OPEN)
+      return Promise.reject(new EriError('ERI_ERR_CLOSED', 'signalling connection closed'));
+    return this.#requests.request<T>(method, params);
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 import { Device } from 'mediasoup-client';
 import type { Transport } from 'mediasoup-client/types';
+import { SignalRequests } from './signal-requests.js';
 
 /**
  * Browser side of publishing (bundled into the publisher and viewer pages): the signalling connection
@@ -7,32 +8,23 @@ import type { Transport } from 'mediasoup-client/types';
  * mediasoup-client.
  */
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
-
+/** The signalling connection of a page (the browser's WebSocket around the shared request logic). */
 export class Signal {
   readonly #ws: WebSocket;
-  readonly #pending = new Map<number, Pending>();
-  #next = 1;
-  onNotification: (name: string, data: unknown) => void = () => {};
+  readonly #requests: SignalRequests;
 
   private constructor(ws: WebSocket) {
     this.#ws = ws;
-    ws.addEventListener('message', (event) => {
-      const message = JSON.parse(String(event.data));
-      if (message.notification) {
-        this.onNotification(message.notification, message.data);
-        return;
-      }
-      const pending = this.#pending.get(message.id);
-      if (!pending) return;
-      this.#pending.delete(message.id);
-      if (message.ok) pending.resolve(message.result);
-      else pending.reject(new Error(`${message.error.code}: ${message.error.message}`));
-    });
-    ws.addEventListener('close', () => {
-      for (const p of this.#pending.values()) p.reject(new Error('connection closed'));
-      this.#pending.clear();
-    });
+    this.#requests = new SignalRequests(
+      (text) => ws.send(text),
+      (code, message) => new Error(`${code}: ${message}`),
+    );
+    ws.addEventListener('message', (event) => this.#requests.receive(String(event.data)));
+    ws.addEventListener('close', () => this.#requests.failAll(new Error('connection closed')));
+  }
+
+  set onNotification(handler: (name: string, data: unknown) => void) {
+    this.#requests.onNotification = handler;
   }
 
   static open(url: string): Promise<Signal> {
@@ -44,11 +36,7 @@ export class Signal {
   }
 
   request<T>(method: string, params: object = {}): Promise<T> {
-    const id = this.#next++;
-    return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.#ws.send(JSON.stringify({ id, method, params }));
-    });
+    return this.#requests.request<T>(method, params);
   }
 
   close(): void {

@@ -1,3 +1,4 @@
+import { escapeXml } from '../util/xml.js';
 import type { EvaluationMetrics } from './metrics.js';
 
 /**
@@ -9,12 +10,7 @@ const PANEL = 220;
 const PAD = 34;
 const COLUMNS = 4;
 
-function esc(text: string): string {
-  return text.replace(
-    /[&<>"]/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string,
-  );
-}
+const esc = escapeXml;
 
 export function scatterSvg(
   title: string,

@@ -8,7 +8,7 @@ import { expectedTensors, type ModelArchitecture } from './weights.js';
  */
 
 /** mulberry32: a small, fast, well-distributed 32-bit PRNG. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -1,4 +1,5 @@
 import type { AudienceTimeline, Study } from '../contracts/study.js';
+import { escapeXml } from '../util/xml.js';
 
 /**
  * The one-page study report: per emotion the audience mean over the stimulus timeline with its spread,
@@ -11,12 +12,7 @@ const CHART_W = 500;
 const CHART_H = 150;
 const COLS = 2;
 
-function esc(text: string): string {
-  return text.replace(
-    /[&<>"]/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string,
-  );
-}
+const esc = escapeXml;
 
 const mmss = (s: number) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
 

@@ -48,37 +48,33 @@ function skipReason(): string | false {
   return false;
 }
 
+/**
+ * Chromium's fake camera and microphone: 6 s of a real face clip when ../shared is there (a y4m at 15
+ * fps and a 48 kHz wav), else a test pattern with synthetic speech.
+ */
+async function fakeCamera(
+  dir: string,
+): Promise<{ y4m: string; wav: string; real: { skip: string | false } }> {
+  const real = testMedia('OpenTalker_video-retalking/face/1.mp4');
+  const y4m = join(dir, 'camera.y4m');
+  const wav = join(dir, 'mic.wav');
+  const source = real.skip
+    ? await synthesizeClip(join(dir, 'camera-source.mkv'), {
+        seconds: 6,
+        audio: { file: await speech(dir, 'A synthetic microphone for the browser test.') },
+      })
+    : real.path;
+  await ffmpeg('-i', source, '-vf', 'fps=15,scale=640:480', '-pix_fmt', 'yuv420p', '-t', '6', y4m);
+  await ffmpeg('-i', source, '-ac', '1', '-ar', '48000', '-c:a', 'pcm_s16le', '-t', '6', wav);
+  return { y4m, wav, real };
+}
+
 it('headless Chromium publishes through the page and the server emits estimates for that session', {
   skip: skipReason(),
   timeout: 180_000,
 }, async () => {
   await withTempDir(async (dir) => {
-    const real = testMedia('OpenTalker_video-retalking/face/1.mp4');
-    const y4m = join(dir, 'camera.y4m');
-    const wav = join(dir, 'mic.wav');
-    if (!real.skip) {
-      await ffmpeg('-i', real.path, '-vf', 'fps=15,scale=640:480', '-pix_fmt', 'yuv420p', '-t', '6', y4m);
-      await ffmpeg('-i', real.path, '-ac', '1', '-ar', '48000', '-c:a', 'pcm_s16le', '-t', '6', wav);
-    } else {
-      await ffmpeg(
-        '-f',
-        'lavfi',
-        '-i',
-        'testsrc=size=640x480:rate=15:duration=6',
-        '-pix_fmt',
-        'yuv420p',
-        y4m,
-      );
-      await ffmpeg(
-        '-i',
-        await speech(dir, 'A synthetic microphone for the browser test.'),
-        '-ac',
-        '1',
-        '-ar',
-        '48000',
-        wav,
-      );
-    }
+    const { y4m, wav, real } = await fakeCamera(dir);
     const result = join(dir, 'result.json');
     const screenshot = join(await artifactsDir(), 'publisher-page.png');
     await runInLoopbackNamespace('publisher-e2e.js', [y4m, wav, result, screenshot, String(SECONDS)]);
@@ -166,12 +162,7 @@ it('a reaction study: two viewers at different times, one pauses and seeks; both
   timeout: 180_000,
 }, async () => {
   await withTempDir(async (dir) => {
-    const real = testMedia('OpenTalker_video-retalking/face/1.mp4');
-    const y4m = join(dir, 'camera.y4m');
-    const wav = join(dir, 'mic.wav');
-    const source = real.skip ? await synthesizeClip(join(dir, 'cam.mkv'), { seconds: 6 }) : real.path;
-    await ffmpeg('-i', source, '-vf', 'fps=15,scale=640:480', '-pix_fmt', 'yuv420p', '-t', '6', y4m);
-    await ffmpeg('-i', source, '-ac', '1', '-ar', '48000', '-c:a', 'pcm_s16le', '-t', '6', wav);
+    const { y4m, wav } = await fakeCamera(dir);
     // The stimulus: 20 s of test pattern with a tone, WebM (every Chromium plays it).
     const stimulus = join(dir, 'stimulus.webm');
     await ffmpeg(

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
-import { chromium } from 'playwright-core';
 import { publishFile } from '../../src/cli/publish.js';
 import { startServer } from '../server-harness.js';
+import { launchChromium } from './chromium.js';
 
 /**
  * Run by browser.test.ts in a loopback-only network namespace: a server, the dashboard open in headless
@@ -20,18 +20,8 @@ const SNAPSHOT = `(() => ({
 
 const [clipA, clipB, resultPath, screenshotPath] = process.argv.slice(2) as [string, string, string, string];
 const t = await startServer({ windowSeconds: 30, strideSeconds: 1 });
-const browser = await chromium.launch({
-  executablePath: '/usr/lib/chromium/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launchChromium();
+
 let error: string | undefined;
 type Snapshot = { viewers: string[]; rows: string[]; points: number };
 const snapshots: Snapshot[] = [];

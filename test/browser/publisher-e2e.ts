@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
-import { chromium } from 'playwright-core';
 import type { Estimate } from '../../src/contracts/estimate.js';
 import { startServer } from '../server-harness.js';
+import { launchChromium } from './chromium.js';
 
 /**
  * Run by browser.test.ts inside a network namespace with only loopback up (so every packet stays on
@@ -24,24 +24,8 @@ const estimates: Estimate[] = [];
 t.server.registry.events$.subscribe((e) => {
   if (e.type === 'estimate' && e.estimate.sessionId === 'browser-1') estimates.push(e.estimate);
 });
-const browser = await chromium.launch({
-  executablePath: '/usr/lib/chromium/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--use-fake-device-for-media-stream',
-    '--use-fake-ui-for-media-stream',
-    `--use-file-for-fake-video-capture=${y4m}`,
-    `--use-file-for-fake-audio-capture=${wav}`,
-    '--allow-loopback-in-peer-connection',
-  ],
-});
+const browser = await launchChromium({ camera: { y4m, wav } });
+
 let error: string | undefined;
 let pageText = '';
 try {

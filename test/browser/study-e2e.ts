@@ -1,7 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { Estimate } from '../../src/contracts/estimate.js';
 import { startServer } from '../server-harness.js';
+import { launchChromium } from './chromium.js';
 
 /**
  * Run by browser.test.ts in a loopback-only network namespace: a study with a 20 s stimulus, two viewer
@@ -25,25 +26,11 @@ const estimates: Estimate[] = [];
 t.server.bus.events$.subscribe((e) => {
   if (e.kind === 'estimate') estimates.push(e.estimate);
 });
-const browser = await chromium.launch({
-  executablePath: '/usr/lib/chromium/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required',
-    '--use-fake-device-for-media-stream',
-    '--use-fake-ui-for-media-stream',
-    `--use-file-for-fake-video-capture=${y4m}`,
-    `--use-file-for-fake-audio-capture=${wav}`,
-    '--allow-loopback-in-peer-connection',
-  ],
+const browser = await launchChromium({
+  camera: { y4m, wav },
+  extraArgs: ['--autoplay-policy=no-user-gesture-required'],
 });
+
 const player = (page: Page, action: string) =>
   page.evaluate(`(() => { const v = document.getElementById('stimulus'); ${action} })()`);
 let error: string | undefined;

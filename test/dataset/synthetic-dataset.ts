@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EMOTIONS } from '../../src/contracts/emotions.js';
 import { type PortraitName, portraitPath } from '../../src/dataset/portraits.js';
+import { mulberry32 } from '../../src/model/init.js';
 
 /**
  * A small Hume-Reaction-format dataset made with ffmpeg: a public-domain portrait, tilted by a roll angle,
@@ -43,20 +44,8 @@ export function labelsOf(c: SyntheticClipSpec): number[] {
   return EMOTIONS.map((e) => Number(clamp(byName[e]).toFixed(4)));
 }
 
-/** A deterministic pseudo-random sequence (mulberry32), so the dataset is the same on every machine. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function syntheticSpecs(count: number, seed = 1, valFraction = 1 / 3): SyntheticClipSpec[] {
-  const rnd = random(seed);
+  const rnd = mulberry32(seed); // deterministic: the same dataset on every machine
   return Array.from({ length: count }, (_, i) => ({
     id: `clip${String(i).padStart(3, '0')}`,
     split: i < Math.round(count * (1 - valFraction)) ? 'Train' : 'Val',

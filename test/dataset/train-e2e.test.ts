@@ -100,23 +100,8 @@ describe('training pipeline: extract -> train -> eval', { skip }, () => {
 
       // Train with the seed's recipe (a larger learning rate: 24 clips, 30 epochs).
       const model = join(dir, 'model');
-      const trained = await runEri(
-        [
-          'train',
-          features,
-          '--out',
-          model,
-          '--lr',
-          '1e-3',
-          '--epochs',
-          '30',
-          '--patience',
-          '30',
-          '--name',
-          'synthetic',
-        ],
-        { timeoutMs: 600_000 },
-      );
+      const train = ['train', features, '--out', model, '--lr', '1e-3', '--epochs', '30', '--patience', '30'];
+      const trained = await runEri([...train, '--name', 'synthetic'], { timeoutMs: 600_000 });
       assert.equal(trained.code, 0, trained.stderr);
       const pkg = await loadModelPackage(model);
       assert.equal(pkg.card.trained, true);
@@ -168,18 +153,7 @@ print(json.dumps({'r': r, 'mean': float(np.mean(r)), 'mae': float(np.abs(pred - 
       }
 
       // A rerun of train resumes from its checkpoint instead of starting over.
-      const rerun = await runEri([
-        'train',
-        features,
-        '--out',
-        model,
-        '--lr',
-        '1e-3',
-        '--epochs',
-        '30',
-        '--patience',
-        '30',
-      ]);
+      const rerun = await runEri(train);
       assert.equal(rerun.code, 0, rerun.stderr);
       assert.match(rerun.stdout, /resumed from .*last\.pt after epoch 30/);
     });

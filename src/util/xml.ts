@@ -1,0 +1,7 @@
+/** Text safe inside XML/SVG/HTML element content and attribute values. */
+export function escapeXml(text: string): string {
+  return text.replace(
+    /[&<>"]/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string,
+  );
+}
