@@ -9,6 +9,7 @@ import { SeededRandom } from '../model/init.js';
 import { GraphBuilder } from '../model/onnx-builder.js';
 import { loadModelPackage } from '../model/package.js';
 import { initRandomPackage } from '../model/package-tools.js';
+import { PlainModel } from '../model/plain-model.js';
 import type { BranchArchitecture, ModelArchitecture } from '../model/weights.js';
 import { describeMachine, fmt, machineInfo, type Summary, table, timeIt } from './harness.js';
 
@@ -25,6 +26,8 @@ export interface EstimateCostResult {
   windowSteps: number;
   strideSteps: number;
   ours: Summary;
+  /** The same computation in plain TypeScript loops (PlainModel), no onnxruntime. */
+  plainTs: Summary;
   pytorch: { medianMs: number; p95Ms: number; version: string } | { skipped: string };
   flops: { encoderPerBranch: number; gruPerStep: number; perEstimate: number };
   gemm: { m: number; k: number; n: number; gflops: number };
@@ -119,6 +122,22 @@ export async function runEstimateCostBench(
     } finally {
       await engine.close();
     }
+    const plain = new PlainModel(pkg.weights);
+    const plainH: Record<'video' | 'audio', Float32Array> = {
+      video: h.video.slice(),
+      audio: h.audio.slice(),
+    };
+    const plainTs = await timeIt(
+      async () => {
+        for (let s = 0; s < S; s++) {
+          for (const branch of ['video', 'audio'] as const)
+            plainH[branch] = plain.gruStep(branch, x[branch], plainH[branch]);
+        }
+        plain.head(plain.encode('video', gru.video, W), plain.encode('audio', gru.audio, W));
+      },
+      Math.max(3, Math.floor(repeats / 5)),
+      1,
+    );
     let pytorch: EstimateCostResult['pytorch'];
     if (o.pytorch === false) pytorch = { skipped: 'not asked for (--no-pytorch)' };
     else {
@@ -145,6 +164,7 @@ export async function runEstimateCostBench(
       windowSteps: W,
       strideSteps: S,
       ours,
+      plainTs,
       pytorch,
       flops,
       gemm,
@@ -168,6 +188,12 @@ export function formatEstimateCostBench(r: EstimateCostResult): string {
         fmt(r.ours.medianMs),
         fmt(r.ours.p95Ms),
         '1',
+      ],
+      [
+        'the same in plain TypeScript loops (no onnxruntime)',
+        fmt(r.plainTs.medianMs),
+        fmt(r.plainTs.p95Ms),
+        `${(r.plainTs.medianMs / r.ours.medianMs).toFixed(2)}x slower`,
       ],
       torch
         ? [

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { publishFile } from '../../src/cli/publish.js';
 import { SignalClient } from '../../src/client/signal-client.js';
+import { EriStreamClient } from '../../src/client/stream-client.js';
 import type { JoinResult } from '../../src/contracts/signalling.js';
 import { portraitsMissing } from '../../src/dataset/portraits.js';
 import { synthesizeClip } from '../../src/features/synthetic-clip.js';
@@ -112,6 +113,10 @@ describe('eri publish through WebRTC ingest', { skip: mediasoupSkip() }, () => {
       const clip = await talkingClip(dir, 9);
       let killedAt = 0;
       let resumedAfter = Number.POSITIVE_INFINITY;
+      // A subscriber follows the session throughout: what it was sent must be exactly the history.
+      const watcher = new EriStreamClient(t.url);
+      const seen: number[] = [];
+      const watching = watcher.estimates({ roomId: 'faults' }).subscribe((e) => seen.push(e.seq));
       const publishing = publishFile(clip, { server: t.url, room: 'faults', session: 'pub-decoder' });
       await sleep(3000);
       const connection = [...t.server.signalling].find((c) => c.session?.id === 'pub-decoder');
@@ -128,6 +133,17 @@ describe('eri publish through WebRTC ingest', { skip: mediasoupSkip() }, () => {
         }
       }
       const result = await publishing;
+      await sleep(500);
+      watching.unsubscribe();
+      watcher.close();
+      const history = (await (await fetch(`${t.url}/v1/sessions/pub-decoder/estimates`)).json()) as {
+        estimates: { seq: number }[];
+      };
+      assert.deepEqual(
+        seen,
+        history.estimates.map((e) => e.seq),
+        'no estimate lost or repeated across the fault',
+      );
       assert.ok(resumedAfter <= 3000, `frames resumed after ${resumedAfter} ms`);
       assert.equal(result.endReason, 'normal');
       assert.ok(result.final);
