@@ -19,6 +19,17 @@ describe('eri CLI', () => {
       ['predict-features'],
       ['bench'],
       ['bench', 'model'],
+      ['bench', 'estimate'],
+      ['bench', 'e2e'],
+      ['extract'],
+      ['train'],
+      ['eval'],
+      ['token'],
+      ['fuzz'],
+      ['load', 'prepare'],
+      ['load', 'run'],
+      ['study', 'create'],
+      ['study', 'export'],
     ]) {
       const r = await eri(...cmd, '--help');
       assert.equal(r.code, 0, `${cmd.join(' ')} --help: ${r.stderr}`);
@@ -156,5 +167,19 @@ describe('eri CLI', () => {
       assert.equal(r.code, 1);
       assert.match(r.stderr, /ERI_ERR_FEATURE_SPEC_MISMATCH.*'custom-5x4'.*'custom-4x4'/);
     });
+  });
+});
+
+it('eri train, eval and extract refuse bad input with a code, not a traceback', async () => {
+  await withTempDir(async (dir) => {
+    let r = await eri('extract', dir, '--out', join(dir, 'f'));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /\[ERI_ERR_DATASET\].*data_info\.csv/);
+    r = await eri('train', dir, '--out', join(dir, 'm'));
+    assert.match(r.stderr, /\[ERI_ERR_DATASET\].*index\.json/);
+    r = await eri('eval', dir, dir);
+    assert.match(r.stderr, /\[ERI_ERR_DATASET\]/);
+    r = await eri('token', '--scope', 'publish:lobby');
+    assert.match(r.stderr, /ERI_JWT_SECRET/);
   });
 });

@@ -9,7 +9,7 @@ import { EriServer } from '../server/server.js';
 import { describeMachine, machineInfo } from './harness.js';
 
 /**
- * `eri bench ingest`: N publishers send a 640x480 30 fps clip (VP8 + Opus, via `eri publish`) to an
+ * `eri bench ingest`: N publishers send a 640x480 30 fps clip (H.264 + Opus, via `eri publish`) to an
  * in-process server. Reports the server-side decoder's CPU per stream (ffmpeg: RTP in, 640x480 RGB at
  * 10 fps + 16 kHz audio out) and capture-to-features latency (a step's media end, on the session's clock,
  * to its features being ready: transport, decoding, alignment and feature extraction).
@@ -117,7 +117,7 @@ export async function runIngestBench(
 export function formatIngestBench(r: IngestBenchResult): string {
   return [
     `machine: ${describeMachine(r.machine)}`,
-    `publishers send a ${r.seconds} s 640x480 30 fps clip (testsrc2 + sine) as VP8 + Opus; the server decodes to 640x480 RGB at 10 fps`,
+    `publishers send a ${r.seconds} s 640x480 30 fps clip (testsrc2 + sine) as H.264 + Opus; the server decodes to 640x480 RGB at 10 fps`,
     '',
     'streams  decoder CPU % per stream  capture->features median ms  p95 ms  steps without frame',
     ...r.runs.map(

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { formatE2eBench, runE2eBench } from '../bench/e2e-bench.js';
 import { formatEstimateCostBench, runEstimateCostBench } from '../bench/estimate-cost-bench.js';
 import { formatFanoutBench, runFanoutBench } from '../bench/fanout-bench.js';
 import { formatFeaturesBench, runFeaturesBench } from '../bench/features-bench.js';
@@ -28,6 +29,32 @@ export function registerBenchCommands(program: Command): void {
       console.log(formatModelBench(result));
       if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
     });
+
+  bench
+    .command('e2e')
+    .description(
+      'live publishers (eri publish, real mediasoup and ffmpeg) and subscribers: drops, latency, memory per session',
+    )
+    .option('--sessions <list>', 'publisher counts to run', '1,2,4,8')
+    .option('--seconds <n>', 'seconds per run', positiveInt, 30)
+    .option('--subscribers <n>', 'subscribers on the room', positiveInt, 20)
+    .option('--clip <file>', 'a clip with a face (looped); default: a synthetic test pattern')
+    .option('--json <file>', 'also write the results as JSON')
+    .action(
+      async (o: { sessions: string; seconds: number; subscribers: number; clip?: string; json?: string }) => {
+        const result = await runE2eBench({
+          sessions: o.sessions
+            .split(',')
+            .map(Number)
+            .filter((n) => n > 0),
+          seconds: o.seconds,
+          subscribers: o.subscribers,
+          ...(o.clip ? { clip: o.clip } : {}),
+        });
+        console.log(formatE2eBench(result));
+        if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+      },
+    );
 
   bench
     .command('estimate')

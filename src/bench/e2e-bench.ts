@@ -1,0 +1,162 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { publishFile } from '../cli/publish.js';
+import { synthesizeClip } from '../features/synthetic-clip.js';
+import { initRandomPackage } from '../model/package-tools.js';
+import { loadServerConfig } from '../server/config.js';
+import { EriServer } from '../server/server.js';
+import type { SessionStats } from '../sessions/session.js';
+import { describeMachine, machineInfo, type Summary, summarize } from './harness.js';
+
+/**
+ * `eri bench e2e`: N live publishers (`eri publish`: ffmpeg -> H.264/Opus RTP -> mediasoup -> the tap's
+ * ffmpeg -> features -> model) and M subscribers on their room, all real, against an in-process server.
+ * Per N: analysed faces vs steps (a step whose face could not be analysed in time is "dropped"), capture
+ * -> features and estimate latency, subscriber delivery latency, and the server's memory per session
+ * (RSS growth over idle, and its drift between the first and last third of the run).
+ */
+
+export interface E2eRun {
+  sessions: number;
+  steps: number;
+  droppedFaceFraction: number;
+  captureToFeaturesMs: { median: number; p95: number };
+  estimateLatencyMs: number;
+  delivery: Summary;
+  rssPerSessionMiB: number;
+  /** RSS growth per session added since the previous (smaller) run: what one more viewer costs. */
+  rssMarginalMiB: number | null;
+  rssDriftMiB: number;
+}
+
+export interface E2eResult {
+  machine: ReturnType<typeof machineInfo>;
+  clip: string;
+  seconds: number;
+  subscribers: number;
+  idleRssMiB: number;
+  runs: E2eRun[];
+}
+
+const MiB = 2 ** 20;
+
+function subscribe(url: string, room: string, delivery: number[]): WebSocket {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/stream`, { perMessageDeflate: false });
+  ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', id: 1, target: { roomId: room } })));
+  ws.on('message', (d) => {
+    const m = JSON.parse(String(d));
+    if (m.type === 'estimate' && !m.data.final) delivery.push(Date.now() - Date.parse(m.data.wallTime));
+  });
+  ws.on('error', () => {});
+  return ws;
+}
+
+export async function runE2eBench(
+  o: { sessions?: number[]; seconds?: number; subscribers?: number; clip?: string } = {},
+): Promise<E2eResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'eri-bench-'));
+  const seconds = o.seconds ?? 30;
+  const subscribers = o.subscribers ?? 20;
+  try {
+    await initRandomPackage(join(dir, 'model'), { seed: 1 });
+    // The clip, looped to the run's length (a face in it makes the face analysis cost what it costs live).
+    const clip = join(dir, 'clip.mkv');
+    if (o.clip) {
+      const { execFile } = await import('node:child_process');
+      const { promisify } = await import('node:util');
+      await promisify(execFile)('ffmpeg', [
+        '-v',
+        'error',
+        '-y',
+        '-stream_loop',
+        '-1',
+        '-i',
+        o.clip,
+        '-t',
+        String(seconds),
+        '-c',
+        'copy',
+        clip,
+      ]);
+    } else await synthesizeClip(clip, { seconds, fps: 30, pattern: 'testsrc2' });
+    const server = await EriServer.create(
+      loadServerConfig({}, { port: 0, insecureDev: true, dataDir: join(dir, 'data') }),
+      join(dir, 'model'),
+    );
+    const url = await server.listen();
+    await new Promise((r) => setTimeout(r, 2000));
+    const idleRss = process.memoryUsage().rss;
+    const runs: E2eRun[] = [];
+    try {
+      for (const n of o.sessions ?? [1, 2, 4, 8]) {
+        const room = `e2e-${n}`;
+        const delivery: number[] = [];
+        const sockets = Array.from({ length: subscribers }, () => subscribe(url, room, delivery));
+        const ended: SessionStats[] = [];
+        const sub = server.registry.events$.subscribe((e) => {
+          if (e.type === 'session.ended' && e.stats) ended.push(e.stats);
+        });
+        const rss: number[] = [];
+        const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 1000);
+        await Promise.all(
+          Array.from({ length: n }, (_, i) =>
+            publishFile(clip, { server: url, room, session: `${room}-${i}` }),
+          ),
+        );
+        clearInterval(sampler);
+        await new Promise((r) => setTimeout(r, 500));
+        sub.unsubscribe();
+        for (const s of sockets) s.close();
+        const third = Math.max(1, Math.floor(rss.length / 3));
+        const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+        const steps = ended.reduce((a, s) => a + s.steps, 0);
+        const growth = mean(rss.slice(third)) - idleRss;
+        const previous = runs.at(-1);
+        runs.push({
+          sessions: n,
+          steps,
+          droppedFaceFraction: steps ? ended.reduce((a, s) => a + s.droppedFaceSteps, 0) / steps : 0,
+          captureToFeaturesMs: {
+            median: mean(ended.map((s) => s.captureToFeaturesMs.median)),
+            p95: Math.max(0, ...ended.map((s) => s.captureToFeaturesMs.p95)),
+          },
+          estimateLatencyMs: mean(ended.map((s) => s.lastEstimateLatencyMs)),
+          delivery: summarize(delivery),
+          rssPerSessionMiB: growth / MiB / n,
+          rssMarginalMiB: previous
+            ? (growth / MiB - previous.rssPerSessionMiB * previous.sessions) / (n - previous.sessions)
+            : null,
+          rssDriftMiB: (mean(rss.slice(-third)) - mean(rss.slice(0, third))) / MiB,
+        });
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    } finally {
+      await server.close();
+    }
+    return {
+      machine: machineInfo(),
+      clip: o.clip ?? 'synthetic testsrc2 (no face)',
+      seconds,
+      subscribers,
+      idleRssMiB: idleRss / MiB,
+      runs,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function formatE2eBench(r: E2eResult): string {
+  return [
+    `machine: ${describeMachine(r.machine)}`,
+    `${r.seconds} s per run of ${r.clip}; ${r.subscribers} subscribers on the room; idle server RSS ${r.idleRssMiB.toFixed(0)} MiB`,
+    '',
+    'sessions  steps  faces dropped  capture->features median/p95 ms  estimate ms  delivery p50/p99 ms  RSS/session MiB  marginal MiB  RSS drift MiB',
+    ...r.runs.map(
+      (x) =>
+        `${String(x.sessions).padStart(8)}  ${String(x.steps).padStart(5)}  ${`${(100 * x.droppedFaceFraction).toFixed(1)} %`.padStart(13)}  ${`${x.captureToFeaturesMs.median.toFixed(0)} / ${x.captureToFeaturesMs.p95.toFixed(0)}`.padStart(30)}  ${x.estimateLatencyMs.toFixed(0).padStart(11)}  ${`${x.delivery.medianMs.toFixed(0)} / ${x.delivery.p99Ms.toFixed(0)}`.padStart(19)}  ${x.rssPerSessionMiB.toFixed(1).padStart(15)}  ${(x.rssMarginalMiB === null ? '-' : x.rssMarginalMiB.toFixed(1)).padStart(12)}  ${x.rssDriftMiB.toFixed(1).padStart(13)}`,
+    ),
+  ].join('\n');
+}
