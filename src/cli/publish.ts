@@ -10,7 +10,7 @@ import { type ImpairmentOptions, UdpImpairment } from '../util/udp-impairment.js
 import { fraction, positiveNumber } from './options.js';
 
 /**
- * `eri publish`: sends a media file to a server in real time as a publisher would (ffmpeg -> VP8/Opus
+ * `eri publish`: sends a media file to a server in real time as a publisher would (ffmpeg -> H.264/Opus
  * RTP -> PlainTransport producers), prints the estimates the server sends back, and leaves at the end of
  * the file so the final estimate comes. For demos, replays and tests.
  */
