@@ -23,12 +23,19 @@ export interface EstimateStepsOptions {
   windowSteps: number;
   /** S, in steps. */
   strideSteps: number;
-  /** GRU outputs kept for the final estimate (the most recent ones); default 30 minutes. */
+  /**
+   * GRU outputs kept for the final estimate (the most recent ones); default 5 minutes. The encoder's
+   * attention is quadratic in its length: 5 minutes (3,001 positions) needs ~145 MB per branch, 30 would
+   * need ~5 GB.
+   */
   maxFinalSteps?: number;
   /** Each emission asks for an estimate over the current window at once. */
   demand$?: Observable<unknown>;
   onDroppedEstimate?: () => void;
 }
+
+/** How much of a live session its final estimate covers by default (see maxFinalSteps). */
+export const FINAL_SECONDS = 300;
 
 export function estimateSteps(
   batcher: InferenceBatcher,
@@ -39,7 +46,7 @@ export function estimateSteps(
     defer(() => {
       const stepper = new GruStepper(
         batcher,
-        Math.max(options.windowSteps, options.maxFinalSteps ?? Math.round(1800 * context.rateHz)),
+        Math.max(options.windowSteps, options.maxFinalSteps ?? Math.round(FINAL_SECONDS * context.rateHz)),
       );
       const encoder = new WindowEncoder(batcher, context);
       const running$ = steps$.pipe(

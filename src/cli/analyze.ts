@@ -160,8 +160,9 @@ export async function analyze(input: string, o: AnalyzeOptions): Promise<void> {
         {
           windowSteps: Math.max(1, Math.round(o.window * rate)),
           strideSteps: Math.max(1, Math.round(o.stride * rate)),
-          // The clip-level estimate covers the whole clip, however long.
-          maxFinalSteps: Number.MAX_SAFE_INTEGER,
+          // The clip-level estimate covers the whole clip up to 10 minutes (its last 10 minutes beyond:
+          // the encoder's attention is quadratic in its length, ~0.6 GB per branch at 10 minutes).
+          maxFinalSteps: Math.round(600 * rate),
         },
       ),
       tap((estimate) => {
@@ -243,12 +244,12 @@ export function registerAnalyze(program: Command): void {
       `
 Every estimate has:
   seq                  0, 1, 2 … in order; the final estimate comes last
-  windowStart, windowEnd  media seconds the estimate covers (running: the last W seconds; final: the whole clip)
+  windowStart, windowEnd  media seconds the estimate covers (running: the last W seconds; final: the whole clip, or its last 10 minutes)
   intensities, values  the 7 emotions in [0, 1], by name and in the fixed order
                        ${EMOTIONS.join(', ')}
   coverage.face        fraction of the window's steps with a detected face
   coverage.speech      fraction of the window's steps with voice activity > 0.5
-  final                true for the clip-level estimate: the model over the whole clip, as the reference computes it
+  final                true for the clip-level estimate: the model over the whole clip (up to its last 10 minutes), as the reference computes it
   model                name@version of the model package
   latencyMs            from the window's last feature step to the estimate
   steps                analysis steps (${ERI_FACE_AUDIO_V1_SPEC.rateHz} per second) in the window
