@@ -76,7 +76,7 @@ it('docker-compose and the Dockerfile agree with the server: env names, ports, h
     if (!name.startsWith('node-')) continue;
     for (const key of Object.keys(service.environment ?? {}))
       assert.ok(KNOWN_ENV.has(key), `${name} sets ${key}`);
-    loadServerConfig(service.environment ?? {}); // its ERI_JWT_SECRET is compose's ${…:?} placeholder
+    loadServerConfig(service.environment ?? {}); // ERI_JWT_SECRET is compose's required-variable form ${…:?}
     assert.equal(service.image, `eri-stream:${pkg.version}`);
   }
   const dockerfile = await readFile(join(REPO_ROOT, 'deploy/Dockerfile'), 'utf8');

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { publishFile } from '../cli/publish.js';
 import { synthesizeClip } from '../features/synthetic-clip.js';
@@ -64,8 +66,6 @@ export async function runE2eBench(
     // The clip, looped to the run's length (a face in it makes the face analysis cost what it costs live).
     const clip = join(dir, 'clip.mkv');
     if (o.clip) {
-      const { execFile } = await import('node:child_process');
-      const { promisify } = await import('node:util');
       await promisify(execFile)('ffmpeg', [
         '-v',
         'error',

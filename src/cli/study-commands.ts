@@ -134,11 +134,10 @@ export function registerStudyCommands(program: Command): void {
     await writeFile(join(o.out, `${id}.csv`), csv);
     await writeFile(join(o.out, `${id}.json`), json);
     await writeFile(join(o.out, `${id}-report.svg`), svg);
-    const png = await svgToPng(join(o.out, `${id}-report.svg`), join(o.out, `${id}-report.png`)).catch(
-      () => false,
+    const png = await svgToPng(join(o.out, `${id}-report.svg`), join(o.out, `${id}-report.png`)).then(
+      (made) => (made ? `, ${id}-report.png` : ' (no PNG: chromium not found; the SVG is the report)'),
+      (error: Error) => ` (no PNG: chromium failed: ${error.message.split('\n')[0]}; the SVG is the report)`,
     );
-    console.log(
-      `wrote ${id}.csv, ${id}.json, ${id}-report.svg${png ? `, ${id}-report.png` : ' (no PNG: chromium not found)'} to ${o.out}`,
-    );
+    console.log(`wrote ${id}.csv, ${id}.json, ${id}-report.svg${png} to ${o.out}`);
   });
 }

@@ -24,6 +24,7 @@ interface Timeline {
 
 const charts: uPlot[] = [];
 let shape = '';
+let shownPeaks = '';
 const mmss = (s: number) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
 
 function data(t: Timeline, e: number): uPlot.AlignedData {
@@ -117,7 +118,7 @@ function render(study: { name: string; durationS: number | null }, t: Timeline):
     });
   charts.at(-1)?.setData([t.audience.map((a) => a.second), t.audience.map((a) => a.viewers)]);
   shape = nextShape;
-  $('peaks').innerHTML = t.emotions
+  const peaks = t.emotions
     .map((name) => {
       const items = (t.peaks[name] ?? [])
         .map(
@@ -128,6 +129,11 @@ function render(study: { name: string; durationS: number | null }, t: Timeline):
       return `<div class="peak"><h3>${name}</h3><div class="thumbs">${items || '<span class="muted">none yet</span>'}</div></div>`;
     })
     .join('');
+  // Only when they change: rewriting the images every poll makes them flicker.
+  if (peaks !== shownPeaks) {
+    $('peaks').innerHTML = peaks;
+    shownPeaks = peaks;
+  }
 }
 
 async function refresh(): Promise<void> {

@@ -53,7 +53,9 @@ async function mediaFiles(root: string): Promise<Map<string, string>> {
     // Symbolic links count: datasets are often linked in rather than copied.
     if (!(e.isFile() || e.isSymbolicLink()) || !MEDIA_EXTENSIONS.has(extname(e.name).toLowerCase())) continue;
     const id = e.name.slice(0, -extname(e.name).length);
-    const path = relative(root, join(e.parentPath, e.name));
+    // Dirent.parentPath is Node >= 20.12; 20.11 (the engines floor) calls it `path`.
+    const dir = e.parentPath ?? (e as unknown as { path: string }).path;
+    const path = relative(root, join(dir, e.name));
     const seen = out.get(id);
     // Two files with one id: keep the first in sorted order, so the choice never depends on readdir.
     if (seen === undefined || path < seen) out.set(id, path);

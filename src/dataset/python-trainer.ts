@@ -30,14 +30,16 @@ export async function runTrainer(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // Only the tails are kept (a long training prints a line per epoch): callers read the last lines.
+  const TAIL = 64 * 1024;
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => {
-    stdout += d;
+    stdout = (stdout + d).slice(-TAIL);
     if (!options.quiet) process.stdout.write(d);
   });
   child.stderr.on('data', (d: Buffer) => {
-    stderr += d;
+    stderr = (stderr + d).slice(-TAIL);
     if (!options.quiet) process.stderr.write(d);
   });
   const code = await new Promise<number>((resolve, reject) => {

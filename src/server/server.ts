@@ -346,6 +346,9 @@ export class EriServer {
   }
 
   #admit(req: IncomingMessage, socket: Duplex, head: Buffer, path: string, principal: Principal): void {
+    // The client may have gone while its token was verified: its 'close' has fired already, so a slot
+    // taken now would never be given back.
+    if (socket.destroyed) return;
     const allowed = path === '/v1/stream' ? access.anySubscribe(principal) : access.anyPublish(principal);
     if (!allowed) {
       refuseUpgrade(

@@ -1,13 +1,14 @@
+import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Bus } from '../bus/memory-bus.js';
 import { EMOTIONS } from '../contracts/emotions.js';
 import { type Study, studyCreateSchema } from '../contracts/study.js';
 import { EriError, isEriError } from '../errors.js';
 import { audienceCsv, audienceTimeline } from '../studies/audience.js';
-import { thumbnail } from '../studies/probe.js';
 import { reportSvg } from '../studies/report-svg.js';
 import type { StudyStore } from '../studies/study-store.js';
 import type { StudyTracker } from '../studies/study-tracker.js';
+import { ThumbnailCache } from '../studies/thumbnails.js';
 import { access, type Principal } from './auth.js';
 
 /**
@@ -75,6 +76,8 @@ export function registerStudyRoutes(
     return audienceTimeline({ ...study, rooms }, records, EMOTIONS);
   };
 
+  const thumbnails = new ThumbnailCache();
+
   // Stimulus uploads arrive as a stream, straight to disk (the store caps their size).
   http.addContentTypeParser(/^video\//, (_req, payload, done) => done(null, payload));
 
@@ -95,9 +98,10 @@ export function registerStudyRoutes(
   http.put<{ Params: { id: string } }>('/v1/studies/:id/stimulus', async (req, reply) => {
     if (adminOnly(req, reply)) return reply;
     try {
+      thumbnails.forget(deps.store.stimulusPath(req.params.id));
       const study = await deps.store.putStimulus(
         req.params.id,
-        req.body as NodeJS.ReadableStream as never,
+        req.body as Readable,
         String(req.headers['content-type']),
       );
       return { study, viewerLinks: links(study) };
@@ -117,6 +121,7 @@ export function registerStudyRoutes(
 
   http.delete<{ Params: { id: string } }>('/v1/studies/:id', async (req, reply) => {
     if (adminOnly(req, reply)) return reply;
+    thumbnails.forget(deps.store.stimulusPath(req.params.id));
     return (await deps.store.delete(req.params.id))
       ? reply.code(204).send()
       : reply.code(404).send(notFound(req.params.id));
@@ -158,7 +163,7 @@ export function registerStudyRoutes(
         return reply
           .type('image/jpeg')
           .header('cache-control', 'max-age=3600')
-          .send(await thumbnail(deps.store.stimulusPath(study.id), at));
+          .send(await thumbnails.get(deps.store.stimulusPath(study.id), at));
       } catch (error) {
         return fail(reply, error);
       }

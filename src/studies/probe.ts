@@ -1,25 +1,14 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { EriError } from '../errors.js';
+import { probeStreams } from '../features/decode.js';
 
-/** A video's duration in seconds (ffprobe), or ERI_ERR_MEDIA_DECODE when it is not a readable video. */
+/** A video's duration in seconds, or ERI_ERR_MEDIA_DECODE when it is not a readable video with one. */
 export async function probeDuration(path: string): Promise<number> {
-  try {
-    const { stdout } = await promisify(execFile)(
-      'ffprobe',
-      ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'format=duration', '-of', 'json', path],
-      { timeout: 30_000 },
-    );
-    const d = Number((JSON.parse(stdout) as { format?: { duration?: string } }).format?.duration);
-    if (!(d > 0)) throw new Error('no duration');
-    return d;
-  } catch (cause) {
-    throw new EriError(
-      'ERI_ERR_MEDIA_DECODE',
-      `the stimulus is not a readable video: ${(cause as Error).message.split('\n')[0]}`,
-      { cause },
-    );
-  }
+  const { presence } = await probeStreams(path);
+  if (!presence.video) throw new EriError('ERI_ERR_MEDIA_DECODE', 'the stimulus has no video stream');
+  if (!presence.durationS) throw new EriError('ERI_ERR_MEDIA_DECODE', 'the stimulus has no known duration');
+  return presence.durationS;
 }
 
 /** One frame of a video at `seconds`, as a JPEG (for the study view's peak thumbnails). */

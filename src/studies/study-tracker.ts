@@ -1,11 +1,14 @@
 import type { Estimate } from '../contracts/estimate.js';
 import type { Study } from '../contracts/study.js';
+import { EriError } from '../errors.js';
 import { type Marker, StimulusClock } from './stimulus-clock.js';
 
 /**
  * Which live sessions are viewers in which study, with each viewer's stimulus clock; it stamps their
  * estimates with the stimulus position of the window's end. Sessions leave it when they end.
  */
+const MAX_MARKERS = 10_000;
+
 export class StudyTracker {
   readonly #viewers = new Map<string, { studyId: string; clock: StimulusClock }>();
 
@@ -21,8 +24,13 @@ export class StudyTracker {
     return this.#viewers.get(sessionId)?.studyId;
   }
 
+  /** Records a marker; a viewer past MAX_MARKERS gets ERI_ERR_LIMIT (a player emits a few per minute). */
   mark(sessionId: string, marker: Marker): void {
-    this.#viewers.get(sessionId)?.clock.add(marker);
+    const viewer = this.#viewers.get(sessionId);
+    if (!viewer) return;
+    if (viewer.clock.markers.length >= MAX_MARKERS)
+      throw new EriError('ERI_ERR_LIMIT', `at most ${MAX_MARKERS} stimulus markers per viewer`);
+    viewer.clock.add(marker);
   }
 
   /** The estimate with its stimulus position, when its session is a viewer in a study. */
