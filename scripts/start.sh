@@ -10,7 +10,7 @@ model=${ERI_MODEL:-models/eri-starter}
 if [ ! -f "$model/model.json" ]; then
   model=.eri/demo/model
   # (Re)make the demo model when absent or made for other features than the extractor's.
-  if ! $eri model info "$model" --json 2>/dev/null | grep -q '"id": "eri-face-audio-v1"'; then
+  if ! $eri model info "$model" --json 2>/dev/null | grep -q '"id": "eri-face-audio-v2"'; then
     rm -rf "$model"
     $eri model init --random --out "$model" --seed 0 >/dev/null
   fi

@@ -9,7 +9,7 @@ import { estimateSteps } from '../../streams/estimate-steps.js';
 import { InferenceBatcher } from '../../streams/inference-batcher.js';
 import { EMOTIONS } from '../contracts/emotions.js';
 import type { Estimate } from '../contracts/estimate.js';
-import { ERI_FACE_AUDIO_V1_SPEC } from '../contracts/feature-spec.js';
+import { ERI_FACE_AUDIO_SPEC } from '../contracts/feature-spec.js';
 import { EriError } from '../errors.js';
 import type { MediaInput } from '../features/decode.js';
 import { DEFAULT_ANALYSIS_SIZE, extractFeatures } from '../features/extract.js';
@@ -96,10 +96,10 @@ class AtomicOutput {
 
 export async function analyze(input: string, o: AnalyzeOptions): Promise<void> {
   const modelDir = o.model ?? defaultModelDir();
-  const model = await EriModel.load(modelDir, { engine: 'local', featureSpec: ERI_FACE_AUDIO_V1_SPEC });
+  const model = await EriModel.load(modelDir, { engine: 'local', featureSpec: ERI_FACE_AUDIO_SPEC });
   const pool = new FeaturePool({ workers: o.workers });
   const out = new AtomicOutput(o.out);
-  const rate = ERI_FACE_AUDIO_V1_SPEC.rateHz ?? 10;
+  const rate = ERI_FACE_AUDIO_SPEC.rateHz ?? 10;
   const mediaInput: MediaInput = input === '-' ? { stream: process.stdin, name: 'stdin' } : input;
   const bar =
     o.progress && process.stderr.isTTY
@@ -178,7 +178,7 @@ export async function analyze(input: string, o: AnalyzeOptions): Promise<void> {
     const summary = {
       input,
       model: { name: model.card.name, version: model.card.version, trained: model.card.trained },
-      featureSpec: ERI_FACE_AUDIO_V1_SPEC.id,
+      featureSpec: ERI_FACE_AUDIO_SPEC.id,
       rateHz: rate,
       steps,
       durationS: steps / rate,
@@ -190,9 +190,9 @@ export async function analyze(input: string, o: AnalyzeOptions): Promise<void> {
     if (o.format === 'ndjson') out.write(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
     if (o.features) {
       await writeFeaturesFile(o.features, {
-        video: stackRows(video, ERI_FACE_AUDIO_V1_SPEC.video.dim),
-        audio: stackRows(audio, ERI_FACE_AUDIO_V1_SPEC.audio.dim),
-        featureSpecId: ERI_FACE_AUDIO_V1_SPEC.id,
+        video: stackRows(video, ERI_FACE_AUDIO_SPEC.video.dim),
+        audio: stackRows(audio, ERI_FACE_AUDIO_SPEC.audio.dim),
+        featureSpecId: ERI_FACE_AUDIO_SPEC.id,
       });
     }
     await out.commit();
@@ -252,7 +252,7 @@ Every estimate has:
   final                true for the clip-level estimate: the model over the whole clip (up to its last 10 minutes), as the reference computes it
   model                name@version of the model package
   latencyMs            from the window's last feature step to the estimate
-  steps                analysis steps (${ERI_FACE_AUDIO_V1_SPEC.rateHz} per second) in the window
+  steps                analysis steps (${ERI_FACE_AUDIO_SPEC.rateHz} per second) in the window
 The json format adds a summary (steps, duration, face and speech coverage over the clip) around the
 list of running estimates and the final one; ndjson prints one estimate per line as they are made,
 then the summary; csv prints one row per estimate. Feature definitions: docs/features.md.`,

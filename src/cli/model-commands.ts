@@ -96,8 +96,8 @@ export function registerModelCommands(program: Command): void {
     .requiredOption('--out <dir>', 'package directory to write')
     .option(
       '--feature-spec <id>',
-      "features the model takes: eri-face-audio-v1 (this server's extractor) or abaw5-reference",
-      'eri-face-audio-v1',
+      "features the model takes: eri-face-audio-v2 (this server's extractor) or abaw5-reference",
+      'eri-face-audio-v2',
     )
     .option(
       '--video-dim <n>',

@@ -97,16 +97,17 @@ export const MEL_BANDS = 64;
 export const MFCC_COEFFS = 13;
 
 /**
- * The project's own extractor (src/features): 10 steps per second of media time.
+ * The project's own extractor (src/features): 10 steps per second of media time. v2 (over v1): faces
+ * are tracked between detector frames, and the expression crop is framed by the mesh, not by the box.
  * Video: holistic = the expression network's 256-d pooled embedding + its 7 probabilities; local = 17
  * action-unit-like mesh measures, head pose, and the face flag with its confidence. Audio: log-mel and
  * MFCC summarised over the step (mean, std), log energy, voice activity, and the audio-present flag.
  */
-export const ERI_FACE_AUDIO_V1_SPEC: FeatureSpec = {
-  id: 'eri-face-audio-v1',
+export const ERI_FACE_AUDIO_SPEC: FeatureSpec = {
+  id: 'eri-face-audio-v2',
   rateHz: 10,
   description:
-    'eri-stream extractor v1: @vladmandic/human face mesh + expression net, log-mel/MFCC + Silero VAD',
+    'eri-stream extractor v2: @vladmandic/human face mesh (tracked between detector frames) + expression net on a mesh-framed crop, log-mel/MFCC + Silero VAD',
   video: {
     dim: 256 + 7 + ACTION_UNITS.length + 3 + 2,
     layout: [
@@ -147,7 +148,7 @@ export function blockOffset(spec: ModalitySpec, name: string): number {
 
 export const KNOWN_FEATURE_SPECS: Readonly<Record<string, FeatureSpec>> = {
   [ABAW5_REFERENCE_SPEC.id]: ABAW5_REFERENCE_SPEC,
-  [ERI_FACE_AUDIO_V1_SPEC.id]: ERI_FACE_AUDIO_V1_SPEC,
+  [ERI_FACE_AUDIO_SPEC.id]: ERI_FACE_AUDIO_SPEC,
 };
 
 /** Why two specs differ, or an empty list when a model of one may be fed features of the other. */

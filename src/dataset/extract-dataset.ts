@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EMOTIONS } from '../contracts/emotions.js';
-import { ERI_FACE_AUDIO_V1_SPEC } from '../contracts/feature-spec.js';
+import { ERI_FACE_AUDIO_SPEC } from '../contracts/feature-spec.js';
 import { EriError, isEriError } from '../errors.js';
 import { extractFeatures } from '../features/extract.js';
 import type { FeaturePool } from '../features/pool.js';
@@ -92,7 +92,7 @@ async function finishedFeatures(
     const file = SafetensorsFile.parse(bytes, path);
     const m = file.metadata;
     if (
-      m[FEATURE_SPEC_METADATA_KEY] !== ERI_FACE_AUDIO_V1_SPEC.id ||
+      m[FEATURE_SPEC_METADATA_KEY] !== ERI_FACE_AUDIO_SPEC.id ||
       m[SOURCE_SIZE] !== String(source.size) ||
       m[SOURCE_MTIME] !== String(Math.floor(source.mtimeMs))
     ) {
@@ -100,7 +100,7 @@ async function finishedFeatures(
     }
     const video = file.float32('video');
     const audio = file.float32('audio');
-    if (video.shape[1] !== ERI_FACE_AUDIO_V1_SPEC.video.dim || audio.shape[0] !== video.shape[0])
+    if (video.shape[1] !== ERI_FACE_AUDIO_SPEC.video.dim || audio.shape[0] !== video.shape[0])
       return undefined;
     return {
       bytes,
@@ -137,9 +137,9 @@ async function extractClip(
   await writeFeaturesFile(
     outPath,
     {
-      video: stackRows(video, ERI_FACE_AUDIO_V1_SPEC.video.dim),
-      audio: stackRows(audio, ERI_FACE_AUDIO_V1_SPEC.audio.dim),
-      featureSpecId: ERI_FACE_AUDIO_V1_SPEC.id,
+      video: stackRows(video, ERI_FACE_AUDIO_SPEC.video.dim),
+      audio: stackRows(audio, ERI_FACE_AUDIO_SPEC.audio.dim),
+      featureSpecId: ERI_FACE_AUDIO_SPEC.id,
     },
     {
       [SOURCE_SIZE]: String(source.size),
@@ -227,7 +227,7 @@ export async function extractDataset(
   const isFailed = (r: IndexedClip | FailedClip): r is FailedClip => 'code' in r;
   const index: FeaturesIndex = {
     format: FEATURES_INDEX_FORMAT,
-    featureSpec: ERI_FACE_AUDIO_V1_SPEC,
+    featureSpec: ERI_FACE_AUDIO_SPEC,
     emotions: [...EMOTIONS],
     clips: results.filter((r) => !isFailed(r)) as IndexedClip[],
     failed: results.filter(isFailed),

@@ -1,23 +1,34 @@
-import { blockOffset, ERI_FACE_AUDIO_V1_SPEC, type FeatureSpec } from '../contracts/feature-spec.js';
+import { blockOffset, ERI_FACE_AUDIO_SPEC, type FeatureSpec } from '../contracts/feature-spec.js';
 import type { FeatureStep } from '../contracts/feature-step.js';
 import { EriError } from '../errors.js';
 import { type AudioState, initialAudioState } from './audio/audio-features.js';
 import type { MediaStep } from './decode.js';
 import { DEFAULT_MIN_BOX_SCORE } from './face/face-analyzer.js';
-import { type Box, chooseFace } from './face/track.js';
+import {
+  afterFrame,
+  type Box,
+  chooseFace,
+  DEFAULT_DETECT_EVERY,
+  facesToFollow,
+  initialTrackingState,
+  type TrackingState,
+} from './face/track.js';
 import type { FaceResult, FeaturePool } from './pool.js';
 
 /**
- * Turns one session's media steps into feature steps, through the shared pool. Faces of successive
- * steps are analysed in parallel (a frame's analysis needs nothing from the previous one); what does
- * depend on the past (which face is followed, the audio context and VAD state) is applied strictly in
- * step order. So callers may have several steps in flight and still get the same result as one by one.
+ * Turns one session's media steps into feature steps, through the shared pool. Everything that depends
+ * on the past is applied strictly in step order: the faces tracked from frame to frame (each frame starts
+ * from the previous frame's mesh; the detector runs every `detectEvery` frames or when a face is lost),
+ * which face the session follows, the audio context and VAD state. Audio and faces of a step run in
+ * parallel, and callers may have several steps in flight and still get the same result as one by one.
  *
  * Without a face the step still exists: every video value is 0 but the confidence, which holds the best
  * rejected detection's score (0 when nothing was detected).
  */
 
 export interface StepTimings {
+  /** Whether the face detector ran on this step's frame (else the faces were tracked). */
+  detector: boolean;
   faceMs: number;
   detectMs: number;
   embeddingMs: number;
@@ -30,12 +41,15 @@ export interface FeaturizedStep extends FeatureStep {
 }
 
 export class SessionFeaturizer {
-  readonly spec: FeatureSpec = ERI_FACE_AUDIO_V1_SPEC;
+  readonly spec: FeatureSpec = ERI_FACE_AUDIO_SPEC;
   readonly #pool: FeaturePool;
   readonly #width: number;
   readonly #height: number;
   readonly #minBoxScore: number;
+  readonly #detectEvery: number;
   #track: Box | undefined;
+  #tracking: TrackingState = initialTrackingState();
+  #faceChain: Promise<unknown> = Promise.resolve();
   #audioState: AudioState = initialAudioState();
   #audioChain: Promise<unknown> = Promise.resolve();
   #orderChain: Promise<unknown> = Promise.resolve();
@@ -46,6 +60,7 @@ export class SessionFeaturizer {
     this.#width = frame.width;
     this.#height = frame.height;
     this.#minBoxScore = pool.options.face?.minBoxScore ?? DEFAULT_MIN_BOX_SCORE;
+    this.#detectEvery = Math.max(1, pool.options.tracking?.detectEvery ?? DEFAULT_DETECT_EVERY);
   }
 
   /** Starts a step; steps must be submitted in index order (results also resolve in that order). */
@@ -57,9 +72,21 @@ export class SessionFeaturizer {
       );
     }
     this.#expectedIndex++;
-    const face: Promise<FaceResult | undefined> = step.frame
-      ? this.#pool.face(step.frame, this.#width, this.#height)
+    const frame = step.frame;
+    const face: Promise<FaceResult | undefined> = frame
+      ? this.#faceChain.then(async () => {
+          const follow = facesToFollow(this.#tracking, this.#detectEvery);
+          const result = await this.#pool.face(frame, this.#width, this.#height, follow);
+          this.#tracking = afterFrame(
+            this.#tracking,
+            { detector: result.timings.detector, faces: result.faces },
+            this.#minBoxScore,
+          );
+          return result;
+        })
       : Promise.resolve(undefined);
+    // A failed frame leaves the tracking as it was; the next frame carries on from there.
+    this.#faceChain = face.catch(() => {});
     const audio = this.#audioChain.then(() =>
       this.#pool.audio(step.audio, step.audioCoverage, this.#audioState),
     );
@@ -114,6 +141,7 @@ export class SessionFeaturizer {
       audioCoverage: step.audioCoverage,
       hasFrame: Boolean(step.frame),
       timings: {
+        detector: faces?.timings.detector ?? false,
         faceMs: faces?.totalMs ?? 0,
         detectMs: faces?.timings.detectMs ?? 0,
         embeddingMs: faces?.timings.embeddingMs ?? 0,

@@ -5,6 +5,7 @@ import { EriError, type ErrorCode } from '../errors.js';
 import { settleWorkers } from '../util/settle-workers.js';
 import type { AudioState } from './audio/audio-features.js';
 import type { FaceAnalyzerOptions, FaceCandidateFeatures, FaceTimings } from './face/face-analyzer.js';
+import type { FaceTrackingOptions, TrackedFace } from './face/track.js';
 
 /**
  * The feature worker pool: sized to the cores and shared by every session of a server, so face models
@@ -15,12 +16,14 @@ const MAX_QUEUED_TASKS = 4096;
 
 export interface FeatureWorkerOptions {
   face?: FaceAnalyzerOptions;
+  /** Read by each session's featurizer, not by the workers. */
+  tracking?: FaceTrackingOptions;
 }
 
 export type FeatureTask =
   | { kind: 'ping' }
   | { kind: 'warmup' }
-  | { kind: 'face'; rgb: Uint8Array; width: number; height: number }
+  | { kind: 'face'; rgb: Uint8Array; width: number; height: number; follow: readonly TrackedFace[] }
   | { kind: 'audio'; samples: Float32Array; coverage: number; state: AudioState };
 
 export interface FaceResult {
@@ -55,7 +58,10 @@ export class FeaturePool {
 
   constructor(options: FeaturePoolOptions = {}) {
     const workers = Math.max(1, options.workers ?? availableParallelism());
-    this.options = { ...(options.face ? { face: options.face } : {}) };
+    this.options = {
+      ...(options.face ? { face: options.face } : {}),
+      ...(options.tracking ? { tracking: options.tracking } : {}),
+    };
     this.#pool = new Piscina({
       filename: fileURLToPath(new URL('./worker.js', import.meta.url)),
       minThreads: workers,
@@ -93,13 +99,21 @@ export class FeaturePool {
     return first?.kind === 'warmup' ? first.backend : 'unknown';
   }
 
-  /** Face candidates of one frame. The frame's buffer is transferred: the caller must not reuse it. */
-  async face(rgb: Uint8Array, width: number, height: number): Promise<FaceResult> {
+  /**
+   * Face candidates of one frame, following `follow` from the previous frame (none: run the detector).
+   * The frame's buffer is transferred: the caller must not reuse it.
+   */
+  async face(
+    rgb: Uint8Array,
+    width: number,
+    height: number,
+    follow: readonly TrackedFace[] = [],
+  ): Promise<FaceResult> {
     const transfer =
       rgb.byteOffset === 0 && rgb.byteLength === rgb.buffer.byteLength
         ? [rgb.buffer as ArrayBuffer]
         : undefined;
-    const reply = await this.#run({ kind: 'face', rgb, width, height }, transfer);
+    const reply = await this.#run({ kind: 'face', rgb, width, height, follow }, transfer);
     if (reply.kind !== 'face') throw new EriError('ERI_ERR_FEATURES', 'internal: unexpected reply');
     return reply;
   }

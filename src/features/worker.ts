@@ -43,7 +43,7 @@ export default async function run(task: FeatureTask): Promise<FeatureWorkerReply
       case 'face': {
         const analyzer = await faceAnalyzer();
         const t0 = performance.now();
-        const result = await analyzer.analyze(task.rgb, task.width, task.height);
+        const result = await analyzer.analyze(task.rgb, task.width, task.height, task.follow);
         return { ok: true, kind: 'face', ...result, totalMs: performance.now() - t0 };
       }
       case 'audio': {

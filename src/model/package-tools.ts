@@ -2,7 +2,7 @@ import { EMOTIONS } from '../contracts/emotions.js';
 import {
   ABAW5_REFERENCE_SPEC,
   customFeatureSpec,
-  ERI_FACE_AUDIO_V1_SPEC,
+  ERI_FACE_AUDIO_SPEC,
   type FeatureSpec,
   KNOWN_FEATURE_SPECS,
 } from '../contracts/feature-spec.js';
@@ -94,7 +94,7 @@ export async function initRandomPackage(
   outDir: string,
   options: RandomInitOptions = {},
 ): Promise<ModelPackage> {
-  let spec = options.featureSpec ?? ERI_FACE_AUDIO_V1_SPEC;
+  let spec = options.featureSpec ?? ERI_FACE_AUDIO_SPEC;
   if (options.videoDim !== undefined || options.audioDim !== undefined) {
     spec = customFeatureSpec(options.videoDim ?? spec.video.dim, options.audioDim ?? spec.audio.dim);
   }

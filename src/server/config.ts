@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { EriError } from '../errors.js';
+import { DEFAULT_DETECT_EVERY } from '../features/face/track.js';
 
 /**
  * The server's configuration: every setting has a safe default, can come from the environment (ERI_*,
@@ -57,6 +58,8 @@ export const serverConfigSchema = z.object({
     .default({ listenIp: '127.0.0.1', minPort: 40000, maxPort: 49999 }),
   mediaWorkers: z.coerce.number().int().min(1).default(cores),
   featureWorkers: z.coerce.number().int().min(1).default(cores),
+  /** Face detector at least every this many frames (1: every frame); faces are tracked in between. */
+  faceDetectEvery: z.coerce.number().int().min(1).default(DEFAULT_DETECT_EVERY),
   inferenceWorkers: z.coerce.number().int().min(1).default(cores),
   windowSeconds: z.coerce.number().positive().default(30),
   strideSeconds: z.coerce.number().positive().default(1),
@@ -131,6 +134,7 @@ export const ENV_NAMES = {
   'rtc.maxPort': 'ERI_RTC_MAX_PORT',
   mediaWorkers: 'ERI_MEDIA_WORKERS',
   featureWorkers: 'ERI_FEATURE_WORKERS',
+  faceDetectEvery: 'ERI_FACE_DETECT_EVERY',
   inferenceWorkers: 'ERI_INFERENCE_WORKERS',
   windowSeconds: 'ERI_WINDOW_SECONDS',
   strideSeconds: 'ERI_STRIDE_SECONDS',

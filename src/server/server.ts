@@ -8,7 +8,7 @@ import { WebSocketServer } from 'ws';
 import { InferenceBatcher } from '../../streams/inference-batcher.js';
 import { type Bus, MemoryBus } from '../bus/memory-bus.js';
 import { RedisBus } from '../bus/redis-bus.js';
-import { ERI_FACE_AUDIO_V1_SPEC } from '../contracts/feature-spec.js';
+import { ERI_FACE_AUDIO_SPEC } from '../contracts/feature-spec.js';
 import { EriError, isEriError } from '../errors.js';
 import { DEFAULT_ANALYSIS_SIZE } from '../features/extract.js';
 import { FeaturePool } from '../features/pool.js';
@@ -180,9 +180,12 @@ export class EriServer {
     const model = await EriModel.load(modelDir, {
       engine: 'pool',
       workers: config.inferenceWorkers,
-      featureSpec: ERI_FACE_AUDIO_V1_SPEC,
+      featureSpec: ERI_FACE_AUDIO_SPEC,
     });
-    const pool = new FeaturePool({ workers: config.featureWorkers });
+    const pool = new FeaturePool({
+      workers: config.featureWorkers,
+      tracking: { detectEvery: config.faceDetectEvery },
+    });
     let rooms: RoomManager | undefined;
     let media: MediaWorkerPool | undefined;
     try {
@@ -200,7 +203,7 @@ export class EriServer {
         pool,
         batcher: new InferenceBatcher(model.engine, model.architecture),
         model: `${model.card.name}@${model.card.version}`,
-        rateHz: ERI_FACE_AUDIO_V1_SPEC.rateHz ?? 10,
+        rateHz: ERI_FACE_AUDIO_SPEC.rateHz ?? 10,
         frameSize: DEFAULT_ANALYSIS_SIZE,
         windowSeconds: config.windowSeconds,
         strideSeconds: config.strideSeconds,
@@ -373,7 +376,7 @@ export class EriServer {
         rooms: this.rooms,
         registry: this.registry,
         config: this.config,
-        rateHz: ERI_FACE_AUDIO_V1_SPEC.rateHz ?? 10,
+        rateHz: ERI_FACE_AUDIO_SPEC.rateHz ?? 10,
         frameSize: DEFAULT_ANALYSIS_SIZE,
         model: {
           name: this.model.card.name,

@@ -105,7 +105,7 @@ describe('training pipeline: extract -> train -> eval', { skip }, () => {
       assert.equal(trained.code, 0, trained.stderr);
       const pkg = await loadModelPackage(model);
       assert.equal(pkg.card.trained, true);
-      assert.equal(pkg.card.featureSpec.id, 'eri-face-audio-v1');
+      assert.equal(pkg.card.featureSpec.id, 'eri-face-audio-v2');
       const constantMae = pkg.card.metrics.find((m) => m.name === 'mae.constant_baseline')?.value as number;
 
       // Evaluate through the server's onnxruntime inference.

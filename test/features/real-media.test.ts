@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   ACTION_UNITS,
   blockOffset,
-  ERI_FACE_AUDIO_V1_SPEC,
+  ERI_FACE_AUDIO_SPEC,
   EXPRESSIONS,
 } from '../../src/contracts/feature-spec.js';
 import { extractFeatures } from '../../src/features/extract.js';
@@ -14,7 +14,7 @@ import { testMedia } from '../media.js';
 // Checks of the extractor on real clips nobody here made (../shared/testmedia, see its SOURCES.md).
 
 const root = testMedia('');
-const video = ERI_FACE_AUDIO_V1_SPEC.video;
+const video = ERI_FACE_AUDIO_SPEC.video;
 const AU = (name: (typeof ACTION_UNITS)[number]) =>
   blockOffset(video, 'action_units') + ACTION_UNITS.indexOf(name);
 const HAPPY = blockOffset(video, 'expression_probs') + EXPRESSIONS.indexOf('happy');

@@ -15,7 +15,7 @@ describe('model packages', () => {
       const pkg = await loadModelPackage(dir);
       assert.equal(pkg.card.trained, false);
       assert.match(pkg.card.description, /UNTRAINED/);
-      assert.equal(pkg.card.featureSpec.id, 'eri-face-audio-v1');
+      assert.equal(pkg.card.featureSpec.id, 'eri-face-audio-v2');
       assert.equal(pkg.weights.architecture.video.inputDim, 285);
       assert.equal(pkg.weights.architecture.audio.inputDim, 157);
       assert.equal(pkg.card.weights.sha256, made.weights.sha256);

@@ -3,13 +3,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { STARTER_MODEL_DIR } from '../../src/cli/default-model.js';
-import { ERI_FACE_AUDIO_V1_SPEC } from '../../src/contracts/feature-spec.js';
+import { ERI_FACE_AUDIO_SPEC } from '../../src/contracts/feature-spec.js';
 import { loadModelPackage } from '../../src/model/package.js';
 
 /** The shipped starter model: loads for this extractor, says what it is, and carries its measurements. */
 
 it('the starter model loads for the server features and its card is honest and measured', async () => {
-  const pkg = await loadModelPackage(STARTER_MODEL_DIR, { featureSpec: ERI_FACE_AUDIO_V1_SPEC });
+  const pkg = await loadModelPackage(STARTER_MODEL_DIR, { featureSpec: ERI_FACE_AUDIO_SPEC });
   assert.equal(pkg.card.trained, true);
   assert.match(pkg.card.description, /Not trained on Hume-Reaction/);
   const metric = (name: string, split: string) =>

@@ -63,8 +63,8 @@ def label_features(features_dir):
     with open(original, encoding="utf-8") as f:
         index = json.load(f)
     spec = index["featureSpec"]
-    if spec["id"] != "eri-face-audio-v1":
-        raise ValueError(f"teacher labels need eri-face-audio-v1 features, not {spec['id']}")
+    if spec["id"] != "eri-face-audio-v2":
+        raise ValueError(f"teacher labels need eri-face-audio-v2 features, not {spec['id']}")
     probs_at = _offset(spec["video"]["layout"], "expression_probs")
     face_at = _offset(spec["video"]["layout"], "face")
     vad_at = _offset(spec["audio"]["layout"], "voice_activity")

@@ -1,9 +1,9 @@
-import { ERI_FACE_AUDIO_V1_SPEC, MEL_BANDS, MFCC_COEFFS } from '../../contracts/feature-spec.js';
+import { ERI_FACE_AUDIO_SPEC, MEL_BANDS, MFCC_COEFFS } from '../../contracts/feature-spec.js';
 import { HOP, SpectralAnalyzer, WINDOW } from './spectral.js';
 import { initialVadState, VAD_CHUNK, type VadState, type VoiceActivityDetector } from './vad.js';
 
 /**
- * One analysis step's audio features (spec eri-face-audio-v1): log-mel and MFCC mean and std over the
+ * One analysis step's audio features (spec eri-face-audio-v2): log-mel and MFCC mean and std over the
  * step's 10 ms frames, log energy, voice activity and coverage. Frames whose window would start before
  * the step use the previous step's last samples, so a step's features depend only on the audio up to its
  * end: the same whether a clip is analysed offline or arrives live.
@@ -37,7 +37,7 @@ export class AudioFeaturizer {
     coverage: number,
     state: AudioState,
   ): Promise<{ vector: Float32Array; state: AudioState; speech: number }> {
-    const spec = ERI_FACE_AUDIO_V1_SPEC.audio;
+    const spec = ERI_FACE_AUDIO_SPEC.audio;
     const vector = new Float32Array(spec.dim);
     if (coverage <= 0) {
       // No audio at all in this step: every value 0, and the state carries on untouched.

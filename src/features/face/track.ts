@@ -52,3 +52,51 @@ export function chooseFace(candidates: readonly FaceCandidate[], previous: Box |
   });
   return best;
 }
+
+/**
+ * A face carried to the next step instead of running the detector: its box as the mesh last placed it
+ * (Human's `boxRaw`: the detector's box, re-centred on the mesh) and the score of the detection that
+ * found it.
+ */
+export interface TrackedFace {
+  box: Box;
+  boxScore: number;
+}
+
+export interface FaceTrackingOptions {
+  /**
+   * Run the detector at least once every this many frames (1: on every frame, no tracking). In between,
+   * faces are followed from the previous frame's mesh; a lost face brings the detector back at once.
+   */
+  detectEvery?: number;
+}
+
+/** At 10 Hz: the detector once a second, so a face entering the view is found within a second. */
+export const DEFAULT_DETECT_EVERY = 10;
+
+/** One session's tracking state, advanced strictly in frame order. */
+export interface TrackingState {
+  faces: readonly TrackedFace[];
+  framesSinceDetector: number;
+}
+
+export const initialTrackingState = (): TrackingState => ({ faces: [], framesSinceDetector: 0 });
+
+/** Faces to follow in the next frame; none means: run the detector. */
+export function facesToFollow(state: TrackingState, detectEvery: number): readonly TrackedFace[] {
+  return state.framesSinceDetector + 1 >= detectEvery ? [] : state.faces;
+}
+
+/** The state after a frame: only faces that pass the detector's score threshold are worth following. */
+export function afterFrame(
+  state: TrackingState,
+  frame: { detector: boolean; faces: readonly TrackedFace[] },
+  minBoxScore: number,
+): TrackingState {
+  return {
+    faces: frame.faces
+      .filter((f) => f.boxScore >= minBoxScore)
+      .map((f) => ({ box: f.box, boxScore: f.boxScore })),
+    framesSinceDetector: frame.detector ? 0 : state.framesSinceDetector + 1,
+  };
+}
