@@ -18,7 +18,7 @@ import { BRANCH_PREFIX, type Branch, gruNames, type ModelWeights } from './weigh
  * - head:      token_video [B,Hv], token_audio [B,Ha] -> intensities [B,E]
  */
 
-export const GRAPH_BUILDER_VERSION = 1;
+export const GRAPH_BUILDER_VERSION = 2;
 
 export type GraphName = 'gru_step' | 'gru_seq' | 'encoder' | 'head';
 export type GraphId = `${GraphName}.${Branch}` | 'head';
@@ -174,8 +174,14 @@ export function buildEncoder(weights: ModelWeights, branch: Branch): Uint8Array 
   const mergeShape = g.int64('merge_shape', [0, 0, inner]);
   const split = g.int64('qkv_split', [inner, inner, inner]);
   const scale = a.dimHead ** -0.5;
+  const tokenRow = (t: string) =>
+    g.node('Slice', [t, g.int64('row0_s', [0]), g.int64('row0_e', [1]), g.int64('row0_axis', [1])]);
   for (let i = 0; i < a.depth; i++) {
     const l = `${p.transformer}.layers.${i}`;
+    // Only the token's output leaves the encoder, and nothing follows the last layer: there, only the
+    // token needs a query, an attention row, the output projection and the MLP (every position still
+    // gives its key and value). A quarter of the encoder's work less; the same numbers.
+    const last = i === a.depth - 1;
     const ln1 = g.node(
       'LayerNormalization',
       [
@@ -191,8 +197,22 @@ export function buildEncoder(weights: ModelWeights, branch: Branch): Uint8Array 
       for (let c = 0; c < inner; c++)
         qkvW.data[r * 3 * inner + c] = (qkvW.data[r * 3 * inner + c] as number) * scale;
     }
-    const qkv = g.node('MatMul', [ln1, g.float(`${l}.0.fn.to_qkv`, qkvW)]);
-    const [q, k, v] = g.nodeN('Split', [qkv, split], 3, { axis: -1 }) as [string, string, string];
+    let q: string;
+    let k: string;
+    let v: string;
+    if (last) {
+      const [wq, wkv] = splitColumns(qkvW, inner);
+      q = g.node('MatMul', [tokenRow(ln1), g.float(`${l}.0.fn.to_q`, wq)]);
+      const kv = g.node('MatMul', [ln1, g.float(`${l}.0.fn.to_kv`, wkv)]);
+      [k, v] = g.nodeN('Split', [kv, g.int64('kv_split', [inner, inner])], 2, { axis: -1 }) as [
+        string,
+        string,
+      ];
+      x = tokenRow(x);
+    } else {
+      const qkv = g.node('MatMul', [ln1, g.float(`${l}.0.fn.to_qkv`, qkvW)]);
+      [q, k, v] = g.nodeN('Split', [qkv, split], 3, { axis: -1 }) as [string, string, string];
+    }
     const qh = g.node('Transpose', [g.node('Reshape', [q, headsShape])], { perm: [0, 2, 1, 3] }); // [B,h,N,d]
     const kh = g.node('Transpose', [g.node('Reshape', [k, headsShape])], { perm: [0, 2, 3, 1] }); // [B,h,d,N]
     const vh = g.node('Transpose', [g.node('Reshape', [v, headsShape])], { perm: [0, 2, 1, 3] }); // [B,h,N,d]
@@ -242,6 +262,21 @@ export function buildEncoder(weights: ModelWeights, branch: Branch): Uint8Array 
     a.hidden,
   ]);
   return g.encode();
+}
+
+/** A [rows, cols] matrix's first `left` columns and the rest, as two matrices. */
+function splitColumns(t: Float32Tensor, left: number): [Float32Tensor, Float32Tensor] {
+  const [rows, cols] = t.shape as [number, number];
+  const a = new Float32Array(rows * left);
+  const b = new Float32Array(rows * (cols - left));
+  for (let r = 0; r < rows; r++) {
+    a.set(t.data.subarray(r * cols, r * cols + left), r * left);
+    b.set(t.data.subarray(r * cols + left, (r + 1) * cols), r * (cols - left));
+  }
+  return [
+    { shape: [rows, left], data: a },
+    { shape: [rows, cols - left], data: b },
+  ];
 }
 
 /** GELU(x) = 0.5 x (1 + erf(x / sqrt 2)): torch.nn.GELU's default, not the tanh approximation. */
