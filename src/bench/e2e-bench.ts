@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import WebSocket from 'ws';
-import { publishFile } from '../cli/publish.js';
+import { preEncodeForPublish, publishFile } from '../cli/publish.js';
 import { synthesizeClip } from '../features/synthetic-clip.js';
 import { initRandomPackage } from '../model/package-tools.js';
 import { loadServerConfig } from '../server/config.js';
@@ -24,6 +22,10 @@ export interface E2eRun {
   sessions: number;
   steps: number;
   droppedFaceFraction: number;
+  /** Steps with no video frame in time (not decoded, not arrived). */
+  noFrameFraction: number;
+  /** Steps whose features hold a face (the clip shows one throughout). */
+  faceFraction: number;
   captureToFeaturesMs: { median: number; p95: number };
   estimateLatencyMs: number;
   delivery: Summary;
@@ -63,24 +65,13 @@ export async function runE2eBench(
   const subscribers = o.subscribers ?? 20;
   try {
     await initRandomPackage(join(dir, 'model'), { seed: 1 });
-    // The clip, looped to the run's length (a face in it makes the face analysis cost what it costs live).
-    const clip = join(dir, 'clip.mkv');
-    if (o.clip) {
-      await promisify(execFile)('ffmpeg', [
-        '-v',
-        'error',
-        '-y',
-        '-stream_loop',
-        '-1',
-        '-i',
-        o.clip,
-        '-t',
-        String(seconds),
-        '-c',
-        'copy',
-        clip,
-      ]);
-    } else await synthesizeClip(clip, { seconds, fps: 30, pattern: 'testsrc2' });
+    // The clip, looped to the run's length (a face in it makes the face analysis cost what it costs live),
+    // encoded once as eri publish would: the publishers then only send packets, so the CPU measured is
+    // the server's (live viewers' browsers do their own encoding, on their own machines).
+    const source = o.clip ?? join(dir, 'synthetic.mkv');
+    if (!o.clip) await synthesizeClip(source, { seconds, fps: 30, pattern: 'testsrc2' });
+    const clip = join(dir, 'clip.ts');
+    await preEncodeForPublish(source, clip, { seconds });
     const server = await EriServer.create(
       loadServerConfig({}, { port: 0, insecureDev: true, dataDir: join(dir, 'data') }),
       join(dir, 'model'),
@@ -102,7 +93,7 @@ export async function runE2eBench(
         const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 1000);
         await Promise.all(
           Array.from({ length: n }, (_, i) =>
-            publishFile(clip, { server: url, room, session: `${room}-${i}` }),
+            publishFile(clip, { server: url, room, session: `${room}-${i}`, preEncoded: true }),
           ),
         );
         clearInterval(sampler);
@@ -118,6 +109,8 @@ export async function runE2eBench(
           sessions: n,
           steps,
           droppedFaceFraction: steps ? ended.reduce((a, s) => a + s.droppedFaceSteps, 0) / steps : 0,
+          noFrameFraction: steps ? ended.reduce((a, s) => a + s.stepsWithoutFrame, 0) / steps : 0,
+          faceFraction: steps ? ended.reduce((a, s) => a + s.faceSteps, 0) / steps : 0,
           captureToFeaturesMs: {
             median: mean(ended.map((s) => s.captureToFeaturesMs.median)),
             p95: Math.max(0, ...ended.map((s) => s.captureToFeaturesMs.p95)),
@@ -153,10 +146,10 @@ export function formatE2eBench(r: E2eResult): string {
     `machine: ${describeMachine(r.machine)}`,
     `${r.seconds} s per run of ${r.clip}; ${r.subscribers} subscribers on the room; idle server RSS ${r.idleRssMiB.toFixed(0)} MiB`,
     '',
-    'sessions  steps  faces dropped  capture->features median/p95 ms  estimate ms  delivery p50/p99 ms  RSS/session MiB  marginal MiB  RSS drift MiB',
+    'sessions  steps  with face  no frame  faces dropped  capture->features median/p95 ms  estimate ms  delivery p50/p99 ms  RSS/session MiB  marginal MiB  RSS drift MiB',
     ...r.runs.map(
       (x) =>
-        `${String(x.sessions).padStart(8)}  ${String(x.steps).padStart(5)}  ${`${(100 * x.droppedFaceFraction).toFixed(1)} %`.padStart(13)}  ${`${x.captureToFeaturesMs.median.toFixed(0)} / ${x.captureToFeaturesMs.p95.toFixed(0)}`.padStart(30)}  ${x.estimateLatencyMs.toFixed(0).padStart(11)}  ${`${x.delivery.medianMs.toFixed(0)} / ${x.delivery.p99Ms.toFixed(0)}`.padStart(19)}  ${x.rssPerSessionMiB.toFixed(1).padStart(15)}  ${(x.rssMarginalMiB === null ? '-' : x.rssMarginalMiB.toFixed(1)).padStart(12)}  ${x.rssDriftMiB.toFixed(1).padStart(13)}`,
+        `${String(x.sessions).padStart(8)}  ${String(x.steps).padStart(5)}  ${`${(100 * x.faceFraction).toFixed(1)} %`.padStart(9)}  ${`${(100 * x.noFrameFraction).toFixed(1)} %`.padStart(8)}  ${`${(100 * x.droppedFaceFraction).toFixed(1)} %`.padStart(13)}  ${`${x.captureToFeaturesMs.median.toFixed(0)} / ${x.captureToFeaturesMs.p95.toFixed(0)}`.padStart(30)}  ${x.estimateLatencyMs.toFixed(0).padStart(11)}  ${`${x.delivery.medianMs.toFixed(0)} / ${x.delivery.p99Ms.toFixed(0)}`.padStart(19)}  ${x.rssPerSessionMiB.toFixed(1).padStart(15)}  ${(x.rssMarginalMiB === null ? '-' : x.rssMarginalMiB.toFixed(1)).padStart(12)}  ${x.rssDriftMiB.toFixed(1).padStart(13)}`,
     ),
   ].join('\n');
 }

@@ -31,6 +31,61 @@ export interface PublishOptions {
   onEstimate?: (e: Estimate) => void;
   /** Called once the media flows, with the session id and ffmpeg's pid. */
   onStarted?: (info: { sessionId: string; ffmpegPid: number | undefined }) => void;
+  /**
+   * The file was written by `preEncodeForPublish`: it is sent as it is, without encoding, so that many
+   * publishers on the server's own machine (load tests, benchmarks) cost it almost no CPU.
+   */
+  preEncoded?: boolean;
+}
+
+/**
+ * H.264 for RTP: one slice per RTP packet and a key frame every second. ffmpeg ignores NACK and PLI, so
+ * a lost packet costs one slice (the decoder conceals it) instead of every frame until the next key
+ * frame, as with VP8 (5 % loss: face coverage 0.86 vs 0.22).
+ */
+const VIDEO_ENCODING = [
+  ...['-vf', 'scale=640:-2', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency'],
+  ...['-profile:v', 'baseline', '-level', '3.1', '-b:v', '800k'],
+  ...['-force_key_frames', 'expr:gte(t,n_forced*1)', '-x264-params', 'slice-max-size=1100'],
+  ...['-pix_fmt', 'yuv420p'],
+];
+const AUDIO_ENCODING = ['-c:a', 'libopus', '-ac', '2', '-ar', '48000', '-b:a', '64k'];
+
+/**
+ * Encodes `input` once as `eri publish` would on the fly, optionally looped to `seconds`, for
+ * `preEncoded` publishing. `output` should be MPEG-TS (.ts): a container without global headers, so the
+ * encoder repeats SPS/PPS with every key frame and they travel in band over RTP, as when encoding live
+ * (from Matroska or MP4 they would stay in the container's header and the server could not decode).
+ */
+export async function preEncodeForPublish(
+  input: string,
+  output: string,
+  o: { seconds?: number } = {},
+): Promise<void> {
+  const { presence } = await probeStreams(input);
+  const loop = o.seconds ? ['-stream_loop', '-1'] : [];
+  const args = [
+    ...['-hide_banner', '-nostdin', '-v', 'error', '-y', ...loop, '-i', input],
+    ...(o.seconds ? ['-t', String(o.seconds)] : []),
+    ...(presence.video ? ['-map', '0:v:0', ...VIDEO_ENCODING] : []),
+    ...(presence.audio ? ['-map', '0:a:0', ...AUDIO_ENCODING] : []),
+    // No muxing delay: audio and video of the same instant stay next to each other in the file.
+    ...['-muxdelay', '0', '-muxpreload', '0'],
+    output,
+  ];
+  await new Promise<void>((resolve, reject) => {
+    const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    ffmpeg.stderr?.setEncoding('utf8').on('data', (t: string) => {
+      stderr = (stderr + t).slice(-2000);
+    });
+    ffmpeg.on('error', reject);
+    ffmpeg.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(new EriError('ERI_ERR_MEDIA_DECODE', `ffmpeg could not encode ${input}: ${stderr.trim()}`)),
+    );
+  });
 }
 
 export interface PublishResult {
@@ -104,33 +159,7 @@ export async function publishFile(file: string, o: PublishOptions): Promise<Publ
       }
       const url = `rtp://${target.ip}:${target.port}?rtcpport=${target.rtcpPort}&pkt_size=1200`;
       if (kind === 'video') {
-        outputs.push(
-          '-map',
-          '0:v:0',
-          '-vf',
-          'scale=640:-2',
-          '-c:v',
-          'libx264',
-          '-preset',
-          'ultrafast',
-          '-tune',
-          'zerolatency',
-          '-profile:v',
-          'baseline',
-          '-level',
-          '3.1',
-          '-b:v',
-          '800k',
-          // One slice per RTP packet and a key frame every second: ffmpeg ignores NACK and PLI, so a lost
-          // packet costs one slice (the decoder conceals it) instead of every frame until the next key
-          // frame, as with VP8 (5 % loss: face coverage 0.86 vs 0.22).
-          '-force_key_frames',
-          'expr:gte(t,n_forced*1)',
-          '-x264-params',
-          'slice-max-size=1100',
-          '-pix_fmt',
-          'yuv420p',
-        );
+        outputs.push('-map', '0:v:0', ...(o.preEncoded ? ['-c:v', 'copy'] : VIDEO_ENCODING));
         outputs.push(
           '-payload_type',
           String(VIDEO.payloadType),
@@ -141,7 +170,7 @@ export async function publishFile(file: string, o: PublishOptions): Promise<Publ
           url,
         );
       } else {
-        outputs.push('-map', '0:a:0', '-c:a', 'libopus', '-ac', '2', '-ar', '48000', '-b:a', '64k');
+        outputs.push('-map', '0:a:0', ...(o.preEncoded ? ['-c:a', 'copy'] : AUDIO_ENCODING));
         outputs.push(
           '-payload_type',
           String(AUDIO.payloadType),

@@ -56,6 +56,8 @@ export interface SessionOptions {
 
 export interface SessionStats {
   steps: number;
+  /** Steps whose features hold a face. */
+  faceSteps: number;
   estimates: number;
   droppedFaceSteps: number;
   droppedEstimates: number;
@@ -68,8 +70,10 @@ export interface SessionStats {
   /** Latency of the last estimate: its window's last step ready -> estimate made (ms). */
   lastEstimateLatencyMs: number;
   /**
-   * Over the last 600 steps: media time of a step's end (as the session's wall clock runs) -> its
-   * features ready, ms. Covers capture, transport, decoding, alignment and feature extraction.
+   * Over the last 600 steps: media time of a step's end -> its features ready, ms, with media time 0
+   * placed at the earliest arrival of any input (its arrival minus its media time), so the start-up
+   * before the first frame (signalling, ICE, decoder start) is not counted. Covers transport, decoding,
+   * alignment and feature extraction; not the sender's capture and encoding, which the server cannot see.
    */
   captureToFeaturesMs: { median: number; p95: number };
 }
@@ -92,6 +96,7 @@ export class Session {
   readonly #align: AlignStats = { steps: 0, late: 0, duplicates: 0, withoutFrame: 0, partialAudio: 0 };
   readonly #stats = {
     steps: 0,
+    faceSteps: 0,
     estimates: 0,
     droppedFaceSteps: 0,
     droppedEstimates: 0,
@@ -103,6 +108,8 @@ export class Session {
   #endError: EriError | undefined;
   #subscription: Subscription | undefined;
   #startedAt = 0;
+  /** performance.now() at media time 0, as the least-delayed input so far puts it. */
+  #mediaZero = Number.POSITIVE_INFINITY;
   readonly #latencies: number[] = [];
 
   constructor(options: SessionOptions) {
@@ -144,9 +151,12 @@ export class Session {
     });
     const featurizer = new SessionFeaturizer(o.pool, o.frameSize);
     const rate = o.rateHz;
+    const arrived = (input: { t: number }) => {
+      this.#mediaZero = Math.min(this.#mediaZero, performance.now() - input.t * 1000);
+    };
     const steps$ = alignMedia(
-      o.frames$.pipe(takeUntil(this.#stop)),
-      o.audio$.pipe(takeUntil(this.#stop)),
+      o.frames$.pipe(tap<VideoFrame>(arrived), takeUntil(this.#stop)),
+      o.audio$.pipe(tap<AudioChunk>(arrived), takeUntil(this.#stop)),
       {
         rateHz: rate,
         ...(o.maxWaitMs !== undefined ? { maxWaitMs: o.maxWaitMs } : {}),
@@ -164,8 +174,11 @@ export class Session {
         }),
         tap((step) => {
           this.#stats.steps++;
-          this.#stats.lagMs = Math.max(0, performance.now() - this.#startedAt - (step.t + 1 / rate) * 1000);
-          this.#latencies.push(this.#stats.lagMs);
+          if (step.face.present) this.#stats.faceSteps++;
+          const now = performance.now();
+          const stepEnd = (step.t + 1 / rate) * 1000;
+          this.#stats.lagMs = Math.max(0, now - this.#startedAt - stepEnd);
+          this.#latencies.push(Math.max(0, now - this.#mediaZero - stepEnd));
           if (this.#latencies.length > LATENCY_SAMPLES) this.#latencies.shift();
         }),
         estimateSteps(

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { publishFile } from '../../src/cli/publish.js';
+import { preEncodeForPublish, publishFile } from '../../src/cli/publish.js';
 import { SignalClient } from '../../src/client/signal-client.js';
 import { EriStreamClient } from '../../src/client/stream-client.js';
 import type { JoinResult } from '../../src/contracts/signalling.js';
 import { portraitsMissing } from '../../src/dataset/portraits.js';
 import { synthesizeClip } from '../../src/features/synthetic-clip.js';
+import type { SessionStats } from '../../src/sessions/session.js';
 import { renderClip } from '../dataset/synthetic-dataset.js';
 import { childProcesses, eventually, withTempDir } from '../helpers.js';
 import { speech, testMedia } from '../media.js';
@@ -45,6 +46,35 @@ describe('eri publish through WebRTC ingest', { skip: mediasoupSkip() }, () => {
         (result.final?.coverage.speech ?? 0) > 0.3,
         `speech coverage ${result.final?.coverage.speech}`,
       );
+    });
+  });
+
+  it('a pre-encoded file is sent as it is, and the server decodes its video and audio', async () => {
+    await withTempDir(async (dir) => {
+      const encoded = join(dir, 'talk.ts');
+      await preEncodeForPublish(await talkingClip(dir, 4), encoded);
+      const ended = new Promise<SessionStats | undefined>((resolve) => {
+        const sub = t.server.registry.events$.subscribe((e) => {
+          if (e.type === 'session.ended' && e.sessionId === 'pub-pre') {
+            sub.unsubscribe();
+            resolve(e.stats);
+          }
+        });
+      });
+      const result = await publishFile(encoded, {
+        server: t.url,
+        room: 'pre',
+        session: 'pub-pre',
+        preEncoded: true,
+      });
+      const stats = await ended;
+      assert.ok(stats && stats.steps >= 30, `${stats?.steps} steps`);
+      // SPS/PPS must travel in band (MPEG-TS): without them no frame would ever be decoded.
+      assert.ok(
+        stats.stepsWithoutFrame / stats.steps < 0.3,
+        `${stats.stepsWithoutFrame} steps without a frame`,
+      );
+      assert.ok((result.final?.coverage.speech ?? 0) > 0.3, `speech ${result.final?.coverage.speech}`);
     });
   });
 
