@@ -34,10 +34,15 @@ export interface HistoryOptions {
  * Where estimates and session events go: delivered live to this node's subscribers (`events$`) and kept
  * as history for REST and resumes. History reads are asynchronous (Redis answers over the network).
  */
+export interface SessionFilter {
+  rooms?: readonly string[];
+}
+
 export interface Bus {
   publish(event: BusEvent): void;
   readonly events$: Observable<BusEvent>;
-  sessions(): Promise<SessionRecord[]>;
+  /** Sessions in history; with `rooms`, only theirs (with Redis, others' estimates are then not read). */
+  sessions(filter?: SessionFilter): Promise<SessionRecord[]>;
   session(id: string): Promise<SessionRecord | undefined>;
   /** Estimates of a session with seq > afterSeq; rejects with ERI_ERR_HISTORY_GONE if some were dropped. */
   estimatesAfter(sessionId: string, afterSeq: number): Promise<Estimate[]>;
@@ -140,9 +145,10 @@ export class MemoryBus implements Bus {
     }
   }
 
-  async sessions(): Promise<SessionRecord[]> {
+  async sessions(filter: SessionFilter = {}): Promise<SessionRecord[]> {
     this.#expire();
-    return [...this.#sessions.values()];
+    const all = [...this.#sessions.values()];
+    return filter.rooms ? all.filter((r) => filter.rooms?.includes(r.roomId)) : all;
   }
 
   async session(id: string): Promise<SessionRecord | undefined> {

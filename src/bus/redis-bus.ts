@@ -3,7 +3,7 @@ import { merge, type Observable, Subject } from 'rxjs';
 import type { Estimate } from '../contracts/estimate.js';
 import { EriError } from '../errors.js';
 import type { BusEvent } from './events.js';
-import { type Bus, estimatesAfterSeq, type SessionRecord } from './memory-bus.js';
+import { type Bus, estimatesAfterSeq, type SessionFilter, type SessionRecord } from './memory-bus.js';
 
 /**
  * The multi-node bus on Redis (the official node-redis client).
@@ -201,9 +201,13 @@ export class RedisBus implements Bus {
     return out;
   }
 
-  async #record(id: string, withEstimates: boolean): Promise<SessionRecord | undefined> {
+  async #record(
+    id: string,
+    withEstimates: boolean,
+    rooms?: readonly string[],
+  ): Promise<SessionRecord | undefined> {
     const meta = await this.#client.hGetAll(metaKey(id));
-    if (!meta.roomId) return undefined;
+    if (!meta.roomId || (rooms && !rooms.includes(meta.roomId))) return undefined;
     const estimates = withEstimates ? await this.#estimates(id) : [];
     return {
       sessionId: id,
@@ -217,9 +221,10 @@ export class RedisBus implements Bus {
     };
   }
 
-  async sessions(): Promise<SessionRecord[]> {
+  async sessions(filter: SessionFilter = {}): Promise<SessionRecord[]> {
     const ids = await this.#client.zRange(SESSIONS, 0, -1);
-    const records = await Promise.all(ids.map((id) => this.#record(id, true)));
+    // The room is in each session's small meta hash: other rooms' estimates are never read.
+    const records = await Promise.all(ids.map((id) => this.#record(id, true, filter.rooms)));
     return records.filter((r): r is SessionRecord => r !== undefined);
   }
 

@@ -68,8 +68,8 @@ export function registerRestRoutes(
   http.get('/v1/sessions', async (req) => {
     const room = (req.query as { room?: string }).room;
     return {
-      sessions: (await deps.bus.sessions())
-        .filter((s) => (!room || s.roomId === room) && visible(req, s))
+      sessions: (await deps.bus.sessions(room ? { rooms: [room] } : {}))
+        .filter((s) => visible(req, s))
         .map((s) => summary(s, deps.registry)),
     };
   });

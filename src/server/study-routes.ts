@@ -72,7 +72,7 @@ export function registerStudyRoutes(
   };
   const timelineOf = async (req: FastifyRequest, study: Study) => {
     const rooms = readableRooms(deps.principal(req), study);
-    const records = (await deps.bus.sessions()).filter((r) => rooms.includes(r.roomId));
+    const records = await deps.bus.sessions({ rooms });
     return audienceTimeline({ ...study, rooms }, records, EMOTIONS);
   };
 
