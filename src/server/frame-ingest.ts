@@ -30,6 +30,8 @@ import { studyForViewer } from './study-routes.js';
 
 export const INGEST_HEADER_BYTES = 16;
 export const INGEST_KIND = { jpeg: 1, pcm: 2 } as const;
+/** Decoder exits per minute that are repaired by a restart; one more ends the session. */
+const DECODER_RESTARTS_PER_MINUTE = 3;
 
 const controlSchema = z.discriminatedUnion('type', [
   z
@@ -68,6 +70,8 @@ export class FrameIngestConnection {
   #session: Session | undefined;
   #events: Subscription | undefined;
   #decoder: ChildProcess | undefined;
+  /** When the decoder was (re)started, most recent last: restarts are bounded per minute. */
+  readonly #decoderStarts: number[] = [];
   #lastFrameT = -1;
   #closed = false;
 
@@ -274,7 +278,10 @@ export class FrameIngestConnection {
       { stdio: ['pipe', 'pipe', 'pipe'] },
     );
     this.#decoder = child;
+    this.#decoderStarts.push(Date.now());
     child.stdin?.on('error', () => {});
+    child.on('error', () => {}); // followed by 'close', handled there
+    child.on('close', () => this.#decoderGone(child));
     const reader = new RecordReader(width * height * 3);
     (child.stdout as Readable).on('data', (chunk: Buffer) =>
       reader.push(chunk, (rgb) => {
@@ -289,10 +296,35 @@ export class FrameIngestConnection {
     });
   }
 
-  #stopDecoder(): void {
-    this.#decoder?.stdin?.end();
-    this.#decoder?.kill('SIGKILL');
+  /**
+   * The decoder exited on its own (killed, crashed): frames queued for it are lost, the client is told,
+   * and a new one takes the next frames. More than DECODER_RESTARTS_PER_MINUTE exits in a minute means
+   * something is wrong with this machine, not one frame: the session ends with an error instead.
+   */
+  #decoderGone(child: ChildProcess): void {
+    if (this.#decoder !== child || this.#closed || this.#session?.state !== 'running') return;
     this.#decoder = undefined;
+    const lost = this.#pendingTimes.length;
+    this.#pendingTimes.length = 0;
+    const recent = this.#decoderStarts.filter((at) => at > Date.now() - 60_000);
+    if (recent.length > DECODER_RESTARTS_PER_MINUTE) {
+      const error = new EriError('ERI_ERR_MEDIA_WORKER', 'the frame decoder keeps exiting; the session ends');
+      this.#error(error.code, error.message);
+      this.#session.end('error', error);
+      return;
+    }
+    this.#error(
+      'ERI_ERR_MEDIA_WORKER',
+      `the frame decoder exited and was restarted; ${lost} frame${lost === 1 ? '' : 's'} lost`,
+    );
+    this.#startDecoder();
+  }
+
+  #stopDecoder(): void {
+    const decoder = this.#decoder;
+    this.#decoder = undefined;
+    decoder?.stdin?.end();
+    decoder?.kill('SIGKILL');
   }
 
   #close(): void {

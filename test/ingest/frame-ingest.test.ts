@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -71,6 +71,61 @@ describe('WebSocket frame ingest', { skip: mediasoupSkip() }, () => {
       assert.equal(messages.at(-1)?.type, 'session.ended');
       client.close();
     });
+  });
+
+  it('the frame decoder killed mid-session: the client is told, a new one decodes the next frames', async () => {
+    const jpeg = (
+      await promisify(execFile)(
+        'ffmpeg',
+        [
+          '-v',
+          'error',
+          '-f',
+          'lavfi',
+          '-i',
+          'testsrc=size=320x240',
+          '-frames:v',
+          '1',
+          '-f',
+          'mjpeg',
+          'pipe:1',
+        ],
+        { encoding: 'buffer' },
+      )
+    ).stdout as Buffer;
+    const client = await IngestClient.connect(t.url);
+    const messages: Record<string, unknown>[] = [];
+    client.onMessage = (m) => messages.push(m);
+    client.start('ingest-room', 'ingest-3');
+    let k = 0;
+    const send = async (seconds: number) => {
+      for (const until = k + seconds * 10; k < until; k++) {
+        client.frame(k / 10, jpeg);
+        client.audio(k / 10, new Float32Array(1600));
+        await sleep(100);
+      }
+    };
+    await send(1.5);
+    const decoder = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .find((line) => line.includes('mjpeg'));
+    assert.ok(decoder, 'the session has its JPEG decoder');
+    process.kill(Number(decoder.trim().split(/\s+/)[0]), 'SIGKILL');
+    const framed = () => {
+      const stats = t.server.registry.get('ingest-3')?.stats;
+      return stats ? stats.steps - stats.stepsWithoutFrame : 0;
+    };
+    await send(0.5);
+    const before = framed();
+    await send(2);
+    const errors = messages.filter((m) => m.type === 'error') as { code: string; message: string }[];
+    assert.ok(
+      errors.some((e) => e.code === 'ERI_ERR_MEDIA_WORKER' && /restarted/.test(e.message)),
+      JSON.stringify(errors),
+    );
+    assert.equal(t.server.registry.get('ingest-3')?.state, 'running');
+    assert.ok(framed() >= before + 10, `steps with a frame: ${before} -> ${framed()}`);
+    client.close();
   });
 
   it('bad media gets typed errors and the session carries on; too many frames per second are refused', async () => {
