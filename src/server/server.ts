@@ -228,7 +228,7 @@ export class EriServer {
           })
         : new MemoryBus({ retentionSeconds: config.historyRetentionSeconds });
       const studies: StudyDeps = {
-        store: await StudyStore.open(config.dataDir),
+        store: await StudyStore.open(config.dataDir, log),
         tracker: new StudyTracker(),
       };
       return new EriServer(config, { model, pool, media, rooms, registry, bus, studies }, log);

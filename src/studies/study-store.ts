@@ -24,7 +24,8 @@ export class StudyStore {
     this.#dir = dir;
   }
 
-  static async open(dataDir: string): Promise<StudyStore> {
+  /** `onLog` hears of every study folder that could not be read (it is skipped, not fatal). */
+  static async open(dataDir: string, onLog: (line: string) => void = () => {}): Promise<StudyStore> {
     const store = new StudyStore(join(dataDir, 'studies'));
     await mkdir(store.#dir, { recursive: true });
     for (const id of await readdir(store.#dir)) {
@@ -33,8 +34,9 @@ export class StudyStore {
           JSON.parse(await readFile(join(store.#dir, id, 'study.json'), 'utf8')),
         );
         store.#studies.set(study.id, study);
-      } catch {
-        // A half-written study (crash between mkdir and write) is skipped, not fatal.
+      } catch (error) {
+        // A half-written study (crash between mkdir and write) is skipped, not fatal; but said.
+        onLog(`study ${id} skipped: ${join(store.#dir, id, 'study.json')}: ${(error as Error).message}`);
       }
     }
     return store;
