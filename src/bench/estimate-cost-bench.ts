@@ -40,15 +40,20 @@ function rand(n: number, rng: SeededRandom): Float32Array {
   return out;
 }
 
-/** Multiply-adds x2 of the encoder over `tokens` positions (the regression token + the window). */
+/**
+ * Multiply-adds x2 the encoder needs over `tokens` positions (the regression token + the window): every
+ * layer in full but the last, where only the token's row matters (its query, attention, projection and
+ * MLP; every position's key and value), which is what the built graph computes.
+ */
 export function encoderFlops(a: BranchArchitecture, tokens: number): number {
   const inner = a.heads * a.dimHead;
-  const perLayer =
-    2 * tokens * a.hidden * 3 * inner + // to_qkv
-    2 * 2 * tokens * tokens * inner + // q k^T and attention x v
-    2 * tokens * inner * a.hidden + // to_out
-    2 * 2 * tokens * a.hidden * a.mlpDim; // the two MLP layers
-  return a.depth * perLayer;
+  const layer = (queries: number) =>
+    2 * tokens * a.hidden * 2 * inner + // keys and values
+    2 * queries * a.hidden * inner + // queries
+    2 * 2 * queries * tokens * inner + // q k^T and attention x v
+    2 * queries * inner * a.hidden + // to_out
+    2 * 2 * queries * a.hidden * a.mlpDim; // the two MLP layers
+  return (a.depth - 1) * layer(tokens) + layer(1);
 }
 
 export function gruStepFlops(a: BranchArchitecture): number {

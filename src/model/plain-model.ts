@@ -113,6 +113,8 @@ export class PlainModel {
     const scale = a.dimHead ** -0.5;
     for (let i = 0; i < a.depth; i++) {
       const l = `${p.transformer}.layers.${i}`;
+      // As the built graph does: in the last layer only the token's row goes on (it alone is returned).
+      const rows = i === a.depth - 1 ? 1 : n;
       const y = layerNorm(
         x,
         n,
@@ -121,11 +123,11 @@ export class PlainModel {
         tensor(this.#w, `${l}.0.norm.bias`),
       );
       const qkv = linear(y, n, tensor(this.#w, `${l}.0.fn.to_qkv.weight`), 3 * inner);
-      const heads = new Float32Array(n * inner);
+      const heads = new Float32Array(rows * inner);
       const scores = new Float32Array(n);
       for (let hd = 0; hd < a.heads; hd++) {
         const off = hd * a.dimHead;
-        for (let qi = 0; qi < n; qi++) {
+        for (let qi = 0; qi < rows; qi++) {
           let max = Number.NEGATIVE_INFINITY;
           for (let ki = 0; ki < n; ki++) {
             let s = 0;
@@ -148,9 +150,10 @@ export class PlainModel {
           }
         }
       }
+      if (rows < n) x = x.slice(0, rows * d);
       const attn = linear(
         heads,
-        n,
+        rows,
         tensor(this.#w, `${l}.0.fn.to_out.0.weight`),
         d,
         tensor(this.#w, `${l}.0.fn.to_out.0.bias`),
@@ -158,14 +161,14 @@ export class PlainModel {
       for (let k = 0; k < x.length; k++) x[k] = (x[k] as number) + (attn[k] as number);
       const y2 = layerNorm(
         x,
-        n,
+        rows,
         d,
         tensor(this.#w, `${l}.1.norm.weight`),
         tensor(this.#w, `${l}.1.norm.bias`),
       );
       const h1 = linear(
         y2,
-        n,
+        rows,
         tensor(this.#w, `${l}.1.fn.net.0.weight`),
         a.mlpDim,
         tensor(this.#w, `${l}.1.fn.net.0.bias`),
@@ -176,7 +179,7 @@ export class PlainModel {
       }
       const h2 = linear(
         h1,
-        n,
+        rows,
         tensor(this.#w, `${l}.1.fn.net.3.weight`),
         d,
         tensor(this.#w, `${l}.1.fn.net.3.bias`),
