@@ -33,6 +33,10 @@ export interface E2eRun {
   /** RSS growth per session added since the previous (smaller) run: what one more viewer costs. */
   rssMarginalMiB: number | null;
   rssDriftMiB: number;
+  /** The server process's RSS at the end of each minute of the run (MiB). */
+  rssByMinuteMiB: number[];
+  /** Its RSS 2 s after the sessions ended (their final estimates made) (MiB). */
+  rssAfterEndMiB: number;
 }
 
 export interface E2eResult {
@@ -97,7 +101,8 @@ export async function runE2eBench(
           ),
         );
         clearInterval(sampler);
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, 2000));
+        const rssAfterEnd = process.memoryUsage().rss;
         sub.unsubscribe();
         for (const s of sockets) s.close();
         const third = Math.max(1, Math.floor(rss.length / 3));
@@ -122,6 +127,8 @@ export async function runE2eBench(
             ? (growth / MiB - previous.rssPerSessionMiB * previous.sessions) / (n - previous.sessions)
             : null,
           rssDriftMiB: (mean(rss.slice(-third)) - mean(rss.slice(0, third))) / MiB,
+          rssByMinuteMiB: rss.filter((_, i) => (i + 1) % 60 === 0).map((v) => v / MiB),
+          rssAfterEndMiB: rssAfterEnd / MiB,
         });
         await new Promise((r) => setTimeout(r, 2000));
       }
@@ -151,5 +158,11 @@ export function formatE2eBench(r: E2eResult): string {
       (x) =>
         `${String(x.sessions).padStart(8)}  ${String(x.steps).padStart(5)}  ${`${(100 * x.faceFraction).toFixed(1)} %`.padStart(9)}  ${`${(100 * x.noFrameFraction).toFixed(1)} %`.padStart(8)}  ${`${(100 * x.droppedFaceFraction).toFixed(1)} %`.padStart(13)}  ${`${x.captureToFeaturesMs.median.toFixed(0)} / ${x.captureToFeaturesMs.p95.toFixed(0)}`.padStart(30)}  ${x.estimateLatencyMs.toFixed(0).padStart(11)}  ${`${x.delivery.medianMs.toFixed(0)} / ${x.delivery.p99Ms.toFixed(0)}`.padStart(19)}  ${x.rssPerSessionMiB.toFixed(1).padStart(15)}  ${(x.rssMarginalMiB === null ? '-' : x.rssMarginalMiB.toFixed(1)).padStart(12)}  ${x.rssDriftMiB.toFixed(1).padStart(13)}`,
     ),
+    ...r.runs
+      .filter((x) => x.rssByMinuteMiB.length > 1)
+      .map(
+        (x) =>
+          `${x.sessions} session${x.sessions > 1 ? 's' : ''}: RSS by minute ${x.rssByMinuteMiB.map((v) => v.toFixed(0)).join(', ')} MiB; 2 s after they ended ${x.rssAfterEndMiB.toFixed(0)} MiB`,
+      ),
   ].join('\n');
 }
