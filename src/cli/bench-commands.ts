@@ -7,6 +7,7 @@ import { formatFeaturesBench, runFeaturesBench } from '../bench/features-bench.j
 import { formatIngestBench, runIngestBench } from '../bench/ingest-bench.js';
 import { formatModelBench, runModelBench } from '../bench/model-bench.js';
 import { formatPipelineBench, runPipelineBench } from '../bench/pipeline-bench.js';
+import { formatProfileSummary, summarizeProfileFile } from '../bench/profile-summary.js';
 import { DEFAULT_DETECT_EVERY } from '../features/face/track.js';
 import { positiveInt } from './options.js';
 
@@ -108,6 +109,17 @@ export function registerBenchCommands(program: Command): void {
       const result = await runPipelineBench({ mediaSeconds: o.media, windowSeconds: o.window });
       console.log(formatPipelineBench(result));
       if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+    });
+
+  bench
+    .command('profile')
+    .argument('<cpuprofile>', 'a profile written by node --cpu-prof (one per thread)')
+    .description(
+      "where a CPU profile's time went: self time by tfjs kernel or function (e.g. node --cpu-prof --cpu-prof-dir=prof dist/src/cli/main.js bench features)",
+    )
+    .option('--top <n>', 'rows to print', positiveInt, 25)
+    .action(async (file: string, o: { top: number }) => {
+      console.log(formatProfileSummary(await summarizeProfileFile(file, o.top)));
     });
 
   bench
