@@ -8,7 +8,10 @@ import { AUDIO_SAMPLE_RATE, type MediaStep } from '../src/features/decode.js';
  *   that interval (what the offline decoder picks); its audio is the samples [k*n, (k+1)*n) of the
  *   session's audio timeline, n = 16000 / rate, placed by each chunk's timestamp.
  * - A modality is *settled* for step k once data past the step's end has arrived for it (so nothing
- *   earlier can still be missing, up to reordering), or once that stream has completed.
+ *   earlier can still be missing, up to reordering), or once that stream has completed. A frame at the
+ *   very start of step k settles step k's video at once: no frame in the step can be earlier. The
+ *   WebRTC tap's frames all are (its ffmpeg emits one per step at k/rate), which saves them waiting a
+ *   whole step for the next frame.
  * - Step k is emitted when both modalities are settled. If only one is, the other gets `maxWaitMs`
  *   (on the scheduler) to catch up; then the step goes without it: no frame (face coverage drops) or
  *   zero-padded audio with its true coverage. A producer that pauses therefore costs coverage, not time.
@@ -17,6 +20,9 @@ import { AUDIO_SAMPLE_RATE, type MediaStep } from '../src/features/decode.js';
  * - At most `maxPendingSteps` steps are held: beyond that the oldest is forced out, so memory is bounded
  *   even if one stream stalls for good while the other floods.
  */
+
+/** In steps: a frame this close to k/rate is at step k's start (timestamps are k/rate in floating point). */
+const STEP_START_TOLERANCE = 1e-6;
 
 export interface VideoFrame {
   /** Media time of the frame, seconds from the session's start. */
@@ -154,10 +160,11 @@ export function alignMedia(
       if (!p.frame) p.frame = frame;
       else if (frame.t === p.frame.t) stats.duplicates++;
       else if (frame.t < p.frame.t) p.frame = frame; // reordered: the earlier frame is the step's frame
-      // A frame in step k settles the video of every step before k.
-      if (k > videoHorizon) {
-        markSettled(videoHorizon, k);
-        videoHorizon = k;
+      // A frame in step k settles the video of every step before k, and of k itself at its start.
+      const horizon = Math.abs(frame.t * rate - k) < STEP_START_TOLERANCE ? k + 1 : k;
+      if (horizon > videoHorizon) {
+        markSettled(videoHorizon, horizon);
+        videoHorizon = horizon;
       }
       pump();
     };

@@ -208,7 +208,10 @@ export class RtpTap {
     // Media time of this decoder's output starts when its consumers resume.
     await new Promise((r) => setTimeout(r, o.listenDelayMs ?? 300));
     if (decoder.stopped || this.#closed) return;
-    const offset = (performance.now() - o.startedAt) / 1000;
+    // Rounded up to a step boundary: each frame then sits at the very start of its step and each audio
+    // record spans exactly one step, so a step is complete the moment its own frame and audio arrive
+    // instead of when the next frame does (~100 ms sooner). Media time moves by under one step.
+    const offset = Math.ceil(((performance.now() - o.startedAt) / 1000) * o.rateHz) / o.rateHz;
     const frameBytes = o.frameSize.width * o.frameSize.height * 3;
     let frames = 0;
     let samples = 0;

@@ -5,6 +5,7 @@ import { featurizeSteps } from '../../streams/featurize-steps.js';
 import type { InferenceBatcher } from '../../streams/inference-batcher.js';
 import type { Estimate } from '../contracts/estimate.js';
 import { EriError } from '../errors.js';
+import { AUDIO_SAMPLE_RATE } from '../features/decode.js';
 import { SessionFeaturizer } from '../features/featurizer.js';
 import type { FeaturePool } from '../features/pool.js';
 
@@ -71,8 +72,9 @@ export interface SessionStats {
   lastEstimateLatencyMs: number;
   /**
    * Over the last 600 steps: media time of a step's end -> its features ready, ms, with media time 0
-   * placed at the earliest arrival of any input (its arrival minus its media time), so the start-up
-   * before the first frame (signalling, ICE, decoder start) is not counted. Covers transport, decoding,
+   * placed at the earliest arrival of any input (its arrival minus the media time it was captured at: a
+   * frame's time, an audio chunk's end), so the start-up before the first frame (signalling, ICE,
+   * decoder start) is not counted. A lower bound: the least-delayed input had some delay too. Covers transport, decoding,
    * alignment and feature extraction; not the sender's capture and encoding, which the server cannot see.
    */
   captureToFeaturesMs: { median: number; p95: number };
@@ -151,12 +153,19 @@ export class Session {
     });
     const featurizer = new SessionFeaturizer(o.pool, o.frameSize);
     const rate = o.rateHz;
-    const arrived = (input: { t: number }) => {
-      this.#mediaZero = Math.min(this.#mediaZero, performance.now() - input.t * 1000);
+    // A frame is captured at its time; an audio chunk only exists once its last sample is: its end.
+    const arrived = (capturedAt: number) => {
+      this.#mediaZero = Math.min(this.#mediaZero, performance.now() - capturedAt * 1000);
     };
     const steps$ = alignMedia(
-      o.frames$.pipe(tap<VideoFrame>(arrived), takeUntil(this.#stop)),
-      o.audio$.pipe(tap<AudioChunk>(arrived), takeUntil(this.#stop)),
+      o.frames$.pipe(
+        tap<VideoFrame>((f) => arrived(f.t)),
+        takeUntil(this.#stop),
+      ),
+      o.audio$.pipe(
+        tap<AudioChunk>((c) => arrived(c.t + c.samples.length / AUDIO_SAMPLE_RATE)),
+        takeUntil(this.#stop),
+      ),
       {
         rateHz: rate,
         ...(o.maxWaitMs !== undefined ? { maxWaitMs: o.maxWaitMs } : {}),
