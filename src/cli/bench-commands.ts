@@ -9,7 +9,7 @@ import { formatModelBench, runModelBench } from '../bench/model-bench.js';
 import { formatPipelineBench, runPipelineBench } from '../bench/pipeline-bench.js';
 import { formatProfileSummary, summarizeProfileFile } from '../bench/profile-summary.js';
 import { DEFAULT_DETECT_EVERY } from '../features/face/track.js';
-import { positiveInt } from './options.js';
+import { positiveInt, positiveIntList } from './options.js';
 
 /** `eri bench …`: benchmarks that print a table and can write JSON. */
 
@@ -37,18 +37,21 @@ export function registerBenchCommands(program: Command): void {
     .description(
       'live publishers (eri publish, real mediasoup and ffmpeg) and subscribers: drops, latency, memory per session',
     )
-    .option('--sessions <list>', 'publisher counts to run', '1,2,4,8')
+    .option('--sessions <list>', 'publisher counts to run', positiveIntList, [1, 2, 4, 8])
     .option('--seconds <n>', 'seconds per run', positiveInt, 30)
     .option('--subscribers <n>', 'subscribers on the room', positiveInt, 20)
     .option('--clip <file>', 'a clip with a face (looped); default: a synthetic test pattern')
     .option('--json <file>', 'also write the results as JSON')
     .action(
-      async (o: { sessions: string; seconds: number; subscribers: number; clip?: string; json?: string }) => {
+      async (o: {
+        sessions: number[];
+        seconds: number;
+        subscribers: number;
+        clip?: string;
+        json?: string;
+      }) => {
         const result = await runE2eBench({
-          sessions: o.sessions
-            .split(',')
-            .map(Number)
-            .filter((n) => n > 0),
+          sessions: o.sessions,
           seconds: o.seconds,
           subscribers: o.subscribers,
           ...(o.clip ? { clip: o.clip } : {}),
@@ -138,13 +141,13 @@ export function registerBenchCommands(program: Command): void {
     .description(
       'estimates fanned out to 1,000 / 5,000 / 10,000 subscribers: delivered/s, p50/p99 latency, CPU, memory',
     )
-    .option('--subscribers <list>', 'comma-separated subscriber counts', '1000,5000,10000')
+    .option('--subscribers <list>', 'comma-separated subscriber counts', positiveIntList, [1000, 5000, 10000])
     .option('--rate <n>', 'estimates published per second (each goes to every subscriber)', positiveInt, 2)
     .option('--seconds <n>', 'measurement window per count', positiveInt, 10)
     .option('--json <file>', 'also write the results as JSON')
-    .action(async (o: { subscribers: string; rate: number; seconds: number; json?: string }) => {
+    .action(async (o: { subscribers: number[]; rate: number; seconds: number; json?: string }) => {
       const result = await runFanoutBench({
-        subscribers: o.subscribers.split(',').map(Number),
+        subscribers: o.subscribers,
         estimatesPerSecond: o.rate,
         seconds: o.seconds,
       });

@@ -40,3 +40,14 @@ export function fraction(value: string): number {
   if (!(n >= 0 && n < 1)) throw new InvalidArgumentError(`expected a number in [0, 1), got '${value}'`);
   return n;
 }
+
+/** A comma-separated list of positive integers, e.g. `1,2,4,8`. */
+export function positiveIntList(value: string): number[] {
+  const parts = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (parts.length === 0)
+    throw new InvalidArgumentError(`expected positive integers like 1,2,4, got '${value}'`);
+  return parts.map(positiveInt);
+}

@@ -70,7 +70,7 @@ export class FrameIngestConnection {
   #session: Session | undefined;
   #events: Subscription | undefined;
   #decoder: ChildProcess | undefined;
-  /** When the decoder was (re)started, most recent last: restarts are bounded per minute. */
+  /** When the decoder was (re)started within the last minute, oldest first: restarts are bounded. */
   readonly #decoderStarts: number[] = [];
   #lastFrameT = -1;
   #closed = false;
@@ -306,8 +306,9 @@ export class FrameIngestConnection {
     this.#decoder = undefined;
     const lost = this.#pendingTimes.length;
     this.#pendingTimes.length = 0;
-    const recent = this.#decoderStarts.filter((at) => at > Date.now() - 60_000);
-    if (recent.length > DECODER_RESTARTS_PER_MINUTE) {
+    const minuteAgo = Date.now() - 60_000;
+    while ((this.#decoderStarts[0] ?? minuteAgo) < minuteAgo) this.#decoderStarts.shift();
+    if (this.#decoderStarts.length > DECODER_RESTARTS_PER_MINUTE) {
       const error = new EriError('ERI_ERR_MEDIA_WORKER', 'the frame decoder keeps exiting; the session ends');
       this.#error(error.code, error.message);
       this.#session.end('error', error);

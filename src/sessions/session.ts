@@ -74,8 +74,9 @@ export interface SessionStats {
    * Over the last 600 steps: media time of a step's end -> its features ready, ms, with media time 0
    * placed at the earliest arrival of any input (its arrival minus the media time it was captured at: a
    * frame's time, an audio chunk's end), so the start-up before the first frame (signalling, ICE,
-   * decoder start) is not counted. A lower bound: the least-delayed input had some delay too. Covers transport, decoding,
-   * alignment and feature extraction; not the sender's capture and encoding, which the server cannot see.
+   * decoder start) is not counted. A lower bound: the least-delayed input had some delay too. Covers
+   * transport, decoding, alignment and feature extraction; not the sender's capture and encoding, which
+   * the server cannot see.
    */
   captureToFeaturesMs: { median: number; p95: number };
 }

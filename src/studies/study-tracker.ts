@@ -3,12 +3,13 @@ import type { Study } from '../contracts/study.js';
 import { EriError } from '../errors.js';
 import { type Marker, StimulusClock } from './stimulus-clock.js';
 
+/** Markers kept per viewer: a player emits a few per minute. */
+const MAX_MARKERS = 10_000;
+
 /**
  * Which live sessions are viewers in which study, with each viewer's stimulus clock; it stamps their
  * estimates with the stimulus position of the window's end. Sessions leave it when they end.
  */
-const MAX_MARKERS = 10_000;
-
 export class StudyTracker {
   readonly #viewers = new Map<string, { studyId: string; clock: StimulusClock }>();
 

@@ -324,30 +324,33 @@ export class FaceAnalyzer {
     follow: readonly TrackedFace[] = [],
   ): Promise<{ faces: FaceCandidateFeatures[]; timings: FaceTimings }> {
     const run = this.#queue.then(async () => {
-      if (follow.length > 0) {
-        const tracked = await this.#analyze(rgb, width, height, follow);
-        if (tracked.faces.length > 0) return tracked;
-        const detected = await this.#analyze(rgb, width, height, []);
-        detected.timings.detectMs += tracked.timings.detectMs;
-        return detected;
+      const tf = this.#human.tf;
+      const frame = { rgb, width, height, image: tf.tensor3d(this.#widen(rgb), [height, width, 3], 'int32') };
+      try {
+        if (follow.length > 0) {
+          const tracked = await this.#analyze(frame, follow);
+          if (tracked.faces.length > 0) return tracked;
+          const detected = await this.#analyze(frame, []);
+          detected.timings.detectMs += tracked.timings.detectMs;
+          return detected;
+        }
+        return await this.#analyze(frame, []);
+      } finally {
+        tf.dispose(frame.image);
       }
-      return this.#analyze(rgb, width, height, []);
     });
     this.#queue = run.catch(() => {});
     return run;
   }
 
   async #analyze(
-    rgb: Uint8Array,
-    width: number,
-    height: number,
+    { rgb, width, height, image }: { rgb: Uint8Array; width: number; height: number; image: TensorLike },
     follow: readonly TrackedFace[],
   ): Promise<{ faces: FaceCandidateFeatures[]; timings: FaceTimings }> {
     const tf = this.#human.tf;
     const detector = follow.length === 0;
     const timings: FaceTimings = { detector, detectMs: 0, embeddingMs: 0, localMs: 0 };
     let t0 = performance.now();
-    const image = tf.tensor3d(this.#widen(rgb), [height, width, 3], 'int32');
     const batch = tf.expandDims(image, 0);
     try {
       const result = detector
@@ -380,7 +383,7 @@ export class FaceAnalyzer {
       }
       return { faces, timings };
     } finally {
-      tf.dispose([image, batch]);
+      tf.dispose(batch);
     }
   }
 
