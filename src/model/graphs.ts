@@ -1,4 +1,4 @@
-import { GraphBuilder } from './onnx-builder.js';
+import { GraphBuilder } from '../onnx/graph-builder.js';
 import type { Float32Tensor } from './safetensors.js';
 import { BRANCH_PREFIX, type Branch, gruNames, type ModelWeights } from './weights.js';
 

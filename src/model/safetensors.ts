@@ -1,6 +1,9 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { EriError } from '../errors.js';
+import type { Float32Tensor } from '../onnx/graph-builder.js';
+
+export type { Float32Tensor };
 
 /**
  * safetensors (https://huggingface.co/docs/safetensors): an 8-byte little-endian header length, a JSON
@@ -33,10 +36,6 @@ const tensorInfoSchema = z.object({
 export type TensorInfo = z.infer<typeof tensorInfoSchema>;
 
 /** A float32 tensor in row-major order. */
-export interface Float32Tensor {
-  readonly shape: readonly number[];
-  readonly data: Float32Array;
-}
 
 /** Header lengths beyond this are refused before allocating: real headers are a few kB. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;

@@ -1,5 +1,10 @@
 import onnxProto from 'onnx-proto';
-import type { Float32Tensor } from './safetensors.js';
+
+/** A float32 tensor: row-major data and its dimensions. */
+export interface Float32Tensor {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
 
 /**
  * A minimal ONNX graph builder: named values, initializers and nodes, serialised with the onnx-proto
@@ -13,25 +18,27 @@ const { onnx } = onnxProto;
 export const ONNX_IR_VERSION = 8;
 export const ONNX_OPSET = 17;
 
-export type ElemType = 'float' | 'int32' | 'int64' | 'bool';
+export type ElemType = 'float' | 'int32' | 'int64' | 'bool' | 'uint8';
 const ELEM: Record<ElemType, number> = {
   float: onnx.TensorProto.DataType.FLOAT,
   int32: onnx.TensorProto.DataType.INT32,
   int64: onnx.TensorProto.DataType.INT64,
   bool: onnx.TensorProto.DataType.BOOL,
+  uint8: onnx.TensorProto.DataType.UINT8,
 };
 
 /** A dimension: a fixed size or a symbolic name (batch, time). */
 export type Dim = number | string;
 
-type AttributeValue = number | number[] | string | { float: number };
+type AttributeValue = number | number[] | string | { float: number } | { floats: number[] };
 
 function attribute(name: string, value: AttributeValue): onnxProto.onnx.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   if (typeof value === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(value) };
   if (Array.isArray(value)) return { name, type: T.INTS, ints: value };
-  if (typeof value === 'object') return { name, type: T.FLOAT, f: value.float };
-  return { name, type: T.INT, i: value };
+  if (typeof value === 'number') return { name, type: T.INT, i: value };
+  if ('floats' in value) return { name, type: T.FLOATS, floats: value.floats };
+  return { name, type: T.FLOAT, f: value.float };
 }
 
 function valueInfo(name: string, elem: ElemType, dims: readonly Dim[]): onnxProto.onnx.IValueInfoProto {
@@ -76,6 +83,13 @@ export class GraphBuilder {
     this.#nodes.push({ opType: 'Identity', input: [value], output: [name], name: this.#fresh('out') });
     this.#used.add(name);
     this.#outputs.push(valueInfo(name, elem, dims));
+  }
+
+  /** An output whose shape the graph does not state (onnxruntime infers it). */
+  outputUnshaped(value: string, name: string, elem: ElemType): void {
+    this.#nodes.push({ opType: 'Identity', input: [value], output: [name], name: this.#fresh('out') });
+    this.#used.add(name);
+    this.#outputs.push({ name, type: { tensorType: { elemType: ELEM[elem] } } });
   }
 
   /** A float32 constant (weights); `hint` keeps the reference name readable in the graph. */
