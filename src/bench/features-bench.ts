@@ -6,7 +6,7 @@ import { AudioFeaturizer, initialAudioState } from '../features/audio/audio-feat
 import { VoiceActivityDetector } from '../features/audio/vad.js';
 import { decodeMedia, type MediaStep } from '../features/decode.js';
 import { DEFAULT_ANALYSIS_SIZE, extractFeatures } from '../features/extract.js';
-import { FaceAnalyzer } from '../features/face/face-analyzer.js';
+import { TfjsFaceAnalyzer as FaceAnalyzer } from '../features/face/tfjs-face-analyzer.js';
 import {
   afterFrame,
   DEFAULT_DETECT_EVERY,

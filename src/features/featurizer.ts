@@ -3,7 +3,7 @@ import type { FeatureStep } from '../contracts/feature-step.js';
 import { EriError } from '../errors.js';
 import { type AudioState, initialAudioState } from './audio/audio-features.js';
 import type { MediaStep } from './decode.js';
-import { DEFAULT_MIN_BOX_SCORE } from './face/face-analyzer.js';
+import { DEFAULT_MIN_BOX_SCORE } from './face/face-vector.js';
 import {
   afterFrame,
   type Box,

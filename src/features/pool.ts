@@ -4,7 +4,7 @@ import { Piscina } from 'piscina';
 import { EriError, type ErrorCode } from '../errors.js';
 import { settleWorkers } from '../util/settle-workers.js';
 import type { AudioState } from './audio/audio-features.js';
-import type { FaceAnalyzerOptions, FaceCandidateFeatures, FaceTimings } from './face/face-analyzer.js';
+import type { FaceAnalyzerOptions, FaceCandidateFeatures, FaceTimings } from './face/face-vector.js';
 import type { FaceTrackingOptions, TrackedFace } from './face/track.js';
 
 /**

@@ -2,7 +2,8 @@ import { workerData } from 'node:worker_threads';
 import { EriError, isEriError } from '../errors.js';
 import { AudioFeaturizer } from './audio/audio-features.js';
 import { VoiceActivityDetector } from './audio/vad.js';
-import { FaceAnalyzer } from './face/face-analyzer.js';
+import { createFaceAnalyzer } from './face/face-backend.js';
+import type { FaceAnalyzerBackend } from './face/face-vector.js';
 import type { FeatureTask, FeatureWorkerOptions, FeatureWorkerReply } from './pool.js';
 
 /**
@@ -11,11 +12,11 @@ import type { FeatureTask, FeatureWorkerOptions, FeatureWorkerReply } from './po
  */
 
 const options = (workerData ?? {}) as FeatureWorkerOptions;
-let face: Promise<FaceAnalyzer> | undefined;
+let face: Promise<FaceAnalyzerBackend> | undefined;
 let audio: Promise<AudioFeaturizer> | undefined;
 
-function faceAnalyzer(): Promise<FaceAnalyzer> {
-  face ??= FaceAnalyzer.create(options.face ?? {});
+function faceAnalyzer(): Promise<FaceAnalyzerBackend> {
+  face ??= createFaceAnalyzer(options.face ?? {});
   face.catch(() => {
     face = undefined;
   });

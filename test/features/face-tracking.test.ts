@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { portraitPath, portraitsMissing } from '../../src/dataset/portraits.js';
 import { decodeMedia, type MediaStep } from '../../src/features/decode.js';
 import { DEFAULT_ANALYSIS_SIZE, extractFeatures } from '../../src/features/extract.js';
-import { FaceAnalyzer } from '../../src/features/face/face-analyzer.js';
+import { TfjsFaceAnalyzer as FaceAnalyzer } from '../../src/features/face/tfjs-face-analyzer.js';
 import {
   afterFrame,
   facesToFollow,

@@ -3,15 +3,30 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ACTION_UNITS, ERI_FACE_AUDIO_SPEC } from '../../contracts/feature-spec.js';
 import { EriError } from '../../errors.js';
-import { actionUnits, MESH_POINTS, type Point3 } from './action-units.js';
-import { browHeights } from './brow-profile.js';
+import { MESH_POINTS, type Point3 } from './action-units.js';
+import { EMBEDDING_NODE } from './face-networks.js';
+import {
+  DEFAULT_MIN_BOX_SCORE,
+  DETECTOR_IOU,
+  DETECTOR_MIN_CONFIDENCE,
+  DETECTOR_SCALE,
+  expressionCorners,
+  type FaceAnalysis,
+  type FaceAnalyzerBackend,
+  type FaceAnalyzerOptions,
+  type FaceCandidateFeatures,
+  type FaceTimings,
+  faceVector,
+  IRIS_SCALE,
+  TRACKED_MIN_FACE_SCORE,
+} from './face-vector.js';
 import { SeededDetector } from './seeded-detector.js';
-import type { Box, TrackedFace } from './track.js';
+import type { TrackedFace } from './track.js';
 
 /**
- * Face features with @vladmandic/human, whose models ship inside its npm package: the blazeface
+ * The tfjs face backend, the reference the onnxruntime backend is compared against
+ * (`ERI_FACE_BACKEND=tfjs`). Face features with @vladmandic/human, whose models ship inside its npm package: the blazeface
  * detector, the 468-point face mesh (+10 iris points = 478), and the mini-Xception expression network,
  * whose global-average-pooled features are the holistic embedding. Runs on tfjs-node(-gpu) when one is
  * installed, else on the WebAssembly backend, which needs nothing beyond npm.
@@ -69,61 +84,14 @@ interface Human {
   models: { models: Record<string, GraphModel | null> };
 }
 
-export interface FaceAnalyzerOptions {
-  /** Faces detected per frame (the session follows one; the others let it keep the same one). */
-  maxFaces?: number;
-  /** Detector box confidence under which a detection is not a face (see docs/features.md). */
-  minBoxScore?: number;
-  /** Refine the eyes with the iris model (478 points instead of 468); costs ~9 ms per face. */
-  iris?: boolean;
-  /** false runs the detector alone (no faces come out): only for measuring the detector's cost. */
-  mesh?: boolean;
-}
-
-export interface FaceCandidateFeatures {
-  box: Box;
-  boxScore: number;
-  faceScore: number;
-  /** The full video feature vector for this face (spec eri-face-audio-v2), face flag set. */
-  vector: Float32Array;
-}
-
-export interface FaceTimings {
-  /** Whether the face detector ran (false: the faces came from the carried tracks). */
-  detector: boolean;
-  /** Human's stage: detector (when it ran) + mesh + iris. */
-  detectMs: number;
-  embeddingMs: number;
-  localMs: number;
-}
-
 /**
  * Expression net outputs: the last residual block's [1, 8, 8, 256] activations (global-average-pooled
  * here into the embedding; the graph's own pooling node is folded away by the converter) and the
  * class probabilities.
  */
-const EMBEDDING_NODE = 'StatefulPartitionedCall/model_1/add_2/add';
 const PROBS_NODE = 'Identity';
 /** Human's grayscale weights for the expression net's input. */
 const GRAY = [0.2989, 0.587, 0.114];
-
-export const DEFAULT_MIN_BOX_SCORE = 0.66;
-
-/** Human's enlargement of the detector's box before the mesh (its default, stated for the tracker). */
-const DETECTOR_SCALE = 1.4;
-
-/**
- * Mesh confidence under which a followed face counts as lost (the detector then runs on the same
- * frame). Human keeps faces down to the detector's 0.2; a crop that has drifted off the face scores
- * low on the mesh, while real faces score above 0.9 (see docs/features.md).
- */
-const TRACKED_MIN_FACE_SCORE = 0.5;
-
-/**
- * Half the expression crop's side over the mesh's RMS radius: 2.58 gives on average the framing of
- * Human's own face crop (1.45-1.57 times the mesh's extent on real clips).
- */
-const EXPRESSION_CROP = 2.58;
 /** Human's face mesh input size, the intermediate size of the expression crop. */
 const MESH_INPUT = 192;
 
@@ -174,7 +142,7 @@ function packageDir(name: string): string {
   return dir;
 }
 
-export class FaceAnalyzer {
+export class TfjsFaceAnalyzer implements FaceAnalyzerBackend {
   readonly #human: Human;
   readonly #emotion: GraphModel;
   readonly #gray: TensorLike;
@@ -200,7 +168,7 @@ export class FaceAnalyzer {
     this.backend = backend;
   }
 
-  static async create(options: FaceAnalyzerOptions = {}): Promise<FaceAnalyzer> {
+  static async create(options: FaceAnalyzerOptions = {}): Promise<TfjsFaceAnalyzer> {
     installFileFetch();
     const backend = pickBackend();
     const humanDir = packageDir('@vladmandic/human');
@@ -225,13 +193,19 @@ export class FaceAnalyzer {
             maxDetected: options.maxFaces ?? 3,
             skipFrames: 0,
             skipTime: 0,
-            minConfidence: 0.2,
+            minConfidence: DETECTOR_MIN_CONFIDENCE,
+            iouThreshold: DETECTOR_IOU,
             scale: DETECTOR_SCALE,
             // The expression crop is made here from the frame (see #expression).
             return: false,
           },
           mesh: { enabled: options.mesh ?? true },
-          iris: { enabled: (options.mesh ?? true) && (options.iris ?? true), skipFrames: 0, skipTime: 0 },
+          iris: {
+            enabled: (options.mesh ?? true) && (options.iris ?? true),
+            scale: IRIS_SCALE,
+            skipFrames: 0,
+            skipTime: 0,
+          },
           // Loaded for its graph; run here on the face crop, so Human must not run it again.
           emotion: { enabled: true, skipFrames: 0, skipTime: 0 },
           description: { enabled: false },
@@ -253,7 +227,7 @@ export class FaceAnalyzer {
       (
         human as unknown as { config: { face: { emotion: { enabled: boolean } } } }
       ).config.face.emotion.enabled = false;
-      return new FaceAnalyzer(
+      return new TfjsFaceAnalyzer(
         human,
         emotion,
         new SeededDetector<TensorLike>(human.tf, blazeface, DETECTOR_SCALE),
@@ -271,13 +245,7 @@ export class FaceAnalyzer {
     return this.#minBoxScore;
   }
 
-  /**
-   * Expression embedding (256) and probabilities (7) of a face, preprocessed as Human does. The crop is
-   * framed by the mesh alone, not by the box the mesh ran in: that box is the detector's on some frames
-   * and the tracked one on others, and the expression net is sensitive enough to framing that the two
-   * would differ systematically. The mesh's centroid and RMS radius frame it more steadily than its
-   * extremes (embedding cosine between successive frames 0.95 vs 0.93 on a real clip).
-   */
+  /** Expression embedding (256) and probabilities (7) of a face, preprocessed as Human does. */
   async #expression(
     image: TensorLike,
     mesh: readonly Point3[],
@@ -285,15 +253,8 @@ export class FaceAnalyzer {
     height: number,
   ): Promise<{ embedding: Float32Array; probs: Float32Array }> {
     const tf = this.#human.tf;
-    let [cx, cy] = [0, 0];
-    for (const [x, y] of mesh) {
-      cx += x / mesh.length;
-      cy += y / mesh.length;
-    }
-    let spread = 0;
-    for (const [x, y] of mesh) spread += ((x - cx) ** 2 + (y - cy) ** 2) / mesh.length;
-    const half = EXPRESSION_CROP * Math.sqrt(spread);
-    const box = [(cy - half) / height, (cx - half) / width, (cy + half) / height, (cx + half) / width];
+    const [x1, y1, x2, y2] = expressionCorners(mesh);
+    const box = [y1 / height, x1 / width, y2 / height, x2 / width];
     // Two steps, as Human's own path goes (face crop at the mesh's input size, then the net's 64x64).
     const crop = tf.image.cropAndResize(image, [box], [0], [MESH_INPUT, MESH_INPUT]);
     const unit = tf.div(crop, 255);
@@ -312,17 +273,7 @@ export class FaceAnalyzer {
     }
   }
 
-  /**
-   * Every face in an RGB24 frame with its full feature vector. With `follow`, the faces are looked for
-   * where the previous frame's mesh left them, without the detector; if none of them is found there, the
-   * detector runs on this frame after all.
-   */
-  analyze(
-    rgb: Uint8Array,
-    width: number,
-    height: number,
-    follow: readonly TrackedFace[] = [],
-  ): Promise<{ faces: FaceCandidateFeatures[]; timings: FaceTimings }> {
+  analyze(rgb: Uint8Array, width: number, height: number, follow: readonly TrackedFace[] = []): Promise<FaceAnalysis> {
     const run = this.#queue.then(async () => {
       const tf = this.#human.tf;
       const frame = { rgb, width, height, image: tf.tensor3d(this.#widen(rgb), [height, width, 3], 'int32') };
@@ -346,7 +297,7 @@ export class FaceAnalyzer {
   async #analyze(
     { rgb, width, height, image }: { rgb: Uint8Array; width: number; height: number; image: TensorLike },
     follow: readonly TrackedFace[],
-  ): Promise<{ faces: FaceCandidateFeatures[]; timings: FaceTimings }> {
+  ): Promise<FaceAnalysis> {
     const tf = this.#human.tf;
     const detector = follow.length === 0;
     const timings: FaceTimings = { detector, detectMs: 0, embeddingMs: 0, localMs: 0 };
@@ -366,20 +317,10 @@ export class FaceAnalyzer {
         const { embedding, probs } = await this.#expression(batch, face.mesh, width, height);
         timings.embeddingMs += performance.now() - t0;
         t0 = performance.now();
-        const vector = new Float32Array(ERI_FACE_AUDIO_SPEC.video.dim);
-        let at = 0;
-        vector.set(embedding, at);
-        at += embedding.length;
-        vector.set(probs, at);
-        at += probs.length;
-        vector.set(actionUnits(face.mesh, browHeights(rgb, width, height, face.mesh)), at);
-        at += ACTION_UNITS.length;
         const angle = face.rotation?.angle ?? { yaw: 0, pitch: 0, roll: 0 };
-        vector.set([angle.yaw, angle.pitch, angle.roll], at);
-        at += 3;
-        vector.set([1, face.boxScore], at);
+        const vector = faceVector({ mesh: face.mesh, angle, boxScore: face.boxScore, embedding, probs }, rgb, width, height);
         timings.localMs += performance.now() - t0;
-        faces.push({ box: face.boxRaw, boxScore: face.boxScore, faceScore: face.faceScore, vector });
+        faces.push({ box: face.boxRaw, boxScore: face.boxScore, faceScore: face.faceScore, vector, mesh: face.mesh });
       }
       return { faces, timings };
     } finally {
