@@ -6,11 +6,11 @@ import { runTrainer } from '../dataset/python-trainer.js';
 import { LocalEngine } from '../model/engine.js';
 import { cachedGraphs } from '../model/graph-cache.js';
 import { SeededRandom } from '../model/init.js';
-import { GraphBuilder } from '../onnx/graph-builder.js';
 import { loadModelPackage } from '../model/package.js';
 import { initRandomPackage } from '../model/package-tools.js';
 import { PlainModel } from '../model/plain-model.js';
 import type { BranchArchitecture, ModelArchitecture } from '../model/weights.js';
+import { GraphBuilder } from '../onnx/graph-builder.js';
 import { describeMachine, fmt, machineInfo, type Summary, table, timeIt } from './harness.js';
 
 /**

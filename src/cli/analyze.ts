@@ -13,6 +13,7 @@ import { ERI_FACE_AUDIO_SPEC } from '../contracts/feature-spec.js';
 import { EriError } from '../errors.js';
 import type { MediaInput } from '../features/decode.js';
 import { DEFAULT_ANALYSIS_SIZE, extractFeatures } from '../features/extract.js';
+import { faceOptionsFromEnv } from '../features/face/face-settings.js';
 import { FeaturePool } from '../features/pool.js';
 import { stackRows, writeFeaturesFile } from '../model/features-file.js';
 import { EriModel } from '../model/model.js';
@@ -97,7 +98,7 @@ class AtomicOutput {
 export async function analyze(input: string, o: AnalyzeOptions): Promise<void> {
   const modelDir = o.model ?? defaultModelDir();
   const model = await EriModel.load(modelDir, { engine: 'local', featureSpec: ERI_FACE_AUDIO_SPEC });
-  const pool = new FeaturePool({ workers: o.workers });
+  const pool = new FeaturePool({ workers: o.workers, face: faceOptionsFromEnv() });
   const out = new AtomicOutput(o.out);
   const rate = ERI_FACE_AUDIO_SPEC.rateHz ?? 10;
   const mediaInput: MediaInput = input === '-' ? { stream: process.stdin, name: 'stdin' } : input;

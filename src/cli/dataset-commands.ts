@@ -9,6 +9,7 @@ import { evaluate } from '../dataset/metrics.js';
 import { runTrainer } from '../dataset/python-trainer.js';
 import { scatterSvg } from '../dataset/scatter-svg.js';
 import { EriError } from '../errors.js';
+import { faceOptionsFromEnv } from '../features/face/face-settings.js';
 import { FeaturePool } from '../features/pool.js';
 import { readFeaturesFile } from '../model/features-file.js';
 import { EriModel } from '../model/model.js';
@@ -22,7 +23,7 @@ async function extractCommand(
   datasetDir: string,
   o: { out: string; workers: number; jobs?: number; progress: boolean },
 ) {
-  const pool = new FeaturePool({ workers: o.workers });
+  const pool = new FeaturePool({ workers: o.workers, face: faceOptionsFromEnv() });
   const bar =
     o.progress && process.stderr.isTTY
       ? new cliProgress.SingleBar(

@@ -13,6 +13,11 @@ import type { FaceTrackingOptions, TrackedFace } from './face/track.js';
  */
 
 const MAX_QUEUED_TASKS = 4096;
+/**
+ * Tasks a worker holds at once: while one frame waits for its network call, the worker takes the next,
+ * and their crops share the call (NetworkBatcher). Eight is the batch the face networks are sized for.
+ */
+const TASKS_PER_WORKER = 8;
 
 export interface FeatureWorkerOptions {
   face?: FaceAnalyzerOptions;
@@ -66,6 +71,7 @@ export class FeaturePool {
       filename: fileURLToPath(new URL('./worker.js', import.meta.url)),
       minThreads: workers,
       maxThreads: workers,
+      concurrentTasksPerWorker: TASKS_PER_WORKER,
       idleTimeout: Number.POSITIVE_INFINITY,
       workerData: this.options,
       // Callers bound what they submit (extract: steps in flight; live sessions: the pipeline's drop

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { EriError } from '../errors.js';
+import { faceBackendSchema, faceProvidersSchema } from '../features/face/face-settings.js';
 import { DEFAULT_DETECT_EVERY } from '../features/face/track.js';
 
 /**
@@ -60,6 +61,10 @@ export const serverConfigSchema = z.object({
   featureWorkers: z.coerce.number().int().min(1).default(cores),
   /** Face detector at least every this many frames (1: every frame); faces are tracked in between. */
   faceDetectEvery: z.coerce.number().int().min(1).default(DEFAULT_DETECT_EVERY),
+  /** The face networks' runtime: onnx (onnxruntime, the default) or tfjs (Human, the reference). */
+  faceBackend: faceBackendSchema.default('onnx'),
+  /** onnx backend: onnxruntime execution providers in order of preference (default: cpu). */
+  faceProviders: faceProvidersSchema.optional(),
   inferenceWorkers: z.coerce.number().int().min(1).default(cores),
   windowSeconds: z.coerce.number().positive().default(30),
   strideSeconds: z.coerce.number().positive().default(1),
@@ -135,6 +140,8 @@ export const ENV_NAMES = {
   mediaWorkers: 'ERI_MEDIA_WORKERS',
   featureWorkers: 'ERI_FEATURE_WORKERS',
   faceDetectEvery: 'ERI_FACE_DETECT_EVERY',
+  faceBackend: 'ERI_FACE_BACKEND',
+  faceProviders: 'ERI_FACE_PROVIDERS',
   inferenceWorkers: 'ERI_INFERENCE_WORKERS',
   windowSeconds: 'ERI_WINDOW_SECONDS',
   strideSeconds: 'ERI_STRIDE_SECONDS',

@@ -185,6 +185,10 @@ export class EriServer {
     const pool = new FeaturePool({
       workers: config.featureWorkers,
       tracking: { detectEvery: config.faceDetectEvery },
+      face: {
+        backend: config.faceBackend,
+        ...(config.faceProviders ? { executionProviders: config.faceProviders } : {}),
+      },
     });
     let rooms: RoomManager | undefined;
     let media: MediaWorkerPool | undefined;

@@ -3,10 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { cosine as cosineOf } from '../../src/bench/face-parity.js';
 import { portraitPath, portraitsMissing } from '../../src/dataset/portraits.js';
 import { decodeMedia, type MediaStep } from '../../src/features/decode.js';
 import { DEFAULT_ANALYSIS_SIZE, extractFeatures } from '../../src/features/extract.js';
-import { TfjsFaceAnalyzer as FaceAnalyzer } from '../../src/features/face/tfjs-face-analyzer.js';
+import { createFaceAnalyzer } from '../../src/features/face/face-backend.js';
+import type { FaceAnalyzerBackend } from '../../src/features/face/face-vector.js';
 import {
   afterFrame,
   facesToFollow,
@@ -42,24 +44,14 @@ describe('face tracking schedule', () => {
   });
 });
 
-const cosine = (a: Float32Array, b: Float32Array, n = 256) => {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < n; i++) {
-    ab += (a[i] as number) * (b[i] as number);
-    aa += (a[i] as number) ** 2;
-    bb += (b[i] as number) ** 2;
-  }
-  return ab / Math.sqrt(aa * bb);
-};
+const cosine = (a: Float32Array, b: Float32Array) => cosineOf(a, b, 256);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 describe('face tracking on a moving face', { skip: portraitsMissing() }, () => {
   let dir: string;
   let clip: string;
   let frames: MediaStep[];
-  let analyzer: FaceAnalyzer;
+  let analyzer: FaceAnalyzerBackend;
   const { width, height } = DEFAULT_ANALYSIS_SIZE;
 
   before(async () => {
@@ -73,7 +65,7 @@ describe('face tracking on a moving face', { skip: portraitsMissing() }, () => {
     );
     frames = [];
     for await (const s of decodeMedia(clip, { rateHz: 10, width, height })) if (s.frame) frames.push(s);
-    analyzer = await FaceAnalyzer.create({});
+    analyzer = await createFaceAnalyzer({});
   });
   after(() => rm(dir, { recursive: true, force: true }));
 

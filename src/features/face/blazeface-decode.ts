@@ -53,15 +53,38 @@ interface Candidate {
   score: number;
 }
 
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-
 /**
  * The network's four outputs (logits and regressors of each grid, in any order) as candidates. Shapes
  * are checked: a detector with another layout would decode to garbage.
  */
+/**
+ * One anchor's box as Human's decodeBoxes computes it in float32 tensors: the same operations, each
+ * rounded to float32, so a box edge next to .5 rounds the same way when Human squares it (a pixel's
+ * difference in the crop would otherwise start to move a followed face's track).
+ */
+function decodeBox(
+  dx: number,
+  dy: number,
+  w: number,
+  h: number,
+  anchorX: number,
+  anchorY: number,
+  size: number,
+): Corners {
+  const f = Math.fround;
+  const cx = f(f(dx + anchorX) / size);
+  const cy = f(f(dy + anchorY) / size);
+  const hw = f(f(w / size) / 2);
+  const hh = f(f(h / size) / 2);
+  return [f(f(cx - hw) * size), f(f(cy - hh) * size), f(f(cx + hw) * size), f(f(cy + hh) * size)];
+}
+
+const sigmoid32 = (x: number) => Math.fround(1 / (1 + Math.exp(-x)));
+
 export function candidatesFromOutputs(
   outputs: readonly { dims: readonly number[]; data: Float32Array }[],
   anchorTable: Float32Array,
+  inputSize: number,
 ): Candidate[] {
   const find = (rows: number, width: number) => {
     const t = outputs.find((o) => o.dims.at(-2) === rows && o.dims.at(-1) === width);
@@ -77,13 +100,17 @@ export function candidatesFromOutputs(
   for (const g of grids) {
     for (let r = 0; r < g.rows; r++, anchor++) {
       const reg = r * (COLUMNS - 1);
-      const cx = (g.regs[reg] as number) + (anchorTable[2 * anchor] as number);
-      const cy = (g.regs[reg + 1] as number) + (anchorTable[2 * anchor + 1] as number);
-      const w = g.regs[reg + 2] as number;
-      const h = g.regs[reg + 3] as number;
       out.push({
-        box: [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2],
-        score: sigmoid(g.logits[r] as number),
+        box: decodeBox(
+          g.regs[reg] as number,
+          g.regs[reg + 1] as number,
+          g.regs[reg + 2] as number,
+          g.regs[reg + 3] as number,
+          anchorTable[2 * anchor] as number,
+          anchorTable[2 * anchor + 1] as number,
+          inputSize,
+        ),
+        score: sigmoid32(g.logits[r] as number),
       });
     }
   }
@@ -93,27 +120,45 @@ export function candidatesFromOutputs(
 /**
  * Followed faces as the candidates the detector would have had to give for exactly these boxes (the
  * box shrunk by `scale`, which the decoding enlarges again; the score through the logit and back), so
- * tracked and detected frames share every step after the network.
+ * tracked and detected frames share every step after the network. The raw values are float32, as the
+ * tensor Human decodes them from.
  */
 export function candidatesFromTracked(faces: readonly TrackedFace[], s: DetectorSettings): Candidate[] {
-  return faces.map((f) => {
-    const [x, y, w, h] = f.box;
-    const p = Math.min(0.999, Math.max(0.001, f.boxScore));
-    const cx = (x + w / 2) * s.inputSize;
-    const cy = (y + h / 2) * s.inputSize;
-    const bw = (w * s.inputSize) / s.scale;
-    const bh = (h * s.inputSize) / s.scale;
-    return { box: [cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], score: sigmoid(Math.log(p / (1 - p))) };
+  const f = Math.fround;
+  const stride = s.inputSize / 16;
+  return faces.slice(0, FINE_ROWS).map((face, k) => {
+    const cell = Math.floor(k / 2);
+    const anchorX = stride * ((cell % 16) + 0.5);
+    const anchorY = stride * (Math.floor(cell / 16) + 0.5);
+    const [x, y, w, h] = face.box;
+    const p = Math.min(0.999, Math.max(0.001, face.boxScore));
+    return {
+      box: decodeBox(
+        f((x + w / 2) * s.inputSize - anchorX),
+        f((y + h / 2) * s.inputSize - anchorY),
+        f((w * s.inputSize) / s.scale),
+        f((h * s.inputSize) / s.scale),
+        anchorX,
+        anchorY,
+        s.inputSize,
+      ),
+      score: sigmoid32(f(Math.log(p / (1 - p)))),
+    };
   });
 }
 
 function iou(a: Corners, b: Corners): number {
-  const area = (c: Corners) => (Math.max(c[0], c[2]) - Math.min(c[0], c[2])) * (Math.max(c[1], c[3]) - Math.min(c[1], c[3]));
+  const area = (c: Corners) =>
+    (Math.max(c[0], c[2]) - Math.min(c[0], c[2])) * (Math.max(c[1], c[3]) - Math.min(c[1], c[3]));
   const aa = area(a);
   const ab = area(b);
   if (aa <= 0 || ab <= 0) return 0;
-  const w = Math.min(Math.max(a[0], a[2]), Math.max(b[0], b[2])) - Math.max(Math.min(a[0], a[2]), Math.min(b[0], b[2]));
-  const h = Math.min(Math.max(a[1], a[3]), Math.max(b[1], b[3])) - Math.max(Math.min(a[1], a[3]), Math.min(b[1], b[3]));
+  const w =
+    Math.min(Math.max(a[0], a[2]), Math.max(b[0], b[2])) -
+    Math.max(Math.min(a[0], a[2]), Math.min(b[0], b[2]));
+  const h =
+    Math.min(Math.max(a[1], a[3]), Math.max(b[1], b[3])) -
+    Math.max(Math.min(a[1], a[3]), Math.min(b[1], b[3]));
   const inter = Math.max(0, w) * Math.max(0, h);
   return inter / (aa + ab - inter);
 }

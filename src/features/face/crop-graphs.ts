@@ -104,7 +104,11 @@ export function buildCropGraph(id: CropGraphId, sizes: CropSizes): Uint8Array {
 }
 
 /** ONNX Resize's region for a box [x1, y1, x2, y2] in pixels of a width x height image. */
-export function roiOf(box: readonly [number, number, number, number], width: number, height: number): Float32Array {
+export function roiOf(
+  box: readonly [number, number, number, number],
+  width: number,
+  height: number,
+): Float32Array {
   const [x1, y1, x2, y2] = box;
   return Float32Array.from([0, y1 / height, x1 / width, 0, 1, y2 / height, x2 / width, 1]);
 }

@@ -76,7 +76,8 @@ export interface FaceNetworkOptions {
   iris?: boolean;
 }
 
-export type Sessions = Record<FaceNetworkId, ort.InferenceSession | undefined> & Record<CropGraphId, ort.InferenceSession>;
+export type Sessions = Record<FaceNetworkId, ort.InferenceSession | undefined> &
+  Record<CropGraphId, ort.InferenceSession>;
 
 /** Every session the face stage runs, with one intra-op thread each (workers are the parallelism). */
 export async function loadFaceSessions(options: FaceNetworkOptions = {}): Promise<Sessions> {

@@ -63,7 +63,12 @@ export interface FaceAnalyzerBackend {
    * previous frame's mesh left them, without the detector; if none is found there, the detector runs on
    * this frame after all.
    */
-  analyze(rgb: Uint8Array, width: number, height: number, follow?: readonly TrackedFace[]): Promise<FaceAnalysis>;
+  analyze(
+    rgb: Uint8Array,
+    width: number,
+    height: number,
+    follow?: readonly TrackedFace[],
+  ): Promise<FaceAnalysis>;
   close?(): Promise<void>;
 }
 

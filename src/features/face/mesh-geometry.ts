@@ -102,7 +102,12 @@ export function eyeBox(raw: readonly Point3[], side: Side, scale: number): Corne
   const lower = EYE[side].lower0;
   const a = raw[lower[0]] as Point3;
   const b = raw[lower.at(-1) as number] as Point3;
-  const box: Corners = [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])];
+  const box: Corners = [
+    Math.min(a[0], b[0]),
+    Math.min(a[1], b[1]),
+    Math.max(a[0], b[0]),
+    Math.max(a[1], b[1]),
+  ];
   return squareAround(box, scale);
 }
 
@@ -176,7 +181,11 @@ export function refineWithIris(
 
 type Vec = [number, number, number];
 const sub = (a: Vec, b: Vec): Vec => [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
-const cross = (a: Vec, b: Vec): Vec => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+const cross = (a: Vec, b: Vec): Vec => [
+  a[1] * b[2] - a[2] * b[1],
+  a[2] * b[0] - a[0] * b[2],
+  a[0] * b[1] - a[1] * b[0],
+];
 const unit = (v: Vec): Vec => {
   const n = Math.hypot(v[0], v[1], v[2]);
   return [v[0] / n, v[1] / n, v[2] / n];

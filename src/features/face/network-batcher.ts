@@ -88,7 +88,9 @@ export class NetworkBatcher {
     try {
       this.#calls++;
       this.#items += items;
-      outputs = await this.#session.run({ [this.#input]: new ort.Tensor('float32', input, [items, ...this.#itemDims]) });
+      outputs = await this.#session.run({
+        [this.#input]: new ort.Tensor('float32', input, [items, ...this.#itemDims]),
+      });
     } catch (error) {
       for (const p of batch) p.reject(error);
       return;
@@ -99,7 +101,10 @@ export class NetworkBatcher {
       for (const [name, tensor] of Object.entries(outputs)) {
         const data = tensor.data as Float32Array;
         const per = data.length / items;
-        mine[name] = { dims: [p.count, ...tensor.dims.slice(1)], data: data.subarray(row * per, (row + p.count) * per) };
+        mine[name] = {
+          dims: [p.count, ...tensor.dims.slice(1)],
+          data: data.subarray(row * per, (row + p.count) * per),
+        };
       }
       row += p.count;
       p.resolve(mine);

@@ -11,7 +11,13 @@ import {
   detectedBoxes,
 } from './blazeface-decode.js';
 import { roiOf } from './crop-graphs.js';
-import { EMBEDDING_NODE, FACE_INPUT_SIZES, loadFaceSessions, PROBS_NODE, type Sessions } from './face-networks.js';
+import {
+  EMBEDDING_NODE,
+  FACE_INPUT_SIZES,
+  loadFaceSessions,
+  PROBS_NODE,
+  type Sessions,
+} from './face-networks.js';
 import {
   averagePool,
   DEFAULT_MIN_BOX_SCORE,
@@ -92,7 +98,11 @@ export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
     this.#detector = new NetworkBatcher(need(sessions.detector, 'detector'), [detector, detector, 3], max);
     this.#mesh = new NetworkBatcher(need(sessions.mesh, 'mesh'), [mesh, mesh, 3], max);
     this.#iris = sessions.iris ? new NetworkBatcher(sessions.iris, [iris, iris, 3], 2 * max) : undefined;
-    this.#expression = new NetworkBatcher(need(sessions.expression, 'expression'), [expression, expression, 1], max);
+    this.#expression = new NetworkBatcher(
+      need(sessions.expression, 'expression'),
+      [expression, expression, 1],
+      max,
+    );
     this.#settings = {
       inputSize: detector,
       scale: DETECTOR_SCALE,
@@ -116,7 +126,9 @@ export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
       });
       return new OnnxFaceAnalyzer(sessions, options);
     } catch (cause) {
-      throw new EriError('ERI_ERR_FEATURES', `cannot load the face models: ${(cause as Error).message}`, { cause });
+      throw new EriError('ERI_ERR_FEATURES', `cannot load the face models: ${(cause as Error).message}`, {
+        cause,
+      });
     }
   }
 
@@ -130,12 +142,25 @@ export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
     };
   }
 
-  async analyze(rgb: Uint8Array, width: number, height: number, follow: readonly TrackedFace[] = []): Promise<FaceAnalysis> {
+  async analyze(
+    rgb: Uint8Array,
+    width: number,
+    height: number,
+    follow: readonly TrackedFace[] = [],
+  ): Promise<FaceAnalysis> {
     if (rgb.length !== width * height * 3) {
-      throw new EriError('ERI_ERR_INVALID_ARGUMENT', `frame of ${rgb.length} bytes is not ${width}x${height} RGB`);
+      throw new EriError(
+        'ERI_ERR_INVALID_ARGUMENT',
+        `frame of ${rgb.length} bytes is not ${width}x${height} RGB`,
+      );
     }
     const buffer = this.#frames.acquire(rgb);
-    const frame: Frame = { rgb, width, height, tensor: new ort.Tensor('float32', buffer, [1, height, width, 3]) };
+    const frame: Frame = {
+      rgb,
+      width,
+      height,
+      tensor: new ort.Tensor('float32', buffer, [1, height, width, 3]),
+    };
     try {
       if (follow.length > 0) {
         const tracked = await this.#analyze(frame, follow);
@@ -167,7 +192,7 @@ export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
   async #detect(frame: Frame): Promise<ReturnType<typeof candidatesFromOutputs>> {
     const { input } = await this.#s.detectorInput.run({ frame: frame.tensor });
     const outputs = await this.#detector.run((input as ort.Tensor).data as Float32Array);
-    return candidatesFromOutputs(Object.values(outputs), this.#anchors);
+    return candidatesFromOutputs(Object.values(outputs), this.#anchors, this.#settings.inputSize);
   }
 
   /** One box through mesh (+ iris) and the expression net; undefined when the mesh finds no face. */
@@ -209,14 +234,22 @@ export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
       roi: new ort.Tensor('float32', roiOf([x1, y1, x2, y2], frame.width, frame.height), [8]),
     });
     const expression = await this.#expression.run((input as ort.Tensor).data as Float32Array);
-    const embedding = averagePool((expression[EMBEDDING_NODE] as { data: Float32Array }).data, EMBEDDING_CHANNELS);
+    const embedding = averagePool(
+      (expression[EMBEDDING_NODE] as { data: Float32Array }).data,
+      EMBEDDING_CHANNELS,
+    );
     const probs = Float32Array.from((expression[PROBS_NODE] as { data: Float32Array }).data);
     timings.embeddingMs += performance.now() - t;
 
     t = performance.now();
     const boxScore = Math.round(100 * box.confidence) / 100;
     const angle = headPose(mesh, boxRaw, frame.width, frame.height, size);
-    const vector = faceVector({ mesh, angle, boxScore, embedding, probs }, frame.rgb, frame.width, frame.height);
+    const vector = faceVector(
+      { mesh, angle, boxScore, embedding, probs },
+      frame.rgb,
+      frame.width,
+      frame.height,
+    );
     timings.localMs += performance.now() - t;
     return { box: boxRaw, boxScore, faceScore, vector, mesh };
   }
@@ -230,8 +263,11 @@ export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
       left: new ort.Tensor('float32', roiOf(boxes.left, size, size), [8]),
       right: new ort.Tensor('float32', roiOf(boxes.right, size, size), [8]),
     });
-    const out = Object.values(await (this.#iris as NetworkBatcher).run((eyes as ort.Tensor).data as Float32Array, 2))[0];
-    if (!out || out.data.length !== 2 * IRIS_VALUES) throw new EriError('ERI_ERR_FEATURES', 'iris: unexpected output');
+    const out = Object.values(
+      await (this.#iris as NetworkBatcher).run((eyes as ort.Tensor).data as Float32Array, 2),
+    )[0];
+    if (!out || out.data.length !== 2 * IRIS_VALUES)
+      throw new EriError('ERI_ERR_FEATURES', 'iris: unexpected output');
     return refineWithIris(
       raw,
       { left: out.data.subarray(0, IRIS_VALUES), right: out.data.subarray(IRIS_VALUES) },

@@ -273,7 +273,12 @@ export class TfjsFaceAnalyzer implements FaceAnalyzerBackend {
     }
   }
 
-  analyze(rgb: Uint8Array, width: number, height: number, follow: readonly TrackedFace[] = []): Promise<FaceAnalysis> {
+  analyze(
+    rgb: Uint8Array,
+    width: number,
+    height: number,
+    follow: readonly TrackedFace[] = [],
+  ): Promise<FaceAnalysis> {
     const run = this.#queue.then(async () => {
       const tf = this.#human.tf;
       const frame = { rgb, width, height, image: tf.tensor3d(this.#widen(rgb), [height, width, 3], 'int32') };
@@ -318,9 +323,20 @@ export class TfjsFaceAnalyzer implements FaceAnalyzerBackend {
         timings.embeddingMs += performance.now() - t0;
         t0 = performance.now();
         const angle = face.rotation?.angle ?? { yaw: 0, pitch: 0, roll: 0 };
-        const vector = faceVector({ mesh: face.mesh, angle, boxScore: face.boxScore, embedding, probs }, rgb, width, height);
+        const vector = faceVector(
+          { mesh: face.mesh, angle, boxScore: face.boxScore, embedding, probs },
+          rgb,
+          width,
+          height,
+        );
         timings.localMs += performance.now() - t0;
-        faces.push({ box: face.boxRaw, boxScore: face.boxScore, faceScore: face.faceScore, vector, mesh: face.mesh });
+        faces.push({
+          box: face.boxRaw,
+          boxScore: face.boxScore,
+          faceScore: face.faceScore,
+          vector,
+          mesh: face.mesh,
+        });
       }
       return { faces, timings };
     } finally {

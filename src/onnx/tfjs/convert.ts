@@ -83,7 +83,8 @@ function filterToOihw(c: Constant): { shape: number[]; data: Float32Array } {
   for (let y = 0; y < h; y++)
     for (let x = 0; x < w; x++)
       for (let ci = 0; ci < i; ci++)
-        for (let co = 0; co < o; co++) out[((co * i + ci) * h + y) * w + x] = src[((y * w + x) * i + ci) * o + co] as number;
+        for (let co = 0; co < o; co++)
+          out[((co * i + ci) * h + y) * w + x] = src[((y * w + x) * i + ci) * o + co] as number;
   return { shape: [o, i, h, w], data: out };
 }
 
@@ -95,7 +96,8 @@ function depthwiseToOihw(c: Constant): { shape: number[]; data: Float32Array } {
   for (let y = 0; y < h; y++)
     for (let x = 0; x < w; x++)
       for (let ci = 0; ci < ch; ci++)
-        for (let k = 0; k < m; k++) out[((ci * m + k) * h + y) * w + x] = src[((y * w + x) * ch + ci) * m + k] as number;
+        for (let k = 0; k < m; k++)
+          out[((ci * m + k) * h + y) * w + x] = src[((y * w + x) * ch + ci) * m + k] as number;
   return { shape: [ch * m, 1, h, w], data: out };
 }
 
@@ -112,7 +114,10 @@ class Converter {
   }
 
   #fail(node: GraphNode, message: string): never {
-    throw new EriError('ERI_ERR_FEATURES', `${this.#model.name}: node '${node.name}' (${node.op}): ${message}`);
+    throw new EriError(
+      'ERI_ERR_FEATURES',
+      `${this.#model.name}: node '${node.name}' (${node.op}): ${message}`,
+    );
   }
 
   #constant(node: GraphNode, name: string): Constant {
@@ -223,7 +228,12 @@ class Converter {
         const convInputs = [x.name, this.#float(`${node.name}/w`, filter)];
         if (fused[0] === 'BiasAdd') {
           const bias = this.#constant(node, inputs[2] as string);
-          convInputs.push(this.#float(`${node.name}/b`, { shape: [bias.shape.at(-1) ?? 0], data: bias.data as Float32Array }));
+          convInputs.push(
+            this.#float(`${node.name}/b`, {
+              shape: [bias.shape.at(-1) ?? 0],
+              data: bias.data as Float32Array,
+            }),
+          );
         } else if (fused.length > 0) this.#fail(node, `fused ops [${fused}]`);
         const [dh, dw] = this.#spatial(node, 'dilations');
         let y = this.#b.node('Conv', convInputs, {
@@ -281,7 +291,10 @@ class Converter {
       case 'Sigmoid':
       case 'Tanh': {
         const x = first();
-        const y = node.op === 'Relu' || node.op === 'Relu6' ? this.#activation(node, x.name, node.op) : this.#b.node(node.op, [x.name]);
+        const y =
+          node.op === 'Relu' || node.op === 'Relu6'
+            ? this.#activation(node, x.name, node.op)
+            : this.#b.node(node.op, [x.name]);
         return { name: y, layout: x.layout };
       }
       case 'MaxPool':
@@ -300,23 +313,35 @@ class Converter {
         const x = first();
         const p = this.#constant(node, inputs[1] as string);
         if (p.dtype !== 'int32') this.#fail(node, 'paddings must be int32');
-        const pairs = Array.from({ length: p.data.length / 2 }, (_, i) => [p.data[2 * i] as number, p.data[2 * i + 1] as number]);
+        const pairs = Array.from({ length: p.data.length / 2 }, (_, i) => [
+          p.data[2 * i] as number,
+          p.data[2 * i + 1] as number,
+        ]);
         const ordered = x.layout === 'nchw' ? NCHW_FROM_NHWC.map((a) => pairs[a] as number[]) : pairs;
         const pads = [...ordered.map((q) => q[0] as number), ...ordered.map((q) => q[1] as number)];
-        return { name: this.#b.node('Pad', [x.name, this.#b.int64(`${node.name}/pads`, pads)], { mode: 'constant' }), layout: x.layout };
+        return {
+          name: this.#b.node('Pad', [x.name, this.#b.int64(`${node.name}/pads`, pads)], { mode: 'constant' }),
+          layout: x.layout,
+        };
       }
       case 'Reshape': {
         const x = this.#nhwc(first());
         const shape = this.#constant(node, inputs[1] as string);
         const target = Array.from(shape.data, Number);
         target[0] = 0;
-        return { name: this.#b.node('Reshape', [x.name, this.#b.int64(`${node.name}/shape`, target)]), layout: 'plain' };
+        return {
+          name: this.#b.node('Reshape', [x.name, this.#b.int64(`${node.name}/shape`, target)]),
+          layout: 'plain',
+        };
       }
       case 'Mean': {
         const x = this.#nhwc(first());
         const axes = Array.from(this.#constant(node, inputs[1] as string).data, Number);
         const keep = attrs.bool(node, 'keep_dims') ?? node.attr?.keep_dims?.b ?? false;
-        return { name: this.#b.node('ReduceMean', [x.name], { axes, keepdims: keep ? 1 : 0 }), layout: 'plain' };
+        return {
+          name: this.#b.node('ReduceMean', [x.name], { axes, keepdims: keep ? 1 : 0 }),
+          layout: 'plain',
+        };
       }
       case 'Softmax': {
         const x = this.#nhwc(first());
@@ -329,11 +354,17 @@ class Converter {
         if (parts.every((v) => v.layout === 'nchw')) {
           axis = NHWC_TO_NCHW_AXIS[axis < 0 ? axis + 4 : axis] as number;
         } else parts = parts.map((v) => this.#nhwc(v));
-        return { name: this.#b.node('Concat', parts.map((v) => v.name), { axis }), layout: parts[0]?.layout ?? 'plain' };
+        return {
+          name: this.#b.node(
+            'Concat',
+            parts.map((v) => v.name),
+            { axis },
+          ),
+          layout: parts[0]?.layout ?? 'plain',
+        };
       }
       case 'Const':
-        this.#fail(node, 'a constant used as a data input');
-      // falls through (never reached: #fail throws)
+        return this.#fail(node, 'a constant used as a data input');
       default:
         throw new EriError(
           'ERI_ERR_FEATURES',
@@ -351,7 +382,8 @@ class Converter {
   run(outputs: readonly string[]): Uint8Array {
     if (outputs.length === 0) throw new EriError('ERI_ERR_FEATURES', `${this.#model.name}: no outputs`);
     for (const name of outputs) {
-      if (!this.#nodes.has(name)) throw new EriError('ERI_ERR_FEATURES', `${this.#model.name}: no node '${name}' to output`);
+      if (!this.#nodes.has(name))
+        throw new EriError('ERI_ERR_FEATURES', `${this.#model.name}: no node '${name}' to output`);
       this.#b.outputUnshaped(this.#nhwc(this.#value(name)).name, name, 'float');
     }
     return this.#b.encode();

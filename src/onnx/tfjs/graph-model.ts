@@ -157,7 +157,8 @@ export async function readGraphModel(jsonPath: string): Promise<GraphModel> {
   const manifest: z.infer<typeof weightSchema>[] = [];
   for (const group of parsed.data.weightsManifest) {
     for (const path of group.paths) {
-      if (path.includes('..') || path.startsWith('/')) fail(name, `shard path '${path}' leaves the model folder`);
+      if (path.includes('..') || path.startsWith('/'))
+        fail(name, `shard path '${path}' leaves the model folder`);
       const shard = await readFile(join(dirname(jsonPath), path));
       hash.update(shard);
       shards.push(shard);
