@@ -9,7 +9,7 @@ import { estimateSteps } from '../../streams/estimate-steps.js';
 import { InferenceBatcher } from '../../streams/inference-batcher.js';
 import { EMOTIONS } from '../contracts/emotions.js';
 import type { Estimate } from '../contracts/estimate.js';
-import { ERI_FACE_AUDIO_SPEC } from '../contracts/feature-spec.js';
+import { ERI_FACE_AUDIO_SPEC, faceAudioSpec } from '../contracts/feature-spec.js';
 import { EriError } from '../errors.js';
 import type { MediaInput } from '../features/decode.js';
 import { DEFAULT_ANALYSIS_SIZE, extractFeatures } from '../features/extract.js';
@@ -97,8 +97,10 @@ class AtomicOutput {
 
 export async function analyze(input: string, o: AnalyzeOptions): Promise<void> {
   const modelDir = o.model ?? defaultModelDir();
-  const model = await EriModel.load(modelDir, { engine: 'local', featureSpec: ERI_FACE_AUDIO_SPEC });
-  const pool = new FeaturePool({ workers: o.workers, face: faceOptionsFromEnv() });
+  const faceOptions = faceOptionsFromEnv();
+  const spec = faceAudioSpec(faceOptions);
+  const model = await EriModel.load(modelDir, { engine: 'local', featureSpec: spec });
+  const pool = new FeaturePool({ workers: o.workers, face: faceOptions });
   const out = new AtomicOutput(o.out);
   const rate = ERI_FACE_AUDIO_SPEC.rateHz ?? 10;
   const mediaInput: MediaInput = input === '-' ? { stream: process.stdin, name: 'stdin' } : input;
@@ -179,7 +181,7 @@ export async function analyze(input: string, o: AnalyzeOptions): Promise<void> {
     const summary = {
       input,
       model: { name: model.card.name, version: model.card.version, trained: model.card.trained },
-      featureSpec: ERI_FACE_AUDIO_SPEC.id,
+      featureSpec: spec.id,
       rateHz: rate,
       steps,
       durationS: steps / rate,
@@ -193,7 +195,7 @@ export async function analyze(input: string, o: AnalyzeOptions): Promise<void> {
       await writeFeaturesFile(o.features, {
         video: stackRows(video, ERI_FACE_AUDIO_SPEC.video.dim),
         audio: stackRows(audio, ERI_FACE_AUDIO_SPEC.audio.dim),
-        featureSpecId: ERI_FACE_AUDIO_SPEC.id,
+        featureSpecId: spec.id,
       });
     }
     await out.commit();

@@ -136,6 +136,22 @@ export const ERI_FACE_AUDIO_SPEC: FeatureSpec = {
   },
 };
 
+/**
+ * The same layout with the face mesh's eyes left unrefined (no iris net, 468 mesh points): a different
+ * feature set, since the eye-lid measures and the expression crop's framing change (docs/features.md),
+ * so models trained on one refuse the other.
+ */
+export const ERI_FACE_AUDIO_NO_IRIS_SPEC: FeatureSpec = {
+  ...ERI_FACE_AUDIO_SPEC,
+  id: `${ERI_FACE_AUDIO_SPEC.id}-noiris`,
+  description: `${ERI_FACE_AUDIO_SPEC.description}; eyes not refined by the iris net`,
+};
+
+/** The spec the extractor produces with these face settings. */
+export function faceAudioSpec(face: { iris?: boolean } = {}): FeatureSpec {
+  return face.iris === false ? ERI_FACE_AUDIO_NO_IRIS_SPEC : ERI_FACE_AUDIO_SPEC;
+}
+
 /** Offset of a named block in a modality's vector. */
 export function blockOffset(spec: ModalitySpec, name: string): number {
   let offset = 0;

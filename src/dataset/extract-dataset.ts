@@ -81,6 +81,7 @@ function indexed(clip: DatasetClip, info: ClipFeaturesInfo, bytes: Buffer): Inde
 async function finishedFeatures(
   path: string,
   source: { size: number; mtimeMs: number },
+  specId: string,
 ): Promise<{ info: ClipFeaturesInfo; bytes: Buffer } | undefined> {
   let bytes: Buffer;
   try {
@@ -92,7 +93,7 @@ async function finishedFeatures(
     const file = SafetensorsFile.parse(bytes, path);
     const m = file.metadata;
     if (
-      m[FEATURE_SPEC_METADATA_KEY] !== ERI_FACE_AUDIO_SPEC.id ||
+      m[FEATURE_SPEC_METADATA_KEY] !== specId ||
       m[SOURCE_SIZE] !== String(source.size) ||
       m[SOURCE_MTIME] !== String(Math.floor(source.mtimeMs))
     ) {
@@ -139,7 +140,7 @@ async function extractClip(
     {
       video: stackRows(video, ERI_FACE_AUDIO_SPEC.video.dim),
       audio: stackRows(audio, ERI_FACE_AUDIO_SPEC.audio.dim),
-      featureSpecId: ERI_FACE_AUDIO_SPEC.id,
+      featureSpecId: pool.spec.id,
     },
     {
       [SOURCE_SIZE]: String(source.size),
@@ -196,11 +197,11 @@ export async function extractDataset(
     try {
       const s = await stat(sourcePath);
       const source = { size: s.size, mtimeMs: s.mtimeMs };
-      let done = await finishedFeatures(outPath, source);
+      let done = await finishedFeatures(outPath, source, pool.spec.id);
       if (done) reused++;
       else {
         await extractClip(sourcePath, outPath, source, pool, () => progress.steps++);
-        done = await finishedFeatures(outPath, source);
+        done = await finishedFeatures(outPath, source, pool.spec.id);
         if (!done) throw new EriError('ERI_ERR_FEATURES', `${outPath} did not read back after writing`);
       }
       return indexed(clip, done.info, done.bytes);
@@ -227,7 +228,7 @@ export async function extractDataset(
   const isFailed = (r: IndexedClip | FailedClip): r is FailedClip => 'code' in r;
   const index: FeaturesIndex = {
     format: FEATURES_INDEX_FORMAT,
-    featureSpec: ERI_FACE_AUDIO_SPEC,
+    featureSpec: pool.spec,
     emotions: [...EMOTIONS],
     clips: results.filter((r) => !isFailed(r)) as IndexedClip[],
     failed: results.filter(isFailed),

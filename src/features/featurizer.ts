@@ -1,4 +1,4 @@
-import { blockOffset, ERI_FACE_AUDIO_SPEC, type FeatureSpec } from '../contracts/feature-spec.js';
+import { blockOffset, type FeatureSpec } from '../contracts/feature-spec.js';
 import type { FeatureStep } from '../contracts/feature-step.js';
 import { EriError } from '../errors.js';
 import { type AudioState, initialAudioState } from './audio/audio-features.js';
@@ -41,7 +41,7 @@ export interface FeaturizedStep extends FeatureStep {
 }
 
 export class SessionFeaturizer {
-  readonly spec: FeatureSpec = ERI_FACE_AUDIO_SPEC;
+  readonly spec: FeatureSpec;
   readonly #pool: FeaturePool;
   readonly #width: number;
   readonly #height: number;
@@ -57,6 +57,7 @@ export class SessionFeaturizer {
 
   constructor(pool: FeaturePool, frame: { width: number; height: number }) {
     this.#pool = pool;
+    this.spec = pool.spec;
     this.#width = frame.width;
     this.#height = frame.height;
     this.#minBoxScore = pool.options.face?.minBoxScore ?? DEFAULT_MIN_BOX_SCORE;

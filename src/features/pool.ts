@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { type FeatureSpec, faceAudioSpec } from '../contracts/feature-spec.js';
 import { EriError, type ErrorCode } from '../errors.js';
 import { settleWorkers } from '../util/settle-workers.js';
 import type { AudioState } from './audio/audio-features.js';
@@ -78,6 +79,11 @@ export class FeaturePool {
       // policy); this is only a backstop against a caller that does not.
       maxQueue: MAX_QUEUED_TASKS,
     });
+  }
+
+  /** The feature spec this pool's settings produce. */
+  get spec(): FeatureSpec {
+    return faceAudioSpec(this.options.face);
   }
 
   get workers(): number {

@@ -65,6 +65,8 @@ export const serverConfigSchema = z.object({
   faceBackend: faceBackendSchema.default('onnx'),
   /** onnx backend: onnxruntime execution providers in order of preference (default: cpu). */
   faceProviders: faceProvidersSchema.optional(),
+  /** Refine the eyes with the iris net (the shipped models need it: features eri-face-audio-v2). */
+  faceIris: flag.default(true),
   inferenceWorkers: z.coerce.number().int().min(1).default(cores),
   windowSeconds: z.coerce.number().positive().default(30),
   strideSeconds: z.coerce.number().positive().default(1),
@@ -142,6 +144,7 @@ export const ENV_NAMES = {
   faceDetectEvery: 'ERI_FACE_DETECT_EVERY',
   faceBackend: 'ERI_FACE_BACKEND',
   faceProviders: 'ERI_FACE_PROVIDERS',
+  faceIris: 'ERI_FACE_IRIS',
   inferenceWorkers: 'ERI_INFERENCE_WORKERS',
   windowSeconds: 'ERI_WINDOW_SECONDS',
   strideSeconds: 'ERI_STRIDE_SECONDS',

@@ -8,7 +8,7 @@ import { WebSocketServer } from 'ws';
 import { InferenceBatcher } from '../../streams/inference-batcher.js';
 import { type Bus, MemoryBus } from '../bus/memory-bus.js';
 import { RedisBus } from '../bus/redis-bus.js';
-import { ERI_FACE_AUDIO_SPEC } from '../contracts/feature-spec.js';
+import { ERI_FACE_AUDIO_SPEC, faceAudioSpec } from '../contracts/feature-spec.js';
 import { EriError, isEriError } from '../errors.js';
 import { DEFAULT_ANALYSIS_SIZE } from '../features/extract.js';
 import { FeaturePool } from '../features/pool.js';
@@ -180,13 +180,14 @@ export class EriServer {
     const model = await EriModel.load(modelDir, {
       engine: 'pool',
       workers: config.inferenceWorkers,
-      featureSpec: ERI_FACE_AUDIO_SPEC,
+      featureSpec: faceAudioSpec({ iris: config.faceIris }),
     });
     const pool = new FeaturePool({
       workers: config.featureWorkers,
       tracking: { detectEvery: config.faceDetectEvery },
       face: {
         backend: config.faceBackend,
+        iris: config.faceIris,
         ...(config.faceProviders ? { executionProviders: config.faceProviders } : {}),
       },
     });

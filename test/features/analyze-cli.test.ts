@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { estimateSchema } from '../../src/contracts/estimate.js';
-import { CLI, runEri, withTempDir } from '../helpers.js';
+import { CLI, REPO_ROOT, runEri, withTempDir } from '../helpers.js';
 import { ffmpeg, speech, syntheticClip } from '../media.js';
 
 const run = promisify(execFile);
@@ -146,5 +146,20 @@ describe('eri analyze', () => {
     }).catch((e) => e);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /ERI_ERR_MODEL_PACKAGE.*--model/);
+  });
+
+  it('features without the iris net are another spec: the shipped model refuses them, and a bad setting is named', async () => {
+    const starter = join(REPO_ROOT, 'models', 'eri-starter');
+    const noIris = await run(process.execPath, [CLI, 'analyze', 'x.mp4', '--model', starter], {
+      env: { ...process.env, ERI_FACE_IRIS: '0' },
+    }).catch((e) => e);
+    assert.equal(noIris.code, 1);
+    assert.match(noIris.stderr, /eri-face-audio-v2-noiris/);
+    assert.match(noIris.stderr, /eri-face-audio-v2\b/);
+    const bad = await run(process.execPath, [CLI, 'analyze', 'x.mp4', '--model', starter], {
+      env: { ...process.env, ERI_FACE_BACKEND: 'gpu' },
+    }).catch((e) => e);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /ERI_ERR_INVALID_ARGUMENT.*ERI_FACE_BACKEND/);
   });
 });

@@ -15,7 +15,14 @@ export const faceProvidersSchema = z
   .regex(/^[a-z]+(,[a-z]+)*$/, 'a comma-separated list of onnxruntime execution providers, e.g. cuda,cpu')
   .transform((s) => s.split(','));
 
-export const FACE_ENV = { backend: 'ERI_FACE_BACKEND', providers: 'ERI_FACE_PROVIDERS' } as const;
+export const FACE_ENV = {
+  backend: 'ERI_FACE_BACKEND',
+  providers: 'ERI_FACE_PROVIDERS',
+  iris: 'ERI_FACE_IRIS',
+} as const;
+export const faceIrisSchema = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no'])
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
 
 export function faceOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): FaceAnalyzerOptions {
   const backend = faceBackendSchema.safeParse(env[FACE_ENV.backend] || 'onnx');
@@ -30,5 +37,12 @@ export function faceOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): FaceAn
       `invalid setting ${FACE_ENV.providers}: ${providers.error.issues[0]?.message}`,
     );
   }
-  return { backend: backend.data, ...(providers?.data ? { executionProviders: providers.data } : {}) };
+  const iris = faceIrisSchema.safeParse(env[FACE_ENV.iris] || '1');
+  if (!iris.success)
+    throw new EriError('ERI_ERR_INVALID_ARGUMENT', `invalid setting ${FACE_ENV.iris}: use 1 or 0`);
+  return {
+    backend: backend.data,
+    iris: iris.data,
+    ...(providers?.data ? { executionProviders: providers.data } : {}),
+  };
 }
