@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { preEncodeForPublish, publishFile } from '../cli/publish.js';
+import type { FaceBackendKind } from '../features/face/face-vector.js';
 import { synthesizeClip } from '../features/synthetic-clip.js';
 import { initRandomPackage } from '../model/package-tools.js';
 import { loadServerConfig } from '../server/config.js';
@@ -62,7 +63,14 @@ function subscribe(url: string, room: string, delivery: number[]): WebSocket {
 }
 
 export async function runE2eBench(
-  o: { sessions?: number[]; seconds?: number; subscribers?: number; clip?: string } = {},
+  o: {
+    sessions?: number[];
+    seconds?: number;
+    subscribers?: number;
+    clip?: string;
+    faceBackend?: FaceBackendKind;
+    faceBatch?: number;
+  } = {},
 ): Promise<E2eResult> {
   const dir = await mkdtemp(join(tmpdir(), 'eri-bench-'));
   const seconds = o.seconds ?? 30;
@@ -77,7 +85,16 @@ export async function runE2eBench(
     const clip = join(dir, 'clip.ts');
     await preEncodeForPublish(source, clip, { seconds });
     const server = await EriServer.create(
-      loadServerConfig({}, { port: 0, insecureDev: true, dataDir: join(dir, 'data') }),
+      loadServerConfig(
+        {},
+        {
+          port: 0,
+          insecureDev: true,
+          dataDir: join(dir, 'data'),
+          faceBackend: o.faceBackend ?? 'onnx',
+          ...(o.faceBatch ? { faceBatch: o.faceBatch } : {}),
+        },
+      ),
       join(dir, 'model'),
     );
     const url = await server.listen();

@@ -8,8 +8,9 @@ import { formatIngestBench, runIngestBench } from '../bench/ingest-bench.js';
 import { formatModelBench, runModelBench } from '../bench/model-bench.js';
 import { formatPipelineBench, runPipelineBench } from '../bench/pipeline-bench.js';
 import { formatProfileSummary, summarizeProfileFile } from '../bench/profile-summary.js';
+import type { FaceBackendKind } from '../features/face/face-vector.js';
 import { DEFAULT_DETECT_EVERY } from '../features/face/track.js';
-import { positiveInt, positiveIntList } from './options.js';
+import { faceBackendList, positiveInt, positiveIntList } from './options.js';
 
 /** `eri bench …`: benchmarks that print a table and can write JSON. */
 
@@ -41,6 +42,8 @@ export function registerBenchCommands(program: Command): void {
     .option('--seconds <n>', 'seconds per run', positiveInt, 30)
     .option('--subscribers <n>', 'subscribers on the room', positiveInt, 20)
     .option('--clip <file>', 'a clip with a face (looped); default: a synthetic test pattern')
+    .option('--face-backend <name>', 'face runtime: onnx or tfjs', (v) => faceBackendList(v)[0], 'onnx')
+    .option('--face-batch <n>', 'frames a face worker takes at once (ERI_FACE_BATCH)', positiveInt)
     .option('--json <file>', 'also write the results as JSON')
     .action(
       async (o: {
@@ -48,10 +51,14 @@ export function registerBenchCommands(program: Command): void {
         seconds: number;
         subscribers: number;
         clip?: string;
+        faceBackend: FaceBackendKind;
+        faceBatch?: number;
         json?: string;
       }) => {
         const result = await runE2eBench({
           sessions: o.sessions,
+          faceBackend: o.faceBackend,
+          ...(o.faceBatch ? { faceBatch: o.faceBatch } : {}),
           seconds: o.seconds,
           subscribers: o.subscribers,
           ...(o.clip ? { clip: o.clip } : {}),
@@ -78,7 +85,7 @@ export function registerBenchCommands(program: Command): void {
   bench
     .command('features')
     .description(
-      'feature extraction cost per step by stage, detector on every frame vs tracking, and steps/s with 1 and 2 workers, on a real clip',
+      'face networks on tfjs vs onnxruntime (batch 1 and 8), crops vs sharp, the cost per step by stage for each face backend (detector on every frame vs tracking), the backends compared, what the iris net adds, and steps/s with 1 and 2 workers, on a real clip',
     )
     .option(
       '--clip <file>',
@@ -90,10 +97,12 @@ export function registerBenchCommands(program: Command): void {
       positiveInt,
       DEFAULT_DETECT_EVERY,
     )
+    .option('--backends <list>', 'face backends to measure side by side', faceBackendList, ['onnx', 'tfjs'])
     .option('--json <file>', 'also write the results as JSON')
-    .action(async (o: { clip?: string; json?: string; detectEvery: number }) => {
+    .action(async (o: { clip?: string; json?: string; detectEvery: number; backends: FaceBackendKind[] }) => {
       const result = await runFeaturesBench({
         detectEvery: o.detectEvery,
+        backends: o.backends,
         ...(o.clip ? { clip: o.clip } : {}),
       });
       console.log(formatFeaturesBench(result));

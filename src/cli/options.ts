@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import type { FaceBackendKind } from '../features/face/face-vector.js';
 
 /** commander argument parsers that reject bad values with a message naming the option's expectation. */
 
@@ -50,4 +51,14 @@ export function positiveIntList(value: string): number[] {
   if (parts.length === 0)
     throw new InvalidArgumentError(`expected positive integers like 1,2,4, got '${value}'`);
   return parts.map(positiveInt);
+}
+
+/** A comma-separated list of face backends (onnx, tfjs). */
+export function faceBackendList(value: string): FaceBackendKind[] {
+  const parts = value.split(',').map((s) => s.trim());
+  const bad = parts.find((p) => p !== 'onnx' && p !== 'tfjs');
+  if (bad !== undefined || parts.length === 0) {
+    throw new InvalidArgumentError(`expected face backends like onnx,tfjs, got '${value}'`);
+  }
+  return parts as FaceBackendKind[];
 }

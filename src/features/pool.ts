@@ -15,10 +15,15 @@ import type { FaceTrackingOptions, TrackedFace } from './face/track.js';
 
 const MAX_QUEUED_TASKS = 4096;
 /**
- * Tasks a worker holds at once: while one frame waits for its network call, the worker takes the next,
- * and their crops share the call (NetworkBatcher). Eight is the batch the face networks are sized for.
+ * Face tasks a worker holds at once. More than one lets frames of several sessions share a network call
+ * (NetworkBatcher), but they then advance in step and each waits for all: on the CPU provider a batch
+ * costs as much per crop as one call each (BENCHMARKS.md), so the default is 1 there; on a GPU provider,
+ * where batches are cheap, 8.
  */
-const TASKS_PER_WORKER = 8;
+export function defaultFaceTasksPerWorker(face: FaceAnalyzerOptions | undefined): number {
+  const providers = face?.executionProviders ?? ['cpu'];
+  return face?.backend !== 'tfjs' && providers[0] !== 'cpu' ? 8 : 1;
+}
 
 export interface FeatureWorkerOptions {
   face?: FaceAnalyzerOptions;
@@ -28,7 +33,7 @@ export interface FeatureWorkerOptions {
 
 export type FeatureTask =
   | { kind: 'ping' }
-  | { kind: 'warmup' }
+  | { kind: 'warmup'; what: 'face' | 'audio' }
   | { kind: 'face'; rgb: Uint8Array; width: number; height: number; follow: readonly TrackedFace[] }
   | { kind: 'audio'; samples: Float32Array; coverage: number; state: AudioState };
 
@@ -55,10 +60,19 @@ export type FeatureWorkerReply =
 export interface FeaturePoolOptions extends FeatureWorkerOptions {
   /** Worker threads; defaults to the number of cores. */
   workers?: number;
+  /** Face tasks each worker holds at once (frames in one worker share network calls). */
+  tasksPerWorker?: number;
 }
 
+/**
+ * Faces and audio run in separate threads: an audio step costs about a millisecond, and queued behind
+ * face work it would hold every step of its session back (a step completes when both are done).
+ */
+const AUDIO_THREADS = 1;
+
 export class FeaturePool {
-  readonly #pool: Piscina<FeatureTask, FeatureWorkerReply>;
+  readonly #faces: Piscina<FeatureTask, FeatureWorkerReply>;
+  readonly #audio: Piscina<FeatureTask, FeatureWorkerReply>;
   readonly options: FeatureWorkerOptions;
   #closed = false;
 
@@ -68,17 +82,20 @@ export class FeaturePool {
       ...(options.face ? { face: options.face } : {}),
       ...(options.tracking ? { tracking: options.tracking } : {}),
     };
-    this.#pool = new Piscina({
-      filename: fileURLToPath(new URL('./worker.js', import.meta.url)),
-      minThreads: workers,
-      maxThreads: workers,
-      concurrentTasksPerWorker: TASKS_PER_WORKER,
-      idleTimeout: Number.POSITIVE_INFINITY,
-      workerData: this.options,
-      // Callers bound what they submit (extract: steps in flight; live sessions: the pipeline's drop
-      // policy); this is only a backstop against a caller that does not.
-      maxQueue: MAX_QUEUED_TASKS,
-    });
+    const pool = (threads: number, tasks: number) =>
+      new Piscina<FeatureTask, FeatureWorkerReply>({
+        filename: fileURLToPath(new URL('./worker.js', import.meta.url)),
+        minThreads: threads,
+        maxThreads: threads,
+        concurrentTasksPerWorker: tasks,
+        idleTimeout: Number.POSITIVE_INFINITY,
+        workerData: this.options,
+        // Callers bound what they submit (extract: steps in flight; live sessions: the pipeline's drop
+        // policy); this is only a backstop against a caller that does not.
+        maxQueue: MAX_QUEUED_TASKS,
+      });
+    this.#faces = pool(workers, options.tasksPerWorker ?? defaultFaceTasksPerWorker(options.face));
+    this.#audio = pool(AUDIO_THREADS, 1);
   }
 
   /** The feature spec this pool's settings produce. */
@@ -86,15 +103,18 @@ export class FeaturePool {
     return faceAudioSpec(this.options.face);
   }
 
+  /** Face worker threads. */
   get workers(): number {
-    return this.#pool.options.maxThreads;
+    return this.#faces.options.maxThreads;
   }
 
   async #run(task: FeatureTask, transfer?: ArrayBuffer[]): Promise<FeatureWorkerReply & { ok: true }> {
     if (this.#closed) throw new EriError('ERI_ERR_CLOSED', 'the feature pool is closed');
+    const pool =
+      task.kind === 'audio' || (task.kind === 'warmup' && task.what === 'audio') ? this.#audio : this.#faces;
     let reply: FeatureWorkerReply;
     try {
-      reply = await this.#pool.run(task, transfer ? { transferList: transfer } : {});
+      reply = await pool.run(task, transfer ? { transferList: transfer } : {});
     } catch (cause) {
       throw new EriError('ERI_ERR_FEATURES', `feature pool: ${(cause as Error).message}`, { cause });
     }
@@ -104,9 +124,10 @@ export class FeaturePool {
 
   /** Loads the models in every worker; resolves with the backend in use. */
   async warmup(): Promise<string> {
-    const replies = await Promise.all(
-      Array.from({ length: this.workers }, () => this.#run({ kind: 'warmup' })),
-    );
+    const replies = await Promise.all([
+      ...Array.from({ length: this.workers }, () => this.#run({ kind: 'warmup', what: 'face' })),
+      ...Array.from({ length: AUDIO_THREADS }, () => this.#run({ kind: 'warmup', what: 'audio' })),
+    ]);
     const first = replies[0];
     return first?.kind === 'warmup' ? first.backend : 'unknown';
   }
@@ -139,7 +160,10 @@ export class FeaturePool {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await settleWorkers(this.#pool, this.workers, { kind: 'ping' });
-    await this.#pool.destroy();
+    await Promise.all([
+      settleWorkers(this.#faces, this.workers, { kind: 'ping' }),
+      settleWorkers(this.#audio, AUDIO_THREADS, { kind: 'ping' }),
+    ]);
+    await Promise.all([this.#faces.destroy(), this.#audio.destroy()]);
   }
 }

@@ -37,15 +37,20 @@ export default async function run(task: FeatureTask): Promise<FeatureWorkerReply
       case 'ping':
         return { ok: true, kind: 'ping' };
       case 'warmup': {
-        const f = await faceAnalyzer();
-        await audioFeaturizer();
-        return { ok: true, kind: 'warmup', backend: f.backend };
+        if (task.what === 'audio') {
+          await audioFeaturizer();
+          return { ok: true, kind: 'warmup', backend: 'audio' };
+        }
+        return { ok: true, kind: 'warmup', backend: (await faceAnalyzer()).backend };
       }
       case 'face': {
         const analyzer = await faceAnalyzer();
         const t0 = performance.now();
-        const result = await analyzer.analyze(task.rgb, task.width, task.height, task.follow);
-        return { ok: true, kind: 'face', ...result, totalMs: performance.now() - t0 };
+        const { faces, timings } = await analyzer.analyze(task.rgb, task.width, task.height, task.follow);
+        // The mesh stays here: only the features cross to the session (a 478-point array per face
+        // would cost a structured clone on every frame).
+        const features = faces.map(({ mesh: _mesh, ...face }) => face);
+        return { ok: true, kind: 'face', faces: features, timings, totalMs: performance.now() - t0 };
       }
       case 'audio': {
         const featurizer = await audioFeaturizer();

@@ -67,6 +67,8 @@ export const serverConfigSchema = z.object({
   faceProviders: faceProvidersSchema.optional(),
   /** Refine the eyes with the iris net (the shipped models need it: features eri-face-audio-v2). */
   faceIris: flag.default(true),
+  /** Frames a face worker takes at once, sharing each network call; default 1 on the CPU, 8 on a GPU provider. */
+  faceBatch: z.coerce.number().int().min(1).max(64).optional(),
   inferenceWorkers: z.coerce.number().int().min(1).default(cores),
   windowSeconds: z.coerce.number().positive().default(30),
   strideSeconds: z.coerce.number().positive().default(1),
@@ -145,6 +147,7 @@ export const ENV_NAMES = {
   faceBackend: 'ERI_FACE_BACKEND',
   faceProviders: 'ERI_FACE_PROVIDERS',
   faceIris: 'ERI_FACE_IRIS',
+  faceBatch: 'ERI_FACE_BATCH',
   inferenceWorkers: 'ERI_INFERENCE_WORKERS',
   windowSeconds: 'ERI_WINDOW_SECONDS',
   strideSeconds: 'ERI_STRIDE_SECONDS',

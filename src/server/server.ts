@@ -185,6 +185,7 @@ export class EriServer {
     const pool = new FeaturePool({
       workers: config.featureWorkers,
       tracking: { detectEvery: config.faceDetectEvery },
+      ...(config.faceBatch ? { tasksPerWorker: config.faceBatch } : {}),
       face: {
         backend: config.faceBackend,
         iris: config.faceIris,

@@ -82,6 +82,15 @@ describe('onnx face backend', () => {
     });
   });
 
+  it('an execution provider that cannot load is an error naming it', async () => {
+    await assert.rejects(
+      OnnxFaceAnalyzer.create({ executionProviders: ['cuda', 'cpu'] }),
+      (e: Error & { code?: string }) => {
+        return e.code === 'ERI_ERR_FEATURES' && /cuda, cpu/.test(e.message);
+      },
+    );
+  });
+
   it('a frame without a face gives no face', async () => {
     const grey = new Uint8Array(width * height * 3).fill(128);
     const r = await analyzer.analyze(grey, width, height);
