@@ -37,6 +37,11 @@ describe('eri CLI', () => {
     }
   });
 
+  it('a command that runs but fails its check exits non-zero: eri fuzz against nothing listening', async () => {
+    const r = await eri('fuzz', '--url', 'http://127.0.0.1:9', '--inputs', '20');
+    assert.equal(r.code, 1, `${r.stdout}${r.stderr}`);
+  });
+
   it('init --random -> sample-input -> predict-features, human and JSON output', async () => {
     await withTempDir(async (dir) => {
       const model = join(dir, 'model');

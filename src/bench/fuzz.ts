@@ -133,7 +133,8 @@ class Mutator {
     const header = Buffer.alloc(16);
     header[0] = this.pick([0, 1, 2, 3, 255]);
     header.writeDoubleLE(
-      this.pick([Number.NaN, -1, 0, this.int(100) / 10, 1e12, Number.POSITIVE_INFINITY]),
+      // 86,399: valid in form, a day ahead of any real session (once created a day of steps).
+      this.pick([Number.NaN, -1, 0, this.int(100) / 10, 86_399, 1e12, Number.POSITIVE_INFINITY]),
       8,
     );
     return this.chance(0.1) ? header.subarray(0, this.int(16)) : Buffer.concat([header, payload]);

@@ -38,7 +38,8 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv);
-    return 0;
+    // A command that completed but failed its check (fuzz, load run) sets the exit code itself.
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (error) {
     if (error instanceof CommanderError) {
       // commander already printed help/version or the usage error.

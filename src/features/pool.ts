@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
+import { Piscina, type TaskQueue } from 'piscina';
 import { type FeatureSpec, faceAudioSpec } from '../contracts/feature-spec.js';
 import { EriError, type ErrorCode } from '../errors.js';
 import { settleWorkers } from '../util/settle-workers.js';
@@ -33,7 +33,7 @@ export interface FeatureWorkerOptions {
 
 export type FeatureTask =
   | { kind: 'ping' }
-  | { kind: 'warmup'; what: 'face' | 'audio' }
+  | { kind: 'warmup' }
   | { kind: 'face'; rgb: Uint8Array; width: number; height: number; follow: readonly TrackedFace[] }
   | { kind: 'audio'; samples: Float32Array; coverage: number; state: AudioState };
 
@@ -65,14 +65,41 @@ export interface FeaturePoolOptions extends FeatureWorkerOptions {
 }
 
 /**
- * Faces and audio run in separate threads: an audio step costs about a millisecond, and queued behind
- * face work it would hold every step of its session back (a step completes when both are done).
+ * The pool's queue, audio first: an audio step costs a few milliseconds, and queued behind face work it
+ * would hold every step of its session back (a step completes when both its face and its audio are
+ * done; faces can be dropped under load, audio never is). So an audio task waits at most for the face
+ * task a worker is running.
  */
-const AUDIO_THREADS = 1;
+type Task = Parameters<TaskQueue['push']>[0];
+
+class AudioFirstQueue implements TaskQueue {
+  readonly #audio: Task[] = [];
+  readonly #other: Task[] = [];
+
+  #lane(task: Task): Task[] {
+    return (task as Task & { task?: FeatureTask }).task?.kind === 'audio' ? this.#audio : this.#other;
+  }
+  get size(): number {
+    return this.#audio.length + this.#other.length;
+  }
+  shift(): Task | null {
+    return this.#audio.shift() ?? this.#other.shift() ?? null;
+  }
+  push(task: Task): void {
+    this.#lane(task).push(task);
+  }
+  unshift(task: Task): void {
+    this.#lane(task).unshift(task);
+  }
+  remove(task: Task): void {
+    const lane = this.#lane(task);
+    const at = lane.indexOf(task);
+    if (at >= 0) lane.splice(at, 1);
+  }
+}
 
 export class FeaturePool {
-  readonly #faces: Piscina<FeatureTask, FeatureWorkerReply>;
-  readonly #audio: Piscina<FeatureTask, FeatureWorkerReply>;
+  readonly #pool: Piscina<FeatureTask, FeatureWorkerReply>;
   readonly options: FeatureWorkerOptions;
   #closed = false;
 
@@ -82,20 +109,18 @@ export class FeaturePool {
       ...(options.face ? { face: options.face } : {}),
       ...(options.tracking ? { tracking: options.tracking } : {}),
     };
-    const pool = (threads: number, tasks: number) =>
-      new Piscina<FeatureTask, FeatureWorkerReply>({
-        filename: fileURLToPath(new URL('./worker.js', import.meta.url)),
-        minThreads: threads,
-        maxThreads: threads,
-        concurrentTasksPerWorker: tasks,
-        idleTimeout: Number.POSITIVE_INFINITY,
-        workerData: this.options,
-        // Callers bound what they submit (extract: steps in flight; live sessions: the pipeline's drop
-        // policy); this is only a backstop against a caller that does not.
-        maxQueue: MAX_QUEUED_TASKS,
-      });
-    this.#faces = pool(workers, options.tasksPerWorker ?? defaultFaceTasksPerWorker(options.face));
-    this.#audio = pool(AUDIO_THREADS, 1);
+    this.#pool = new Piscina<FeatureTask, FeatureWorkerReply>({
+      filename: fileURLToPath(new URL('./worker.js', import.meta.url)),
+      minThreads: workers,
+      maxThreads: workers,
+      concurrentTasksPerWorker: options.tasksPerWorker ?? defaultFaceTasksPerWorker(options.face),
+      taskQueue: new AudioFirstQueue(),
+      idleTimeout: Number.POSITIVE_INFINITY,
+      workerData: this.options,
+      // Callers bound what they submit (extract: steps in flight; live sessions: the pipeline's drop
+      // policy); this is only a backstop against a caller that does not.
+      maxQueue: MAX_QUEUED_TASKS,
+    });
   }
 
   /** The feature spec this pool's settings produce. */
@@ -103,18 +128,15 @@ export class FeaturePool {
     return faceAudioSpec(this.options.face);
   }
 
-  /** Face worker threads. */
   get workers(): number {
-    return this.#faces.options.maxThreads;
+    return this.#pool.options.maxThreads;
   }
 
   async #run(task: FeatureTask, transfer?: ArrayBuffer[]): Promise<FeatureWorkerReply & { ok: true }> {
     if (this.#closed) throw new EriError('ERI_ERR_CLOSED', 'the feature pool is closed');
-    const pool =
-      task.kind === 'audio' || (task.kind === 'warmup' && task.what === 'audio') ? this.#audio : this.#faces;
     let reply: FeatureWorkerReply;
     try {
-      reply = await pool.run(task, transfer ? { transferList: transfer } : {});
+      reply = await this.#pool.run(task, transfer ? { transferList: transfer } : {});
     } catch (cause) {
       throw new EriError('ERI_ERR_FEATURES', `feature pool: ${(cause as Error).message}`, { cause });
     }
@@ -124,10 +146,9 @@ export class FeaturePool {
 
   /** Loads the models in every worker; resolves with the backend in use. */
   async warmup(): Promise<string> {
-    const replies = await Promise.all([
-      ...Array.from({ length: this.workers }, () => this.#run({ kind: 'warmup', what: 'face' })),
-      ...Array.from({ length: AUDIO_THREADS }, () => this.#run({ kind: 'warmup', what: 'audio' })),
-    ]);
+    const replies = await Promise.all(
+      Array.from({ length: this.workers }, () => this.#run({ kind: 'warmup' })),
+    );
     const first = replies[0];
     return first?.kind === 'warmup' ? first.backend : 'unknown';
   }
@@ -160,10 +181,7 @@ export class FeaturePool {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([
-      settleWorkers(this.#faces, this.workers, { kind: 'ping' }),
-      settleWorkers(this.#audio, AUDIO_THREADS, { kind: 'ping' }),
-    ]);
-    await Promise.all([this.#faces.destroy(), this.#audio.destroy()]);
+    await settleWorkers(this.#pool, this.workers, { kind: 'ping' });
+    await this.#pool.destroy();
   }
 }

@@ -37,11 +37,9 @@ export default async function run(task: FeatureTask): Promise<FeatureWorkerReply
       case 'ping':
         return { ok: true, kind: 'ping' };
       case 'warmup': {
-        if (task.what === 'audio') {
-          await audioFeaturizer();
-          return { ok: true, kind: 'warmup', backend: 'audio' };
-        }
-        return { ok: true, kind: 'warmup', backend: (await faceAnalyzer()).backend };
+        const f = await faceAnalyzer();
+        await audioFeaturizer();
+        return { ok: true, kind: 'warmup', backend: f.backend };
       }
       case 'face': {
         const analyzer = await faceAnalyzer();

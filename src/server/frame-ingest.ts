@@ -57,6 +57,13 @@ const controlSchema = z.discriminatedUnion('type', [
     .strict(),
 ]);
 
+/**
+ * How far a client's media time may run ahead of the session's own clock (seconds since its start). A
+ * real client sends media as it captures it, give or take its buffering; a time far ahead would make
+ * the aligner create every step up to it (a day of steps from one 3 KB message), so it is refused.
+ */
+export const MEDIA_AHEAD_SLACK_SECONDS = 10;
+
 export class FrameIngestConnection {
   readonly #ws: WebSocket;
   readonly #deps: SignallingDeps;
@@ -74,6 +81,8 @@ export class FrameIngestConnection {
   readonly #decoderStarts: number[] = [];
   #lastFrameT = -1;
   #closed = false;
+  /** performance.now() when the session started: media time is checked against it. */
+  #startedAt = 0;
 
   constructor(ws: WebSocket, deps: SignallingDeps) {
     this.#ws = ws;
@@ -174,6 +183,7 @@ export class FrameIngestConnection {
     }
     this.#startDecoder();
     this.#session = session;
+    this.#startedAt = performance.now();
     this.#events = session.events$.subscribe((event) => {
       if (event.type === 'estimate') this.#send({ type: 'estimate', ...event.estimate });
       if (event.type === 'session.ended') {
@@ -200,6 +210,13 @@ export class FrameIngestConnection {
     const t = data.readDoubleLE(8);
     if (!Number.isFinite(t) || t < 0 || t > 86_400)
       throw new EriError('ERI_ERR_MALFORMED_MESSAGE', `media time ${t} is not within [0, 86400] s`);
+    const clock = (performance.now() - this.#startedAt) / 1000;
+    if (t > clock + MEDIA_AHEAD_SLACK_SECONDS) {
+      throw new EriError(
+        'ERI_ERR_LIMIT',
+        `media time ${t} s runs ${(t - clock).toFixed(1)} s ahead of the session's ${clock.toFixed(1)} s (at most ${MEDIA_AHEAD_SLACK_SECONDS} s); send media as it is captured`,
+      );
+    }
     const payload = data.subarray(INGEST_HEADER_BYTES);
     if (kind === INGEST_KIND.jpeg) {
       if (payload.length > this.#deps.config.maxFrameBytes) {

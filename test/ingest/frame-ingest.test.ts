@@ -156,4 +156,34 @@ describe('WebSocket frame ingest', { skip: mediasoupSkip() }, () => {
     assert.equal(t.server.registry.get('ingest-2')?.state, 'running');
     client.close();
   });
+
+  it('media time far ahead of the session is refused at once: no day of steps, memory and health intact', async () => {
+    const client = await IngestClient.connect(t.url);
+    const messages: Record<string, unknown>[] = [];
+    client.onMessage = (m) => messages.push(m);
+    client.start('ingest-room', 'ingest-ahead');
+    await sleep(300);
+    const rss = process.memoryUsage().rss;
+    // One 3.2 KB PCM chunk stamped a day minus a second in: before, the server made steps for a day.
+    client.audio(86_399, new Float32Array(1600));
+    client.audio(0, new Float32Array(1600));
+    await sleep(500);
+    const started = performance.now();
+    const health = await fetch(`${t.url}/healthz`);
+    assert.equal(health.status, 200);
+    assert.ok(performance.now() - started < 2000, 'the server still answers');
+    const errors = messages.filter((m) => m.type === 'error') as { code: string; message: string }[];
+    assert.ok(
+      errors.some((e) => e.code === 'ERI_ERR_LIMIT' && /ahead of the session/.test(e.message)),
+      JSON.stringify(errors),
+    );
+    const session = t.server.registry.get('ingest-ahead');
+    assert.equal(session?.state, 'running');
+    assert.ok((session?.stats.steps ?? 0) < 50, `steps so far: ${session?.stats.steps}`);
+    assert.ok(
+      process.memoryUsage().rss - rss < 200 * 1024 * 1024,
+      'no memory in proportion to the time sent',
+    );
+    client.close();
+  });
 });
