@@ -13,6 +13,7 @@ import { admitPublisher } from './auth.js';
 import { RateLimit } from './limits.js';
 import type { SignallingDeps } from './signalling.js';
 import { studyForViewer } from './study-routes.js';
+import { keepAlive } from './ws-heartbeat.js';
 
 /**
  * The WebSocket frame ingest (`/v1/ingest`), for clients without WebRTC (and k6): JPEG frames and PCM
@@ -83,6 +84,7 @@ export class FrameIngestConnection {
   #closed = false;
   /** performance.now() when the session started: media time is checked against it. */
   #startedAt = 0;
+  readonly #stopHeartbeat: () => void;
 
   constructor(ws: WebSocket, deps: SignallingDeps) {
     this.#ws = ws;
@@ -102,6 +104,8 @@ export class FrameIngestConnection {
     });
     ws.on('close', () => this.#close());
     ws.on('error', () => this.#close());
+    // A client that stops answering (frozen, gone without a close) ends its session, as signalling does.
+    this.#stopHeartbeat = keepAlive(ws, Math.max(100, Math.floor(deps.config.publisherTimeoutMs / 2)));
   }
 
   #send(message: object): void {
@@ -348,6 +352,7 @@ export class FrameIngestConnection {
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stopHeartbeat();
     this.#session?.end('client-gone');
     this.#frames.complete();
     this.#audio.complete();

@@ -23,6 +23,7 @@ import { admitPublisher, type Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { type Admission, RateLimit } from './limits.js';
 import { type StudyDeps, studyForViewer } from './study-routes.js';
+import { keepAlive } from './ws-heartbeat.js';
 
 /**
  * One publisher's signalling connection (`/v1/signal`). Every inbound message is parsed and validated;
@@ -64,8 +65,7 @@ export class SignallingConnection {
   #events: Subscription | undefined;
   #detachRoom: (() => void) | undefined;
   #tapTimer: NodeJS.Timeout | undefined;
-  #heartbeat: NodeJS.Timeout | undefined;
-  #alive = true;
+  readonly #stopHeartbeat: () => void;
   #closed = false;
 
   constructor(ws: WebSocket, deps: SignallingDeps) {
@@ -77,21 +77,12 @@ export class SignallingConnection {
     });
     ws.on('close', () => this.#close('client-gone'));
     ws.on('error', () => this.#close('client-gone'));
-    ws.on('pong', () => {
-      this.#alive = true;
-    });
-    const every = Math.max(100, Math.floor(deps.config.publisherTimeoutMs / 2));
-    this.#heartbeat = setInterval(() => {
-      if (!this.#alive) {
+    this.#stopHeartbeat = keepAlive(ws, Math.max(100, Math.floor(deps.config.publisherTimeoutMs / 2)), {
+      onDead: () =>
         deps.log(
           `signalling: publisher ${this.#session?.id ?? '(not joined)'} answered no ping for ${deps.config.publisherTimeoutMs} ms`,
-        );
-        ws.terminate();
-        return;
-      }
-      this.#alive = false;
-      ws.ping();
-    }, every);
+        ),
+    });
   }
 
   get session(): Session | undefined {
@@ -410,7 +401,7 @@ export class SignallingConnection {
   #close(reason: 'client-gone'): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#stopHeartbeat();
     this.#session?.end(reason);
     this.#releaseMedia();
     this.#detachRoom?.();

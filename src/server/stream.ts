@@ -13,6 +13,7 @@ import {
 } from '../contracts/stream-protocol.js';
 import { EriError, isEriError } from '../errors.js';
 import { RateLimit } from './limits.js';
+import { keepAlive } from './ws-heartbeat.js';
 
 /**
  * One subscriber on `/v1/stream`. Events are serialised and UTF-8 encoded once per event (encodedMessage)
@@ -67,8 +68,7 @@ export class SubscriberConnection {
   readonly #pendingOther: (string | Buffer)[] = [];
   #congestedSince = 0;
   #drainTimer: NodeJS.Timeout | undefined;
-  #heartbeat: NodeJS.Timeout;
-  #alive = true;
+  readonly #stopHeartbeat: () => void;
   #closed = false;
 
   constructor(ws: WebSocket, deps: StreamDeps) {
@@ -88,18 +88,9 @@ export class SubscriberConnection {
     ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
     ws.on('close', () => this.#close());
     ws.on('error', () => this.#close());
-    ws.on('pong', () => {
-      this.#alive = true;
+    this.#stopHeartbeat = keepAlive(ws, deps.heartbeatMs, {
+      onBeat: () => this.#sendObject({ type: 'heartbeat', at: new Date().toISOString() }),
     });
-    this.#heartbeat = setInterval(() => {
-      if (!this.#alive) {
-        ws.terminate();
-        return;
-      }
-      this.#alive = false;
-      ws.ping();
-      this.#sendObject({ type: 'heartbeat', at: new Date().toISOString() });
-    }, deps.heartbeatMs);
   }
 
   get subscriptions(): number {
@@ -314,7 +305,7 @@ export class SubscriberConnection {
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#heartbeat);
+    this.#stopHeartbeat();
     if (this.#drainTimer) clearInterval(this.#drainTimer);
     this.#live.unsubscribe();
     this.#subs.clear();

@@ -4,6 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { WebSocket } from 'ws';
 import { IngestClient } from '../../src/client/ingest-client.js';
 import { decodeMedia } from '../../src/features/decode.js';
 import { synthesizeClip } from '../../src/features/synthetic-clip.js';
@@ -185,5 +186,24 @@ describe('WebSocket frame ingest', { skip: mediasoupSkip() }, () => {
       'no memory in proportion to the time sent',
     );
     client.close();
+  });
+});
+
+describe('frame ingest heartbeat', { skip: mediasoupSkip() }, () => {
+  it('a client that stops answering pings loses its session, as on signalling', async () => {
+    const t = await startServer({ publisherTimeoutMs: 600 });
+    try {
+      const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/v1/ingest`, { autoPong: false });
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      ws.send(JSON.stringify({ type: 'start', roomId: 'quiet-room', sessionId: 'frozen' }));
+      await sleep(300);
+      assert.equal(t.server.registry.get('frozen')?.state, 'running');
+      const closed = new Promise((resolve) => ws.once('close', () => resolve(true)));
+      assert.equal(await Promise.race([closed, sleep(5000).then(() => false)]), true, 'closed by the server');
+      await sleep(200);
+      assert.notEqual(t.server.registry.get('frozen')?.state, 'running', 'the session ended');
+    } finally {
+      await t.stop();
+    }
   });
 });
