@@ -195,7 +195,7 @@ export class EriServer {
     let rooms: RoomManager | undefined;
     let media: MediaWorkerPool | undefined;
     try {
-      await pool.warmup();
+      log(`face analysis: ${await pool.warmup()}, ${pool.workers} worker threads`);
       media = await MediaWorkerPool.create(
         { workers: config.mediaWorkers, rtcMinPort: config.rtc.minPort, rtcMaxPort: config.rtc.maxPort },
         // Its routers close with it, which closes their rooms (Room listens to its router).
