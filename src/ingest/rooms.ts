@@ -4,7 +4,8 @@ import type { MediaWorkerPool } from './media-workers.js';
 
 /**
  * Rooms: one mediasoup router each, created on first join (joins that race for the same new room wait
- * for the one creation), closed when emptied or when their worker dies (listeners learn why).
+ * for the one creation), closed when their last member leaves or when their worker dies (listeners
+ * learn why).
  */
 
 export class Room {
@@ -48,9 +49,17 @@ export class Room {
   }
 }
 
+export interface RoomMembership {
+  room: Room;
+  /** Leaves the room (once); the last member to leave closes it. */
+  leave(): void;
+}
+
 export class RoomManager {
   readonly #workers: MediaWorkerPool;
   readonly #rooms = new Map<string, Promise<Room>>();
+  /** Members per room id, counted from the start of a join, so a room being joined is never closed. */
+  readonly #members = new Map<string, number>();
 
   constructor(workers: MediaWorkerPool) {
     this.#workers = workers;
@@ -75,6 +84,41 @@ export class RoomManager {
     return room;
   }
 
+  /** Joins a room, creating it if needed: the room stays open while it has members. */
+  async join(roomId: string): Promise<RoomMembership> {
+    this.#members.set(roomId, (this.#members.get(roomId) ?? 0) + 1);
+    let room: Room;
+    try {
+      room = await this.get(roomId);
+    } catch (error) {
+      this.#leave(roomId);
+      throw error;
+    }
+    let left = false;
+    return {
+      room,
+      leave: () => {
+        if (left) return;
+        left = true;
+        this.#leave(roomId);
+      },
+    };
+  }
+
+  #leave(roomId: string): void {
+    const members = (this.#members.get(roomId) ?? 1) - 1;
+    if (members > 0) {
+      this.#members.set(roomId, members);
+      return;
+    }
+    this.#members.delete(roomId);
+    this.#rooms
+      .get(roomId)
+      ?.then((r) => r.close())
+      .catch(() => {});
+  }
+
+  /** Open rooms (each holds a mediasoup router). */
   get size(): number {
     return this.#rooms.size;
   }

@@ -23,7 +23,7 @@ export class ServerMetrics {
     stepsWithoutFrame: 0,
   };
 
-  constructor(sessions: SessionRegistry) {
+  constructor(sessions: SessionRegistry, rooms: () => number = () => 0) {
     collectDefaultMetrics({ register: this.registry, prefix: 'eri_process_' });
     const live = () => sessions.list().map((s) => s.stats);
     const ended = this.#ended;
@@ -34,6 +34,14 @@ export class ServerMetrics {
       registers: [this.registry],
       collect() {
         this.set(sessions.size);
+      },
+    });
+    new Gauge({
+      name: 'eri_rooms',
+      help: 'Open WebRTC rooms (one mediasoup router each)',
+      registers: [this.registry],
+      collect() {
+        this.set(rooms());
       },
     });
     new Gauge({

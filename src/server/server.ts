@@ -113,7 +113,7 @@ export class EriServer {
     this.registry = parts.registry;
     this.#log = log;
     this.bus = parts.bus;
-    this.metrics = new ServerMetrics(this.registry);
+    this.metrics = new ServerMetrics(this.registry, () => this.rooms.size);
     this.auth = new Authenticator(config);
     this.admission = new Admission(config);
     if (this.bus instanceof RedisBus) {

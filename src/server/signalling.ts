@@ -15,7 +15,7 @@ import {
   type WebRtcTransportResult,
 } from '../contracts/signalling.js';
 import { EriError, type ErrorCode, isEriError } from '../errors.js';
-import type { Room, RoomManager } from '../ingest/rooms.js';
+import type { Room, RoomManager, RoomMembership } from '../ingest/rooms.js';
 import { RtpTap } from '../ingest/rtp-tap.js';
 import type { SessionRegistry } from '../sessions/registry.js';
 import type { Session } from '../sessions/session.js';
@@ -64,6 +64,7 @@ export class SignallingConnection {
   #tap: RtpTap | undefined;
   #events: Subscription | undefined;
   #detachRoom: (() => void) | undefined;
+  #leaveRoom: (() => void) | undefined;
   #tapTimer: NodeJS.Timeout | undefined;
   readonly #stopHeartbeat: () => void;
   #closed = false;
@@ -210,13 +211,14 @@ export class SignallingConnection {
         p.sessionId,
       );
       const sessionId = admitted.sessionId;
-      let room: Room;
+      let membership: RoomMembership;
       try {
-        room = await this.#deps.rooms.get(p.roomId);
+        membership = await this.#deps.rooms.join(p.roomId);
       } catch (error) {
         admitted.release();
         throw error;
       }
+      const room = membership.room;
       this.#startedAt = performance.now();
       const tap = new RtpTap({
         router: room.router,
@@ -237,10 +239,12 @@ export class SignallingConnection {
         if (study) this.#deps.studies.tracker.attach(sessionId, study);
       } catch (error) {
         tap.close();
+        membership.leave();
         admitted.release();
         throw error;
       }
       this.#room = room;
+      this.#leaveRoom = membership.leave;
       this.#tap = tap;
       this.#session = session;
       this.#events = session.events$.subscribe((event) => {
@@ -396,6 +400,10 @@ export class SignallingConnection {
     for (const t of this.#transports.values()) t.close();
     this.#transports.clear();
     this.#producers.clear();
+    // Last: the room must not tell this publisher it closed because it left.
+    this.#detachRoom?.();
+    this.#detachRoom = undefined;
+    this.#leaveRoom?.();
   }
 
   #close(reason: 'client-gone'): void {

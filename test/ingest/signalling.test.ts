@@ -66,6 +66,8 @@ function fuzzMessages(n: number): (string | Buffer)[] {
   return Array.from({ length: n }, () => pick(makers)());
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 describe('signalling', { skip: mediasoupSkip() }, () => {
   let t: TestServer;
 
@@ -136,6 +138,24 @@ describe('signalling', { skip: mediasoupSkip() }, () => {
     });
     c.close();
     assert.equal(await ended, 'client-gone');
+  });
+
+  it("a room's router closes when its last publisher leaves, and /metrics counts rooms", async () => {
+    const before = t.server.rooms.size;
+    const a = await SignalClient.connect(t.url);
+    const b = await SignalClient.connect(t.url);
+    await a.request<JoinResult>('join', { roomId: 'emptied', sessionId: 'leave-a' });
+    await b.request<JoinResult>('join', { roomId: 'emptied', sessionId: 'leave-b' });
+    assert.equal(t.server.rooms.size, before + 1);
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    assert.match(metrics, /^eri_rooms \d+$/m);
+    a.close();
+    await sleep(300);
+    assert.equal(t.server.rooms.size, before + 1, 'one publisher is still in it');
+    b.close();
+    const deadline = Date.now() + 5000;
+    while (t.server.rooms.size > before && Date.now() < deadline) await sleep(50);
+    assert.equal(t.server.rooms.size, before, 'the emptied room closed');
   });
 });
 
