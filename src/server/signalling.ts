@@ -47,6 +47,12 @@ export interface SignallingDeps {
   admission: Admission;
 }
 
+/**
+ * Transports one connection may hold: a browser publisher needs one (WebRTC), `eri publish` two (plain
+ * RTP, audio and video). Each costs a UDP and a TCP port of the node's range, shared by every publisher.
+ */
+export const MAX_TRANSPORTS_PER_CONNECTION = 4;
+
 /** How long after a produce the tap waits for the publisher's other track before (re)starting. */
 const PRODUCE_SETTLE_MS = 300;
 
@@ -65,6 +71,7 @@ export class SignallingConnection {
   #events: Subscription | undefined;
   #detachRoom: (() => void) | undefined;
   #leaveRoom: (() => void) | undefined;
+  #creatingTransports = 0;
   #tapTimer: NodeJS.Timeout | undefined;
   readonly #stopHeartbeat: () => void;
   #closed = false;
@@ -181,6 +188,24 @@ export class SignallingConnection {
     return { room: this.#room, session: this.#session };
   }
 
+  /**
+   * Claims a transport slot before the (awaited) creation, so requests sent together cannot all pass the
+   * check; the returned function frees the claim once the transport exists (or failed).
+   */
+  #reserveTransport(): () => void {
+    const open = [...this.#transports.values()].filter((t) => !t.closed).length;
+    if (open + this.#creatingTransports >= MAX_TRANSPORTS_PER_CONNECTION) {
+      throw new EriError(
+        'ERI_ERR_LIMIT',
+        `at most ${MAX_TRANSPORTS_PER_CONNECTION} transports per connection (each holds ports every publisher shares)`,
+      );
+    }
+    this.#creatingTransports++;
+    return () => {
+      this.#creatingTransports--;
+    };
+  }
+
   #producer(id: string): Producer {
     this.#joined();
     const producer = this.#producers.get(id);
@@ -279,18 +304,21 @@ export class SignallingConnection {
 
     createWebRtcTransport: async () => {
       const { room } = this.#joined();
+      const release = this.#reserveTransport();
       const rtc = this.#deps.config.rtc;
       const listen = (protocol: 'udp' | 'tcp') => ({
         protocol,
         ip: rtc.listenIp,
         ...(rtc.announcedAddress ? { announcedAddress: rtc.announcedAddress } : {}),
       });
-      const transport = await room.router.createWebRtcTransport({
-        listenInfos: [listen('udp'), listen('tcp')],
-        enableUdp: true,
-        enableTcp: true,
-        preferUdp: true,
-      });
+      const transport = await room.router
+        .createWebRtcTransport({
+          listenInfos: [listen('udp'), listen('tcp')],
+          enableUdp: true,
+          enableTcp: true,
+          preferUdp: true,
+        })
+        .finally(release);
       this.#transports.set(transport.id, transport);
       const result: WebRtcTransportResult = {
         id: transport.id,
@@ -313,11 +341,14 @@ export class SignallingConnection {
 
     createPlainTransport: async () => {
       const { room } = this.#joined();
-      const transport = await room.router.createPlainTransport({
-        listenInfo: { protocol: 'udp', ip: this.#deps.config.rtc.listenIp },
-        rtcpMux: false,
-        comedia: true,
-      });
+      const release = this.#reserveTransport();
+      const transport = await room.router
+        .createPlainTransport({
+          listenInfo: { protocol: 'udp', ip: this.#deps.config.rtc.listenIp },
+          rtcpMux: false,
+          comedia: true,
+        })
+        .finally(release);
       this.#transports.set(transport.id, transport);
       const result: PlainTransportResult = {
         id: transport.id,

@@ -140,6 +140,27 @@ describe('signalling', { skip: mediasoupSkip() }, () => {
     assert.equal(await ended, 'client-gone');
   });
 
+  it('transports per connection are bounded, also when requested all at once', async () => {
+    const rooms = t.server.rooms.size;
+    const c = await SignalClient.connect(t.url);
+    await c.request<JoinResult>('join', { roomId: 'ports', sessionId: 'ports-1' });
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, () => c.request('createWebRtcTransport')),
+    );
+    const ok = results.filter((r) => r.status === 'fulfilled').length;
+    assert.equal(ok, 4);
+    for (const r of results) {
+      if (r.status === 'rejected') assert.equal((r.reason as { code?: string }).code, 'ERI_ERR_LIMIT');
+    }
+    const other = await SignalClient.connect(t.url);
+    await other.request<JoinResult>('join', { roomId: 'ports', sessionId: 'ports-2' });
+    await other.request('createWebRtcTransport');
+    c.close();
+    other.close();
+    const deadline = Date.now() + 5000;
+    while (t.server.rooms.size > rooms && Date.now() < deadline) await sleep(50);
+  });
+
   it("a room's router closes when its last publisher leaves, and /metrics counts rooms", async () => {
     const before = t.server.rooms.size;
     const a = await SignalClient.connect(t.url);
