@@ -72,6 +72,7 @@ export class SignallingConnection {
   #detachRoom: (() => void) | undefined;
   #leaveRoom: (() => void) | undefined;
   #creatingTransports = 0;
+  #joining = false;
   #tapTimer: NodeJS.Timeout | undefined;
   readonly #stopHeartbeat: () => void;
   #closed = false;
@@ -221,85 +222,104 @@ export class SignallingConnection {
     return t;
   }
 
+  /** The join itself; `join` lets one run at a time per connection. */
+  async #join(p: SignalParams<'join'>): Promise<JoinResult> {
+    const study = p.studyId ? studyForViewer(this.#deps.studies, p.studyId, p.roomId) : undefined;
+    const admitted = admitPublisher(
+      this.#deps.principal,
+      this.#deps.admission.sessions,
+      p.roomId,
+      p.sessionId,
+    );
+    const sessionId = admitted.sessionId;
+    let membership: RoomMembership;
+    try {
+      membership = await this.#deps.rooms.join(p.roomId);
+    } catch (error) {
+      admitted.release();
+      throw error;
+    }
+    if (this.#closed) {
+      // The connection went while the room was being made: nothing of this join may outlive it.
+      membership.leave();
+      admitted.release();
+      throw new EriError('ERI_ERR_CLOSED', 'the connection closed during join');
+    }
+    const room = membership.room;
+    this.#startedAt = performance.now();
+    const tap = new RtpTap({
+      router: room.router,
+      rateHz: this.#deps.rateHz,
+      frameSize: this.#deps.frameSize,
+      startedAt: this.#startedAt,
+      onLog: (line) => this.#deps.log(`tap ${sessionId}: ${line}`),
+    });
+    let session: Session;
+    try {
+      session = this.#deps.registry.start({
+        id: sessionId,
+        roomId: p.roomId,
+        frames$: tap.frames$,
+        audio$: tap.audio$,
+        ...(study ? { windowSeconds: study.windowSeconds } : {}),
+      });
+      if (study) this.#deps.studies.tracker.attach(sessionId, study);
+    } catch (error) {
+      tap.close();
+      membership.leave();
+      admitted.release();
+      throw error;
+    }
+    this.#room = room;
+    this.#leaveRoom = membership.leave;
+    this.#tap = tap;
+    this.#session = session;
+    this.#events = session.events$.subscribe((event) => {
+      if (event.type === 'estimate') this.#send({ notification: 'estimate', data: event.estimate });
+      if (event.type === 'session.ended') {
+        admitted.release();
+        this.#deps.studies.tracker.detach(sessionId);
+        this.#send({
+          notification: 'session.ended',
+          data: {
+            sessionId: event.sessionId,
+            reason: event.reason,
+            ...(event.error ? { error: event.error } : {}),
+          },
+        });
+        this.#releaseMedia();
+      }
+    });
+    this.#detachRoom = room.onClose((error) => {
+      session.end('error', error ?? new EriError('ERI_ERR_MEDIA_WORKER', `room ${room.id} closed`));
+      this.#releaseMedia();
+    });
+    const result: JoinResult = {
+      sessionId,
+      roomId: p.roomId,
+      routerRtpCapabilities: room.router.rtpCapabilities,
+      protocol: SIGNAL_PROTOCOL_VERSION,
+      model: this.#deps.model,
+    };
+    return result;
+  }
+
   readonly #handlers: { [M in SignalMethod]: (p: SignalParams<M>) => Promise<unknown> } = {
     join: async (p) => {
-      if (this.#session)
+      // Checked and claimed before anything is awaited: two joins sent together must not both pass.
+      if (this.#session || this.#joining)
         throw new EriError(
           'ERI_ERR_INVALID_STATE',
-          'this connection already joined; open another to publish again',
+          this.#session
+            ? 'this connection already joined; open another to publish again'
+            : 'a join is already in progress on this connection',
         );
-      const study = p.studyId ? studyForViewer(this.#deps.studies, p.studyId, p.roomId) : undefined;
-      const admitted = admitPublisher(
-        this.#deps.principal,
-        this.#deps.admission.sessions,
-        p.roomId,
-        p.sessionId,
-      );
-      const sessionId = admitted.sessionId;
-      let membership: RoomMembership;
+      this.#joining = true;
       try {
-        membership = await this.#deps.rooms.join(p.roomId);
-      } catch (error) {
-        admitted.release();
-        throw error;
+        return await this.#join(p);
+      } finally {
+        this.#joining = false;
       }
-      const room = membership.room;
-      this.#startedAt = performance.now();
-      const tap = new RtpTap({
-        router: room.router,
-        rateHz: this.#deps.rateHz,
-        frameSize: this.#deps.frameSize,
-        startedAt: this.#startedAt,
-        onLog: (line) => this.#deps.log(`tap ${sessionId}: ${line}`),
-      });
-      let session: Session;
-      try {
-        session = this.#deps.registry.start({
-          id: sessionId,
-          roomId: p.roomId,
-          frames$: tap.frames$,
-          audio$: tap.audio$,
-          ...(study ? { windowSeconds: study.windowSeconds } : {}),
-        });
-        if (study) this.#deps.studies.tracker.attach(sessionId, study);
-      } catch (error) {
-        tap.close();
-        membership.leave();
-        admitted.release();
-        throw error;
-      }
-      this.#room = room;
-      this.#leaveRoom = membership.leave;
-      this.#tap = tap;
-      this.#session = session;
-      this.#events = session.events$.subscribe((event) => {
-        if (event.type === 'estimate') this.#send({ notification: 'estimate', data: event.estimate });
-        if (event.type === 'session.ended') {
-          admitted.release();
-          this.#deps.studies.tracker.detach(sessionId);
-          this.#send({
-            notification: 'session.ended',
-            data: {
-              sessionId: event.sessionId,
-              reason: event.reason,
-              ...(event.error ? { error: event.error } : {}),
-            },
-          });
-          this.#releaseMedia();
-        }
-      });
-      this.#detachRoom = room.onClose((error) => {
-        session.end('error', error ?? new EriError('ERI_ERR_MEDIA_WORKER', `room ${room.id} closed`));
-        this.#releaseMedia();
-      });
-      const result: JoinResult = {
-        sessionId,
-        roomId: p.roomId,
-        routerRtpCapabilities: room.router.rtpCapabilities,
-        protocol: SIGNAL_PROTOCOL_VERSION,
-        model: this.#deps.model,
-      };
-      return result;
     },
 
     createWebRtcTransport: async () => {

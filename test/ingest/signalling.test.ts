@@ -140,6 +140,22 @@ describe('signalling', { skip: mediasoupSkip() }, () => {
     assert.equal(await ended, 'client-gone');
   });
 
+  it('two joins sent together: one joins, the other is refused, and closing leaves no live session', async () => {
+    const c = await SignalClient.connect(t.url);
+    const results = await Promise.allSettled([
+      c.request<JoinResult>('join', { roomId: 'twice', sessionId: 'twice-1' }),
+      c.request<JoinResult>('join', { roomId: 'twice', sessionId: 'twice-2' }),
+    ]);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    assert.equal((refused.reason as { code?: string }).code, 'ERI_ERR_INVALID_STATE');
+    c.close();
+    const deadline = Date.now() + 5000;
+    const live = () => ['twice-1', 'twice-2'].filter((id) => t.server.registry.get(id)?.state === 'running');
+    while (live().length > 0 && Date.now() < deadline) await sleep(50);
+    assert.deepEqual(live(), []);
+  });
+
   it('transports per connection are bounded, also when requested all at once', async () => {
     const rooms = t.server.rooms.size;
     const c = await SignalClient.connect(t.url);
