@@ -34,6 +34,8 @@ export const serverConfigSchema = z.object({
   maxSessionsPerToken: z.coerce.number().int().positive().default(16),
   /** Text (control) messages per second per WebSocket connection; a burst of twice that is allowed. */
   maxMessagesPerSecond: z.coerce.number().positive().default(100),
+  /** REST requests (/v1/*) per second per client address; beyond, 429 ERI_ERR_LIMIT. */
+  maxRestRequestsPerSecond: z.coerce.number().int().positive().default(50),
   /** A subscriber whose unsent bytes stay above this for subscriberGraceMs is disconnected (4008). */
   subscriberHighWaterBytes: z.coerce
     .number()
@@ -131,6 +133,7 @@ export const ENV_NAMES = {
   maxConnectionsPerToken: 'ERI_MAX_CONNECTIONS_PER_TOKEN',
   maxSessionsPerToken: 'ERI_MAX_SESSIONS_PER_TOKEN',
   maxMessagesPerSecond: 'ERI_MAX_MESSAGES_PER_SECOND',
+  maxRestRequestsPerSecond: 'ERI_MAX_REST_REQUESTS_PER_SECOND',
   subscriberHighWaterBytes: 'ERI_SUBSCRIBER_HIGH_WATER_BYTES',
   subscriberGraceMs: 'ERI_SUBSCRIBER_GRACE_MS',
   shutdownDeadlineMs: 'ERI_SHUTDOWN_DEADLINE_MS',

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { availableParallelism, hostname, loadavg } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { WebSocketServer } from 'ws';
 import { InferenceBatcher } from '../../streams/inference-batcher.js';
@@ -289,8 +290,30 @@ export class EriServer {
         return reply.code(403).send({ code: 'ERI_ERR_FORBIDDEN', message: '/metrics takes the admin scope' });
       return reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics());
     });
-    registerRestRoutes(http, { bus: this.bus, registry: this.registry, principal });
-    registerStudyRoutes(http, { ...this.studies, bus: this.bus, principal, publicUrl: () => this.publicUrl });
+    // History and studies are reads a client can repeat at will: limited per client address, so a burst
+    // (2,000 at once) cannot starve health checks and live sessions.
+    http.register(async (api) => {
+      await api.register(rateLimit, {
+        max: this.config.maxRestRequestsPerSecond,
+        timeWindow: 1000,
+        keyGenerator: (req) => this.#clientIp(req.raw),
+        errorResponseBuilder: (_req, context) =>
+          Object.assign(
+            new EriError(
+              'ERI_ERR_LIMIT',
+              `more than ${context.max} requests per second from this address; retry in ${context.after}`,
+            ),
+            { statusCode: context.statusCode },
+          ),
+      });
+      registerRestRoutes(api, { bus: this.bus, registry: this.registry, principal });
+      registerStudyRoutes(api, {
+        ...this.studies,
+        bus: this.bus,
+        principal,
+        publicUrl: () => this.publicUrl,
+      });
+    });
     http.get('/watch', async (_req, reply) =>
       reply.type('text/html').send(await readFile(`${SOURCE_PUBLIC_DIR}watch.html`)),
     );
