@@ -10,7 +10,7 @@ import { formatPipelineBench, runPipelineBench } from '../bench/pipeline-bench.j
 import { formatProfileSummary, summarizeProfileFile } from '../bench/profile-summary.js';
 import type { FaceBackendKind } from '../features/face/face-vector.js';
 import { DEFAULT_DETECT_EVERY } from '../features/face/track.js';
-import { faceBackendList, positiveInt, positiveIntList } from './options.js';
+import { faceBackend, faceBackendList, positiveInt, positiveIntList } from './options.js';
 
 /** `eri bench …`: benchmarks that print a table and can write JSON. */
 
@@ -42,7 +42,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--seconds <n>', 'seconds per run', positiveInt, 30)
     .option('--subscribers <n>', 'subscribers on the room', positiveInt, 20)
     .option('--clip <file>', 'a clip with a face (looped); default: a synthetic test pattern')
-    .option('--face-backend <name>', 'face runtime: onnx or tfjs', (v) => faceBackendList(v)[0], 'onnx')
+    .option('--face-backend <name>', 'face runtime: onnx or tfjs', faceBackend, 'onnx')
     .option('--face-batch <n>', 'frames a face worker takes at once (ERI_FACE_BATCH)', positiveInt)
     .option('--json <file>', 'also write the results as JSON')
     .action(

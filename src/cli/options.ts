@@ -53,6 +53,14 @@ export function positiveIntList(value: string): number[] {
   return parts.map(positiveInt);
 }
 
+/** One face backend: onnx or tfjs. */
+export function faceBackend(value: string): FaceBackendKind {
+  if (value !== 'onnx' && value !== 'tfjs') {
+    throw new InvalidArgumentError(`expected a face backend, onnx or tfjs, got '${value}'`);
+  }
+  return value;
+}
+
 /** A comma-separated list of face backends (onnx, tfjs). */
 export function faceBackendList(value: string): FaceBackendKind[] {
   const parts = value.split(',').map((s) => s.trim());

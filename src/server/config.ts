@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { EriError } from '../errors.js';
 import { faceBackendSchema, faceProvidersSchema } from '../features/face/face-settings.js';
 import { DEFAULT_DETECT_EVERY } from '../features/face/track.js';
+import { envFlagSchema } from '../util/env-flag.js';
 
 /**
  * The server's configuration: every setting has a safe default, can come from the environment (ERI_*,
@@ -12,9 +13,7 @@ import { DEFAULT_DETECT_EVERY } from '../features/face/track.js';
 
 const cores = availableParallelism();
 
-const flag = z
-  .union([z.boolean(), z.enum(['1', '0', 'true', 'false', 'yes', 'no'])])
-  .transform((v) => v === true || v === '1' || v === 'true' || v === 'yes');
+const flag = envFlagSchema;
 
 export const serverConfigSchema = z.object({
   /** Where studies and their stimulus videos are kept (never viewers' media). */

@@ -5,7 +5,7 @@ import { GraphBuilder } from '../../onnx/graph-builder.js';
  * TensorFlow's own sampling rules (`asymmetric` is tf.image.resizeBilinear without aligned corners or
  * half-pixel centres; `tf_crop_and_resize` is tf.image.cropAndResize, zero outside the image), so the
  * crops are those Human made on tfjs, and they run in the same runtime as the networks, on float frames.
- * (Measured against sharp, the faster of the two: BENCHMARKS.md.)
+ * Measured against sharp (libvips), they are also faster (BENCHMARKS.md).
  *
  * Every image is NHWC float: a frame [1, H, W, 3] with 0..255 values; a region of interest is the
  * 8-vector ONNX Resize takes, [0, y1, x1, 0, 1, y2, x2, 1] in 0..1 of the source.

@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { EriError } from '../../errors.js';
 import { CONVERTER_VERSION, convertGraphModel } from '../../onnx/tfjs/convert.js';
 import { readGraphModel } from '../../onnx/tfjs/graph-model.js';
 import { eriCacheRoot } from '../../util/cache-dir.js';
+import { packageDir } from '../../util/package-dir.js';
 import { buildCropGraph, type CropGraphId, type CropSizes } from './crop-graphs.js';
 
 /**
@@ -32,17 +31,9 @@ const SOURCES: Record<FaceNetworkId, { file: string; outputs?: string[] }> = {
 
 export const FACE_INPUT_SIZES: CropSizes = { detector: 256, mesh: 192, iris: 64, expression: 64 };
 
-const require = createRequire(import.meta.url);
-
-/** The folder of Human's models (its package does not export package.json: walk up from its entry). */
+/** The folder of the networks inside Human's npm package. */
 export function humanModelsDir(): string {
-  let dir = dirname(require.resolve('@vladmandic/human'));
-  while (!existsSync(join(dir, 'models', 'blazeface.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new EriError('ERI_ERR_FEATURES', 'cannot locate the @vladmandic/human models');
-    dir = up;
-  }
-  return join(dir, 'models');
+  return join(packageDir('@vladmandic/human'), 'models');
 }
 
 /** The converted graph of one network, from the cache or converted now. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EriError } from '../../errors.js';
+import { envFlagSchema } from '../../util/env-flag.js';
 import type { FaceAnalyzerOptions } from './face-vector.js';
 
 /**
@@ -20,9 +21,6 @@ export const FACE_ENV = {
   providers: 'ERI_FACE_PROVIDERS',
   iris: 'ERI_FACE_IRIS',
 } as const;
-export const faceIrisSchema = z
-  .enum(['1', '0', 'true', 'false', 'yes', 'no'])
-  .transform((v) => v === '1' || v === 'true' || v === 'yes');
 
 export function faceOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): FaceAnalyzerOptions {
   const backend = faceBackendSchema.safeParse(env[FACE_ENV.backend] || 'onnx');
@@ -37,7 +35,7 @@ export function faceOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): FaceAn
       `invalid setting ${FACE_ENV.providers}: ${providers.error.issues[0]?.message}`,
     );
   }
-  const iris = faceIrisSchema.safeParse(env[FACE_ENV.iris] || '1');
+  const iris = envFlagSchema.safeParse(env[FACE_ENV.iris] || '1');
   if (!iris.success)
     throw new EriError('ERI_ERR_INVALID_ARGUMENT', `invalid setting ${FACE_ENV.iris}: use 1 or 0`);
   return {

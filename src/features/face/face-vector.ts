@@ -72,6 +72,22 @@ export interface FaceAnalyzerBackend {
   close?(): Promise<void>;
 }
 
+/**
+ * The tracking rule both backends follow: look for the faces where the previous frame's mesh left them;
+ * if none is found there, run the detector on this frame after all (its time includes the failed try).
+ */
+export async function followOrDetect(
+  follow: readonly TrackedFace[],
+  analyze: (follow: readonly TrackedFace[]) => Promise<FaceAnalysis>,
+): Promise<FaceAnalysis> {
+  if (follow.length === 0) return analyze([]);
+  const tracked = await analyze(follow);
+  if (tracked.faces.length > 0) return tracked;
+  const detected = await analyze([]);
+  detected.timings.detectMs += tracked.timings.detectMs;
+  return detected;
+}
+
 export const DEFAULT_MIN_BOX_SCORE = 0.66;
 
 /** Human's enlargement of the detector's box before the mesh. */

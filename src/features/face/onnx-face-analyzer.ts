@@ -31,6 +31,7 @@ import {
   type FaceCandidateFeatures,
   type FaceTimings,
   faceVector,
+  followOrDetect,
   IRIS_SCALE,
   TRACKED_MIN_FACE_SCORE,
 } from './face-vector.js';
@@ -162,14 +163,7 @@ export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
       tensor: new ort.Tensor('float32', buffer, [1, height, width, 3]),
     };
     try {
-      if (follow.length > 0) {
-        const tracked = await this.#analyze(frame, follow);
-        if (tracked.faces.length > 0) return tracked;
-        const detected = await this.#analyze(frame, []);
-        detected.timings.detectMs += tracked.timings.detectMs;
-        return detected;
-      }
-      return await this.#analyze(frame, []);
+      return await followOrDetect(follow, (faces) => this.#analyze(frame, faces));
     } finally {
       this.#frames.release(buffer);
     }

@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EriError } from '../../errors.js';
+import { packageDir } from '../../util/package-dir.js';
 import { MESH_POINTS, type Point3 } from './action-units.js';
 import { EMBEDDING_NODE } from './face-networks.js';
 import {
@@ -18,6 +18,7 @@ import {
   type FaceCandidateFeatures,
   type FaceTimings,
   faceVector,
+  followOrDetect,
   IRIS_SCALE,
   TRACKED_MIN_FACE_SCORE,
 } from './face-vector.js';
@@ -129,17 +130,6 @@ function installFileFetch(): void {
     const bytes = await readFile(new URL(href));
     return new Response(bytes, { status: 200 });
   }) as typeof fetch;
-}
-
-/** A package's root folder (some packages do not export ./package.json, so walk up from its entry). */
-function packageDir(name: string): string {
-  let dir = dirname(require.resolve(name));
-  while (!existsSync(join(dir, 'package.json')) || dir.endsWith('dist')) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`cannot locate the ${name} package`);
-    dir = up;
-  }
-  return dir;
 }
 
 export class TfjsFaceAnalyzer implements FaceAnalyzerBackend {
@@ -283,14 +273,7 @@ export class TfjsFaceAnalyzer implements FaceAnalyzerBackend {
       const tf = this.#human.tf;
       const frame = { rgb, width, height, image: tf.tensor3d(this.#widen(rgb), [height, width, 3], 'int32') };
       try {
-        if (follow.length > 0) {
-          const tracked = await this.#analyze(frame, follow);
-          if (tracked.faces.length > 0) return tracked;
-          const detected = await this.#analyze(frame, []);
-          detected.timings.detectMs += tracked.timings.detectMs;
-          return detected;
-        }
-        return await this.#analyze(frame, []);
+        return await followOrDetect(follow, (faces) => this.#analyze(frame, faces));
       } finally {
         tf.dispose(frame.image);
       }
