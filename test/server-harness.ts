@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,6 +7,7 @@ import { mediasoupWorkerBin } from '../src/ingest/media-workers.js';
 import { initRandomPackage } from '../src/model/package-tools.js';
 import { loadServerConfig, type ServerConfig } from '../src/server/config.js';
 import { EriServer } from '../src/server/server.js';
+import { CLI } from './helpers.js';
 
 /** Starts a real server on loopback (random port) with an untrained model, for tests. */
 
@@ -50,4 +52,38 @@ export async function startServer(overrides: Partial<Record<string, unknown>> = 
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** `eri serve` as a child process (one worker of each kind), for tests that kill it; resolves once it listens. */
+export async function spawnServe(
+  modelDir: string,
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [CLI, 'serve', '--insecure-dev', '--port', '0', '--model', modelDir],
+    {
+      env: {
+        ...process.env,
+        ERI_MEDIA_WORKERS: '1',
+        ERI_FEATURE_WORKERS: '1',
+        ERI_INFERENCE_WORKERS: '1',
+        ...env,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let log = '';
+  child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+    log += text;
+  });
+  const deadline = Date.now() + 60_000;
+  while (!/listening on (http:\/\/\S+)/.test(log) && Date.now() < deadline && child.exitCode === null)
+    await new Promise((r) => setTimeout(r, 100));
+  const url = /listening on (http:\/\/\S+)/.exec(log)?.[1];
+  if (!url) {
+    child.kill('SIGKILL');
+    throw new Error(`eri serve did not start: ${log}`);
+  }
+  return { child, url };
 }

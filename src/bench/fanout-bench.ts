@@ -2,9 +2,10 @@ import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
-import { MemoryBus } from '../bus/memory-bus.js';
+import { LocalBus } from '../bus/local-bus.js';
 import { EMOTIONS } from '../contracts/emotions.js';
 import { namedIntensities } from '../contracts/estimate.js';
+import { MemoryHistory } from '../history/memory-history.js';
 import { SubscriberConnection } from '../server/stream.js';
 import { describeMachine, machineInfo } from './harness.js';
 
@@ -34,7 +35,7 @@ export async function runFanoutBench(
   const seconds = o.seconds ?? 10;
   const rate = o.estimatesPerSecond ?? 2;
   for (const n of o.subscribers ?? [1000, 5000, 10000]) {
-    const bus = new MemoryBus({ maxEstimatesPerSession: 100 });
+    const bus = new LocalBus(new MemoryHistory({ maxEstimatesPerSession: 100 }));
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
     await new Promise((r) => wss.once('listening', r));
     wss.on('connection', (ws) => {

@@ -4,7 +4,7 @@ import type { RoomAggregate } from '../contracts/stream-protocol.js';
 /** What flows on the bus: estimates and session events (per session, ordered) and room aggregates. */
 export type BusEvent =
   | { kind: 'estimate'; sessionId: string; roomId: string; estimate: Estimate }
-  | { kind: 'session.started'; sessionId: string; roomId: string; at: string }
+  | { kind: 'session.started'; sessionId: string; roomId: string; at: string; studyId?: string }
   | {
       kind: 'session.ended';
       sessionId: string;
@@ -40,7 +40,12 @@ export function wireMessage(event: BusEvent): string {
     case 'session.started':
       return JSON.stringify({
         type: 'session.started',
-        data: { sessionId: event.sessionId, roomId: event.roomId, at: event.at },
+        data: {
+          sessionId: event.sessionId,
+          roomId: event.roomId,
+          at: event.at,
+          ...(event.studyId ? { studyId: event.studyId } : {}),
+        },
       });
     case 'session.ended':
       return JSON.stringify({

@@ -2,16 +2,32 @@ import { createClient, type RedisClientType } from 'redis';
 import { merge, type Observable, Subject } from 'rxjs';
 import type { Estimate } from '../contracts/estimate.js';
 import { EriError } from '../errors.js';
+import {
+  afterCursor,
+  decodeCursor,
+  encodeCursor,
+  historyGone,
+  type PagePosition,
+  pageLimit,
+  type SessionPage,
+  type SessionQuery,
+  type SessionSummary,
+  startMs,
+} from '../history/history-store.js';
+import type { Marker } from '../studies/stimulus-clock.js';
+import type { Bus } from './bus.js';
 import type { BusEvent } from './events.js';
-import { type Bus, estimatesAfterSeq, type SessionFilter, type SessionRecord } from './memory-bus.js';
 
 /**
  * The multi-node bus on Redis (the official node-redis client).
  *
  * - History: a Redis Stream per session (`eri:stream:<id>`, XADD with MAXLEN ~ `maxEstimatesPerSession`),
- *   a hash of its metadata (`eri:meta:<id>`) and an index of sessions (`eri:sessions`, by start time).
- *   Ended sessions expire after `retentionSeconds`. Resumes and REST read from there, so a subscriber
- *   on node B resumes a session that runs on node A.
+ *   a hash of its metadata (`eri:meta:<id>`), a list of a study viewer's markers (`eri:markers:<id>`) and
+ *   indexes of sessions by start time: all of them (`eri:sessions`), per room and per study. Resumes and
+ *   REST read from there, so a subscriber on node B resumes a session that runs on node A.
+ * - Every key is bounded: a session's keys expire `retentionSeconds` after its end, and a day past that
+ *   after its last write if no end ever comes; the indexes keep the newest MAX_INDEXED, expire with their
+ *   last member, and drop members whose session expired when a read or the sweep meets them.
  * - Live fan-out: Redis pub/sub on one channel. A stream read per session would cost a blocking
  *   connection per session on every node; pub/sub delivers each event once to every node at the lowest
  *   latency, and the streams are there for anything missed (resume).
@@ -40,6 +56,15 @@ const CHANNEL = 'eri:events';
 const SESSIONS = 'eri:sessions';
 const streamKey = (id: string) => `eri:stream:${id}`;
 const metaKey = (id: string) => `eri:meta:${id}`;
+const markersKey = (id: string) => `eri:markers:${id}`;
+const roomIndex = (room: string) => `eri:room-sessions:${room}`;
+const studyIndex = (study: string) => `eri:study-sessions:${study}`;
+/** Sessions each index keeps (the newest). */
+const MAX_INDEXED = 100_000;
+/** How long a session that never ended (its node died unseen) outlives its last write. */
+const UNENDED_GRACE_SECONDS = 24 * 3600;
+/** Markers kept per viewer, as the tracker accepts them. */
+const MAX_MARKERS = 10_000;
 
 export class RedisBus implements Bus {
   readonly #o: Required<Omit<RedisBusOptions, 'onLog'>> & { onLog: (line: string) => void };
@@ -163,32 +188,57 @@ export class RedisBus implements Bus {
     const multi = this.#client.multi();
     const payload = JSON.stringify({ origin: this.#o.nodeId, event });
     if (event.kind !== 'room.aggregate') {
+      const id = event.sessionId;
       multi.xAdd(
-        streamKey(event.sessionId),
+        streamKey(id),
         '*',
         { e: JSON.stringify(event) },
         { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: this.#o.maxEstimatesPerSession } },
       );
       if (event.kind === 'session.started') {
-        multi.hSet(metaKey(event.sessionId), {
+        multi.hSet(metaKey(id), {
           roomId: event.roomId,
           startedAt: event.at,
           owner: this.#o.nodeId,
+          ...(event.studyId ? { studyId: event.studyId } : {}),
         });
-        multi.zAdd(SESSIONS, { score: Date.parse(event.at) || Date.now(), value: event.sessionId });
+        const t = startMs(event.at);
+        this.#index(multi, SESSIONS, t, id);
+        this.#index(multi, roomIndex(event.roomId), t, id);
+        if (event.studyId) this.#index(multi, studyIndex(event.studyId), t, id);
       } else if (event.kind === 'estimate') {
-        multi.hSetNX(metaKey(event.sessionId), 'roomId', event.roomId);
-        multi.zAdd(SESSIONS, { score: Date.now(), value: event.sessionId }, { NX: true });
-        if (event.estimate.final)
-          multi.hSet(metaKey(event.sessionId), 'final', JSON.stringify(event.estimate));
+        multi.hSetNX(metaKey(id), 'roomId', event.roomId);
+        multi.zAdd(SESSIONS, { score: Date.now(), value: id }, { NX: true });
+        multi.zAdd(roomIndex(event.roomId), { score: Date.now(), value: id }, { NX: true });
+        if (event.estimate.final) multi.hSet(metaKey(id), 'final', JSON.stringify(event.estimate));
       } else {
-        multi.hSet(metaKey(event.sessionId), { endedAt: event.at, endReason: event.reason });
-        multi.expire(streamKey(event.sessionId), this.#o.retentionSeconds);
-        multi.expire(metaKey(event.sessionId), this.#o.retentionSeconds);
+        multi.hSet(metaKey(id), { endedAt: event.at, endReason: event.reason });
       }
+      const ttl =
+        event.kind === 'session.ended'
+          ? this.#o.retentionSeconds
+          : this.#o.retentionSeconds + UNENDED_GRACE_SECONDS;
+      for (const key of [streamKey(id), metaKey(id), markersKey(id)]) multi.expire(key, ttl);
     }
     multi.publish(CHANNEL, payload);
     await multi.exec();
+  }
+
+  /** Adds to an index, keeps it to its newest MAX_INDEXED, and lets it expire with its newest member. */
+  #index(multi: ReturnType<RedisClientType['multi']>, key: string, t: number, id: string): void {
+    multi.zAdd(key, { score: t, value: id });
+    multi.zRemRangeByRank(key, 0, -MAX_INDEXED - 1);
+    multi.expire(key, this.#o.retentionSeconds + UNENDED_GRACE_SECONDS);
+  }
+
+  recordMarker(sessionId: string, marker: Marker): void {
+    this.#client
+      .multi()
+      .rPush(markersKey(sessionId), JSON.stringify(marker))
+      .lTrim(markersKey(sessionId), -MAX_MARKERS, -1)
+      .expire(markersKey(sessionId), this.#o.retentionSeconds + UNENDED_GRACE_SECONDS)
+      .exec()
+      .catch((error: Error) => this.#o.onLog(`redis: a stimulus marker was not stored: ${error.message}`));
   }
 
   async #estimates(id: string): Promise<Estimate[]> {
@@ -201,48 +251,121 @@ export class RedisBus implements Bus {
     return out;
   }
 
-  async #record(
+  #summary(
     id: string,
-    withEstimates: boolean,
-    rooms?: readonly string[],
-  ): Promise<SessionRecord | undefined> {
-    const meta = await this.#client.hGetAll(metaKey(id));
-    if (!meta.roomId || (rooms && !rooms.includes(meta.roomId))) return undefined;
-    const estimates = withEstimates ? await this.#estimates(id) : [];
+    meta: Record<string, string>,
+    { estimates, firstSeq }: { estimates: number; firstSeq: number },
+  ): SessionSummary {
     return {
       sessionId: id,
-      roomId: meta.roomId,
+      roomId: meta.roomId ?? '',
+      ...(meta.studyId ? { studyId: meta.studyId } : {}),
       startedAt: meta.startedAt ?? '',
       ...(meta.endedAt ? { endedAt: meta.endedAt } : {}),
       ...(meta.endReason ? { endReason: meta.endReason } : {}),
       estimates,
-      firstSeq: estimates[0]?.seq ?? 0,
+      firstSeq,
       ...(meta.final ? { final: JSON.parse(meta.final) as Estimate } : {}),
     };
   }
 
-  async sessions(filter: SessionFilter = {}): Promise<SessionRecord[]> {
-    const ids = await this.#client.zRange(SESSIONS, 0, -1);
-    // The room is in each session's small meta hash: other rooms' estimates are never read.
-    const records = await Promise.all(ids.map((id) => this.#record(id, true, filter.rooms)));
-    return records.filter((r): r is SessionRecord => r !== undefined);
+  /**
+   * Up to `want` index entries after the cursor, newest first. Equal start times are ordered by id
+   * (descending) by Redis itself, so the scan from the cursor's time skips only what it already gave.
+   */
+  async #indexPage(key: string, cursor: PagePosition | undefined, want: number): Promise<PagePosition[]> {
+    const out: PagePosition[] = [];
+    for (let offset = 0; out.length < want; ) {
+      const batch = await this.#client.zRangeWithScores(key, cursor ? cursor.t : '+inf', '-inf', {
+        BY: 'SCORE',
+        REV: true,
+        LIMIT: { offset, count: want },
+      });
+      for (const { value, score } of batch) {
+        const p = { t: score, id: value };
+        if (afterCursor(p, cursor) && out.length < want) out.push(p);
+      }
+      if (batch.length < want) break;
+      offset += batch.length;
+    }
+    return out;
   }
 
-  session(id: string): Promise<SessionRecord | undefined> {
-    return this.#record(id, true);
+  async sessions(query: SessionQuery = {}): Promise<SessionPage> {
+    const limit = pageLimit(query);
+    const cursor = decodeCursor(query.cursor);
+    const keys = query.studyId
+      ? [studyIndex(query.studyId)]
+      : query.rooms
+        ? [...new Set(query.rooms)].slice(0, 100).map(roomIndex)
+        : [SESSIONS];
+    const merged = (await Promise.all(keys.map((k) => this.#indexPage(k, cursor, limit + 1))))
+      .flat()
+      .sort((a, b) => b.t - a.t || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const page = merged.slice(0, limit);
+    const sessions: SessionSummary[] = [];
+    for (const p of page) {
+      const meta = await this.#client.hGetAll(metaKey(p.id));
+      if (!meta.roomId) {
+        // Expired or deleted: the indexes forget it now.
+        const multi = this.#client.multi().zRem(SESSIONS, p.id);
+        for (const key of keys) multi.zRem(key, p.id);
+        await multi.exec();
+        continue;
+      }
+      if (query.rooms && !query.rooms.includes(meta.roomId)) continue;
+      if (query.studyId && meta.studyId !== query.studyId) continue;
+      sessions.push(this.#summary(p.id, meta, await this.#kept(p.id, meta)));
+    }
+    const last = page.at(-1);
+    return { sessions, nextCursor: merged.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  /**
+   * How many estimates a session's stream keeps and the oldest one's seq, without reading them all: the
+   * stream also holds its start (until trimmed) and its end.
+   */
+  async #kept(id: string, meta: Record<string, string>): Promise<{ estimates: number; firstSeq: number }> {
+    const [length, head] = await Promise.all([
+      this.#client.xLen(streamKey(id)),
+      this.#client.xRange(streamKey(id), '-', '+', { COUNT: 2 }),
+    ]);
+    let others = meta.endedAt ? 1 : 0;
+    for (const entry of head) {
+      const event = JSON.parse(String(entry.message.e)) as BusEvent;
+      if (event.kind === 'estimate')
+        return { estimates: Math.max(0, length - others), firstSeq: event.estimate.seq };
+      others++;
+    }
+    return { estimates: 0, firstSeq: 0 };
+  }
+
+  async session(id: string): Promise<SessionSummary | undefined> {
+    const meta = await this.#client.hGetAll(metaKey(id));
+    if (!meta.roomId) return undefined;
+    return this.#summary(id, meta, await this.#kept(id, meta));
   }
 
   async estimatesAfter(sessionId: string, afterSeq: number): Promise<Estimate[]> {
-    return estimatesAfterSeq(sessionId, await this.#estimates(sessionId), afterSeq);
+    const kept = await this.#estimates(sessionId);
+    const firstSeq = kept[0]?.seq ?? 0;
+    if (afterSeq + 1 < firstSeq) throw historyGone(sessionId, firstSeq);
+    return kept.filter((e) => e.seq > afterSeq);
+  }
+
+  async markers(sessionId: string): Promise<Marker[]> {
+    return (await this.#client.lRange(markersKey(sessionId), 0, -1)).map((m) => JSON.parse(m) as Marker);
   }
 
   async deleteSession(id: string): Promise<boolean> {
-    const [, , removed] = await this.#client
+    const meta = await this.#client.hGetAll(metaKey(id));
+    const multi = this.#client
       .multi()
-      .del(streamKey(id))
-      .del(metaKey(id))
-      .zRem(SESSIONS, id)
-      .exec();
+      .del([streamKey(id), metaKey(id), markersKey(id)])
+      .zRem(SESSIONS, id);
+    if (meta.roomId) multi.zRem(roomIndex(meta.roomId), id);
+    if (meta.studyId) multi.zRem(studyIndex(meta.studyId), id);
+    const [removed] = await multi.exec();
     return Number(removed) > 0;
   }
 

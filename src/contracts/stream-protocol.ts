@@ -55,7 +55,7 @@ export interface RoomAggregate {
 /** The events a subscription delivers. */
 export type StreamEvent =
   | { type: 'estimate'; data: Estimate }
-  | { type: 'session.started'; data: { sessionId: string; roomId: string; at: string } }
+  | { type: 'session.started'; data: { sessionId: string; roomId: string; at: string; studyId?: string } }
   | {
       type: 'session.ended';
       data: {

@@ -104,6 +104,11 @@ export const access = {
     isAdmin(p) ||
     p.scopes.some((s) => s.kind === 'subscribe' && (s.room === '*' || s.room === room) && !s.session),
   readAll: (p: Principal) => isAdmin(p) || p.scopes.some((s) => s.kind === 'subscribe' && s.room === '*'),
+  /** The rooms some of whose sessions the token may read; undefined when it may read every room's. */
+  readableRooms(p: Principal): string[] | undefined {
+    if (access.readAll(p)) return undefined;
+    return [...new Set(p.scopes.flatMap((s) => (s.kind === 'subscribe' && s.room !== '*' ? [s.room] : [])))];
+  },
   /** Whether a stream target is within scope; for a session target, its room (unknown: undefined). */
   target(p: Principal, target: StreamTarget, sessionRoom: string | undefined): boolean {
     if ('all' in target) return access.readAll(p);

@@ -95,7 +95,7 @@ export const serverConfigSchema = z.object({
   /** Frames per second accepted per ingest connection. */
   maxFrameRate: z.coerce.number().positive().default(30),
   maxSessions: z.coerce.number().int().positive().default(64),
-  /** Redis for multi-node: the bus, history and the session registry. Unset: the embedded in-memory bus. */
+  /** Redis for multi-node: the bus, history, studies and the session registry. Unset: the embedded store. */
   redisUrl: z.string().url().optional(),
   /** This node's id in the registry; defaults to host name and pid. */
   nodeId: z
@@ -109,7 +109,12 @@ export const serverConfigSchema = z.object({
   nodeTtlMs: z.coerce.number().int().positive().default(6000),
   /** A node whose load per core (1-minute average) is above this takes no new publishers. */
   placementMaxCpu: z.coerce.number().positive().default(0.9),
-  /** How long an ended session's history (estimates, its final estimate) is kept, in memory or Redis; 0: forgotten at its end. */
+  /**
+   * Where the embedded node keeps history (without REDIS_URL): `sqlite` (default, `<dataDir>/history.sqlite`,
+   * kept across restarts) or `memory` (lost on restart).
+   */
+  historyStore: z.enum(['sqlite', 'memory']).default('sqlite'),
+  /** How long an ended session's history (estimates, its final estimate, markers) is kept; 0: forgotten at its end. */
   historyRetentionSeconds: z.coerce
     .number()
     .int()
@@ -165,6 +170,7 @@ export const ENV_NAMES = {
   nodeHeartbeatMs: 'ERI_NODE_HEARTBEAT_MS',
   nodeTtlMs: 'ERI_NODE_TTL_MS',
   historyRetentionSeconds: 'ERI_HISTORY_RETENTION_SECONDS',
+  historyStore: 'ERI_HISTORY_STORE',
   placementMaxCpu: 'ERI_PLACEMENT_MAX_CPU',
 } as const;
 

@@ -5,7 +5,7 @@ import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import type { AudioChunk, VideoFrame } from '../../streams/align-media.js';
 import { idSchema } from '../contracts/ids.js';
-import { MARKER_EVENTS } from '../contracts/study.js';
+import { MARKER_EVENTS, type Study } from '../contracts/study.js';
 import { EriError, type ErrorCode, isEriError } from '../errors.js';
 import { analysisVideoFilter, RecordReader } from '../features/decode.js';
 import type { Session } from '../sessions/session.js';
@@ -34,15 +34,18 @@ export const INGEST_KIND = { jpeg: 1, pcm: 2 } as const;
 /** Decoder exits per minute that are repaired by a restart; one more ends the session. */
 const DECODER_RESTARTS_PER_MINUTE = 3;
 
+const startSchema = z
+  .object({
+    type: z.literal('start'),
+    roomId: idSchema,
+    sessionId: idSchema.optional(),
+    studyId: idSchema.optional(),
+  })
+  .strict();
+type StartMessage = z.infer<typeof startSchema>;
+
 const controlSchema = z.discriminatedUnion('type', [
-  z
-    .object({
-      type: z.literal('start'),
-      roomId: idSchema,
-      sessionId: idSchema.optional(),
-      studyId: idSchema.optional(),
-    })
-    .strict(),
+  startSchema,
   z.object({ type: z.literal('end') }).strict(),
   // A study viewer's stimulus event, at `mediaTime` on this connection's own media clock (its frames' t).
   z
@@ -82,6 +85,8 @@ export class FrameIngestConnection {
   readonly #decoderStarts: number[] = [];
   #lastFrameT = -1;
   #closed = false;
+  /** A start is waiting for its study. */
+  #starting = false;
   /** performance.now() when the session started: media time is checked against it. */
   #startedAt = 0;
   readonly #stopHeartbeat: () => void;
@@ -159,11 +164,28 @@ export class FrameIngestConnection {
       this.#session.end('normal');
       return;
     }
-    if (this.#session)
+    if (this.#session || this.#starting)
       throw new EriError('ERI_ERR_INVALID_STATE', 'this connection already started a session');
-    const study = message.studyId
-      ? studyForViewer(this.#deps.studies, message.studyId, message.roomId)
-      : undefined;
+    if (!message.studyId) {
+      this.#start(message, undefined);
+      return;
+    }
+    // The study is looked up in the catalog (Redis, with several nodes): claimed first, so a second start
+    // sent meanwhile is refused; media sent meanwhile is dropped, as media before a start would be.
+    this.#starting = true;
+    studyForViewer(this.#deps.studies, message.studyId, message.roomId)
+      .then((study) => {
+        this.#starting = false;
+        if (!this.#closed) this.#start(message, study);
+      })
+      .catch((error: unknown) => {
+        this.#starting = false;
+        const e = isEriError(error) ? error : new EriError('ERI_ERR_INVALID_STATE', String(error));
+        this.#error(e.code, e.message);
+      });
+  }
+
+  #start(message: StartMessage, study: Study | undefined): void {
     const admitted = admitPublisher(
       this.#deps.principal,
       this.#deps.admission.sessions,
@@ -178,7 +200,7 @@ export class FrameIngestConnection {
         roomId: message.roomId,
         frames$: this.#frames,
         audio$: this.#audio,
-        ...(study ? { windowSeconds: study.windowSeconds } : {}),
+        ...(study ? { windowSeconds: study.windowSeconds, studyId: study.id } : {}),
       });
       if (study) this.#deps.studies.tracker.attach(sessionId, study);
     } catch (error) {
@@ -203,6 +225,7 @@ export class FrameIngestConnection {
   }
 
   #onBinary(data: Buffer): void {
+    if (this.#starting) return;
     if (!this.#session || this.#session.state === 'ended')
       throw new EriError('ERI_ERR_INVALID_STATE', 'send start before media');
     if (data.length < INGEST_HEADER_BYTES)

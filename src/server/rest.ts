@@ -1,27 +1,31 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Bus, SessionRecord } from '../bus/memory-bus.js';
+import type { Bus } from '../bus/bus.js';
 import { EMOTIONS } from '../contracts/emotions.js';
 import type { Estimate } from '../contracts/estimate.js';
+import { isEriError } from '../errors.js';
+import type { SessionSummary } from '../history/history-store.js';
 import type { SessionRegistry } from '../sessions/registry.js';
 import { access, type Principal } from './auth.js';
 
 /**
- * History over REST: sessions, one session's estimates (JSON or CSV, from a sequence number), its final
- * estimate, and deletion of a session's history. Errors are `{code, message}` with an HTTP status.
+ * History over REST: sessions (a page at a time, newest first), one session's estimates (JSON or CSV,
+ * from a sequence number), its final estimate, a study viewer's stimulus markers, and deletion of a
+ * session's history. Errors are `{code, message}` with an HTTP status.
  * A token sees only sessions its subscribe scopes cover: others answer 404 exactly as absent ones do,
  * so their existence does not leak; deleting history takes the admin scope.
  */
 
-function summary(record: SessionRecord, registry: SessionRegistry) {
+function summary(record: SessionSummary, registry: SessionRegistry) {
   const live = registry.get(record.sessionId);
   return {
     sessionId: record.sessionId,
     roomId: record.roomId,
+    studyId: record.studyId ?? null,
     startedAt: record.startedAt,
     endedAt: record.endedAt ?? null,
     endReason: record.endReason ?? null,
     live: Boolean(live && live.state !== 'ended'),
-    estimates: record.estimates.length,
+    estimates: record.estimates,
     firstSeq: record.firstSeq,
     final: record.final ?? null,
     ...(live ? { stats: live.stats } : {}),
@@ -58,21 +62,39 @@ export function registerRestRoutes(
   http: FastifyInstance,
   deps: { bus: Bus; registry: SessionRegistry; principal: (req: FastifyRequest) => Principal },
 ): void {
-  const visible = (req: FastifyRequest, record: SessionRecord | undefined): record is SessionRecord =>
+  const visible = (req: FastifyRequest, record: SessionSummary | undefined): record is SessionSummary =>
     record !== undefined && access.readSession(deps.principal(req), record.roomId, record.sessionId);
   const notFound = (id: string) => ({
     code: 'ERI_ERR_NOT_FOUND',
     message: `no session ${id.slice(0, 64)} in history`,
   });
 
-  http.get('/v1/sessions', async (req) => {
-    const room = (req.query as { room?: string }).room;
-    return {
-      sessions: (await deps.bus.sessions(room ? { rooms: [room] } : {}))
-        .filter((s) => visible(req, s))
-        .map((s) => summary(s, deps.registry)),
-    };
-  });
+  // A page of metadata, never estimates. A token pinned to single sessions may get short pages: follow
+  // nextCursor until it is null.
+  http.get<{ Querystring: { room?: string; limit?: string; cursor?: string } }>(
+    '/v1/sessions',
+    async (req, reply) => {
+      const { room, cursor } = req.query;
+      const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
+      const readable = access.readableRooms(deps.principal(req));
+      const rooms = room !== undefined ? [room] : readable;
+      if (rooms?.length === 0) return { sessions: [], nextCursor: null };
+      try {
+        const page = await deps.bus.sessions({
+          ...(rooms ? { rooms } : {}),
+          ...(limit !== undefined ? { limit } : {}),
+          ...(cursor !== undefined ? { cursor } : {}),
+        });
+        return {
+          sessions: page.sessions.filter((s) => visible(req, s)).map((s) => summary(s, deps.registry)),
+          nextCursor: page.nextCursor,
+        };
+      } catch (error) {
+        if (!isEriError(error)) throw error;
+        return reply.code(400).send(error.toJSON());
+      }
+    },
+  );
 
   http.get<{ Params: { id: string } }>('/v1/sessions/:id', async (req, reply) => {
     const record = await deps.bus.session(req.params.id);
@@ -121,6 +143,16 @@ export function registerRestRoutes(
           : 'the session is still running',
       });
     return record.final;
+  });
+
+  http.get<{ Params: { id: string } }>('/v1/sessions/:id/markers', async (req, reply) => {
+    const record = await deps.bus.session(req.params.id);
+    if (!visible(req, record)) return reply.code(404).send(notFound(req.params.id));
+    return {
+      sessionId: record.sessionId,
+      studyId: record.studyId ?? null,
+      markers: await deps.bus.markers(record.sessionId),
+    };
   });
 
   http.delete<{ Params: { id: string } }>('/v1/sessions/:id', async (req, reply) => {

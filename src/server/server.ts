@@ -1,18 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { availableParallelism, hostname, loadavg } from 'node:os';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { WebSocketServer } from 'ws';
 import { InferenceBatcher } from '../../streams/inference-batcher.js';
-import { type Bus, MemoryBus } from '../bus/memory-bus.js';
+import type { Bus } from '../bus/bus.js';
+import { LocalBus } from '../bus/local-bus.js';
 import { RedisBus } from '../bus/redis-bus.js';
 import { ERI_FACE_AUDIO_SPEC, faceAudioSpec } from '../contracts/feature-spec.js';
 import { EriError, isEriError } from '../errors.js';
 import { DEFAULT_ANALYSIS_SIZE } from '../features/extract.js';
 import { FeaturePool } from '../features/pool.js';
+import { openLocalHistory } from '../history/open-history.js';
 import { MediaWorkerPool } from '../ingest/media-workers.js';
 import { RoomManager } from '../ingest/rooms.js';
 import { EriModel } from '../model/model.js';
@@ -20,6 +23,7 @@ import { placePublisher } from '../sessions/placement.js';
 import { type NodeLoad, RedisNodes } from '../sessions/redis-nodes.js';
 import { SessionRegistry } from '../sessions/registry.js';
 import { RoomAggregator } from '../sessions/room-aggregator.js';
+import { FileStudyCatalog, RedisStudyCatalog } from '../studies/study-catalog.js';
 import { StudyStore } from '../studies/study-store.js';
 import { StudyTracker } from '../studies/study-tracker.js';
 import { Authenticator, access, type Principal } from './auth.js';
@@ -149,6 +153,7 @@ export class EriServer {
           sessionId: event.sessionId,
           roomId: event.roomId,
           at: event.at,
+          ...(event.studyId ? { studyId: event.studyId } : {}),
         });
         this.nodes?.sessionStarted(event.sessionId).catch(() => {});
       } else {
@@ -233,10 +238,15 @@ export class EriServer {
             retentionSeconds: config.historyRetentionSeconds,
             onLog: log,
           })
-        : new MemoryBus({ retentionSeconds: config.historyRetentionSeconds });
+        : new LocalBus(openLocalHistory(config), log);
       const studies: StudyDeps = {
-        store: await StudyStore.open(config.dataDir, log),
-        tracker: new StudyTracker(),
+        store: new StudyStore(
+          config.dataDir,
+          bus instanceof RedisBus
+            ? new RedisStudyCatalog(bus.client, log)
+            : await FileStudyCatalog.open(join(config.dataDir, 'studies'), log),
+        ),
+        tracker: new StudyTracker((sessionId, marker) => bus.recordMarker(sessionId, marker)),
       };
       return new EriServer(config, { model, pool, media, rooms, registry, bus, studies }, log);
     } catch (error) {

@@ -224,7 +224,7 @@ export class SignallingConnection {
 
   /** The join itself; `join` lets one run at a time per connection. */
   async #join(p: SignalParams<'join'>): Promise<JoinResult> {
-    const study = p.studyId ? studyForViewer(this.#deps.studies, p.studyId, p.roomId) : undefined;
+    const study = p.studyId ? await studyForViewer(this.#deps.studies, p.studyId, p.roomId) : undefined;
     const admitted = admitPublisher(
       this.#deps.principal,
       this.#deps.admission.sessions,
@@ -261,7 +261,7 @@ export class SignallingConnection {
         roomId: p.roomId,
         frames$: tap.frames$,
         audio$: tap.audio$,
-        ...(study ? { windowSeconds: study.windowSeconds } : {}),
+        ...(study ? { windowSeconds: study.windowSeconds, studyId: study.id } : {}),
       });
       if (study) this.#deps.studies.tracker.attach(sessionId, study);
     } catch (error) {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Subscription } from 'rxjs';
 import type { WebSocket } from 'ws';
+import type { Bus } from '../bus/bus.js';
 import { type BusEvent, encodedMessage } from '../bus/events.js';
-import type { Bus } from '../bus/memory-bus.js';
 import { EMOTIONS } from '../contracts/emotions.js';
 import type { Estimate } from '../contracts/estimate.js';
 import {

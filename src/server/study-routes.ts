@@ -1,10 +1,11 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Bus } from '../bus/memory-bus.js';
+import type { Bus } from '../bus/bus.js';
 import { EMOTIONS } from '../contracts/emotions.js';
-import { type Study, studyCreateSchema } from '../contracts/study.js';
+import { type Study, studyCreateSchema, type ViewerTrace } from '../contracts/study.js';
 import { EriError, isEriError } from '../errors.js';
-import { audienceCsv, audienceTimeline } from '../studies/audience.js';
+import { SESSION_PAGE } from '../history/history-store.js';
+import { audienceCsv, audienceTimeline, viewerTrace } from '../studies/audience.js';
 import { reportSvg } from '../studies/report-svg.js';
 import type { StudyStore } from '../studies/study-store.js';
 import type { StudyTracker } from '../studies/study-tracker.js';
@@ -24,8 +25,8 @@ export interface StudyDeps {
 }
 
 /** The study a viewer joins, checked: it exists and the room is one of its rooms. */
-export function studyForViewer(deps: StudyDeps, studyId: string, roomId: string): Study {
-  const study = deps.store.require(studyId);
+export async function studyForViewer(deps: StudyDeps, studyId: string, roomId: string): Promise<Study> {
+  const study = await deps.store.require(studyId);
   if (!study.rooms.includes(roomId)) {
     throw new EriError('ERI_ERR_INVALID_ARGUMENT', `room ${roomId} is not one of study ${studyId}'s rooms`);
   }
@@ -46,7 +47,7 @@ function fail(reply: FastifyReply, error: unknown) {
         : e.code === 'ERI_ERR_LIMIT'
           ? 413
           : 400;
-  return reply.code(status).send(e.toJSON());
+  return reply.code(status).type('application/json; charset=utf-8').send(e.toJSON());
 }
 
 export function registerStudyRoutes(
@@ -64,16 +65,31 @@ export function registerStudyRoutes(
   const links = (s: Study) =>
     Object.fromEntries(s.rooms.map((room) => [room, `${deps.publicUrl()}/watch?study=${s.id}&room=${room}`]));
   /** The study if the request may see it (and, with `results`, read some of its rooms). */
-  const visible = (req: FastifyRequest<{ Params: { id: string } }>, results = false) => {
-    const study = deps.store.get(req.params.id);
+  const visible = async (req: FastifyRequest<{ Params: { id: string } }>, results = false) => {
+    const study = await deps.store.get(req.params.id);
     const p = deps.principal(req);
     if (!study || !canSee(p, study) || (results && readableRooms(p, study).length === 0)) return undefined;
     return study;
   };
+  // Only this study's viewers are read, a page of sessions at a time, each reduced to its trace at once.
   const timelineOf = async (req: FastifyRequest, study: Study) => {
     const rooms = readableRooms(deps.principal(req), study);
-    const records = await deps.bus.sessions({ rooms });
-    return audienceTimeline({ ...study, rooms }, records, EMOTIONS);
+    const traces: ViewerTrace[] = [];
+    let cursor: string | null | undefined;
+    do {
+      const page = await deps.bus.sessions({
+        studyId: study.id,
+        rooms,
+        limit: SESSION_PAGE.max,
+        ...(cursor ? { cursor } : {}),
+      });
+      for (const s of page.sessions) {
+        const trace = viewerTrace(s, await deps.bus.estimatesAfter(s.sessionId, s.firstSeq - 1), study.id);
+        if (trace) traces.push(trace);
+      }
+      cursor = page.nextCursor;
+    } while (cursor);
+    return audienceTimeline({ ...study, rooms }, traces, EMOTIONS);
   };
 
   const thumbnails = new ThumbnailCache();
@@ -111,11 +127,11 @@ export function registerStudyRoutes(
   });
 
   http.get('/v1/studies', async (req) => ({
-    studies: deps.store.list().filter((s) => canSee(deps.principal(req), s)),
+    studies: (await deps.store.list()).filter((s) => canSee(deps.principal(req), s)),
   }));
 
   http.get<{ Params: { id: string } }>('/v1/studies/:id', async (req, reply) => {
-    const study = visible(req);
+    const study = await visible(req);
     return study ? { study, viewerLinks: links(study) } : reply.code(404).send(notFound(req.params.id));
   });
 
@@ -128,7 +144,7 @@ export function registerStudyRoutes(
   });
 
   http.get<{ Params: { id: string } }>('/v1/studies/:id/stimulus', async (req, reply) => {
-    const study = visible(req);
+    const study = await visible(req);
     if (!study) return reply.code(404).send(notFound(req.params.id));
     if (study.stimulus.kind === 'url') return reply.redirect(study.stimulus.url);
     if (study.stimulus.kind !== 'file')
@@ -137,22 +153,30 @@ export function registerStudyRoutes(
     const size = study.stimulus.bytes;
     const m = /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range ?? ''));
     reply.header('accept-ranges', 'bytes').type(study.stimulus.contentType);
-    if (!m) return reply.header('content-length', size).send(deps.store.openStimulus(study.id));
-    const start = m[1] ? Number(m[1]) : Math.max(0, size - Number(m[2]));
-    const end = m[1] && m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
-    if (!(start <= end && start < size))
-      return reply.code(416).header('content-range', `bytes */${size}`).send();
-    return reply
-      .code(206)
-      .header('content-range', `bytes ${start}-${end}/${size}`)
-      .header('content-length', end - start + 1)
-      .send(deps.store.openStimulus(study.id, { start, end }));
+    try {
+      if (!m) {
+        const whole = await deps.store.openStimulus(study.id);
+        return reply.header('content-length', size).send(whole);
+      }
+      const start = m[1] ? Number(m[1]) : Math.max(0, size - Number(m[2]));
+      const end = m[1] && m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
+      if (!(start <= end && start < size))
+        return reply.code(416).header('content-range', `bytes */${size}`).send();
+      const part = await deps.store.openStimulus(study.id, { start, end });
+      return reply
+        .code(206)
+        .header('content-range', `bytes ${start}-${end}/${size}`)
+        .header('content-length', end - start + 1)
+        .send(part);
+    } catch (error) {
+      return fail(reply, error);
+    }
   });
 
   http.get<{ Params: { id: string }; Querystring: { at?: string } }>(
     '/v1/studies/:id/thumbnail',
     async (req, reply) => {
-      const study = visible(req, true);
+      const study = await visible(req, true);
       if (study?.stimulus.kind !== 'file') return reply.code(404).send(notFound(req.params.id));
       const at = Number(req.query.at ?? 0);
       if (!(at >= 0) || (study.durationS !== null && at > study.durationS))
@@ -173,7 +197,7 @@ export function registerStudyRoutes(
   http.get<{ Params: { id: string }; Querystring: { format?: string } }>(
     '/v1/studies/:id/timeline',
     async (req, reply) => {
-      const study = visible(req, true);
+      const study = await visible(req, true);
       if (!study) return reply.code(404).send(notFound(req.params.id));
       const timeline = await timelineOf(req, study);
       if (req.query.format === 'csv')
@@ -186,7 +210,7 @@ export function registerStudyRoutes(
   );
 
   http.get<{ Params: { id: string } }>('/v1/studies/:id/report.svg', async (req, reply) => {
-    const study = visible(req, true);
+    const study = await visible(req, true);
     if (!study) return reply.code(404).send(notFound(req.params.id));
     return reply.type('image/svg+xml').send(reportSvg(study, await timelineOf(req, study)));
   });

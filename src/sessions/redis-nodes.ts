@@ -70,6 +70,11 @@ export class RedisNodes {
     const client = this.#bus.client;
     for (const sessionId of await client.sMembers(LIVE)) {
       const meta = await client.hGetAll(`eri:meta:${sessionId}`);
+      // Its history expired or was deleted: nothing left to end, and the set must not keep it.
+      if (!meta.roomId) {
+        await client.sRem(LIVE, sessionId);
+        continue;
+      }
       if (!meta.owner || meta.owner === this.#bus.nodeId || meta.endedAt) continue;
       if ((await client.exists(nodeKey(meta.owner))) > 0) continue;
       const claimed = await client.set(`eri:lost:${sessionId}`, this.#bus.nodeId, { NX: true, PX: 60_000 });

@@ -30,6 +30,8 @@ export interface NewSession {
   audio$: Observable<AudioChunk>;
   /** W for this session (a study's viewers use a shorter one); default: the server's. */
   windowSeconds?: number;
+  /** The study the publisher is a viewer in, kept with the session's history. */
+  studyId?: string;
 }
 
 export class SessionRegistry {

@@ -1,5 +1,5 @@
 import type { Subscription } from 'rxjs';
-import type { Bus } from '../bus/memory-bus.js';
+import type { Bus } from '../bus/bus.js';
 import { EMOTIONS } from '../contracts/emotions.js';
 import type { Estimate } from '../contracts/estimate.js';
 

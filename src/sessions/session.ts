@@ -22,7 +22,7 @@ export type SessionState = 'created' | 'running' | 'ended';
 export type EndReason = 'normal' | 'client-gone' | 'error' | 'shutdown';
 
 export type SessionEvent =
-  | { type: 'session.started'; sessionId: string; roomId: string; at: string }
+  | { type: 'session.started'; sessionId: string; roomId: string; at: string; studyId?: string }
   | { type: 'estimate'; estimate: Estimate }
   | {
       type: 'session.ended';
@@ -47,6 +47,8 @@ export interface SessionOptions {
   model: string;
   rateHz: number;
   windowSeconds?: number;
+  /** The study the publisher is a viewer in. */
+  studyId?: string;
   strideSeconds?: number;
   /** How long one modality waits for the other (see alignMedia). */
   maxWaitMs?: number;
@@ -151,6 +153,7 @@ export class Session {
       sessionId: this.id,
       roomId: this.roomId,
       at: new Date().toISOString(),
+      ...(o.studyId ? { studyId: o.studyId } : {}),
     });
     const featurizer = new SessionFeaturizer(o.pool, o.frameSize);
     const rate = o.rateHz;

@@ -1,5 +1,6 @@
-import type { SessionRecord } from '../bus/memory-bus.js';
+import type { Estimate } from '../contracts/estimate.js';
 import type { AudienceTimeline, Study, ViewerTrace } from '../contracts/study.js';
+import type { SessionSummary } from '../history/history-store.js';
 
 /**
  * The audience on the stimulus timeline, from the viewers' estimate history: each viewer's running
@@ -10,9 +11,13 @@ import type { AudienceTimeline, Study, ViewerTrace } from '../contracts/study.js
 
 const PEAKS_PER_EMOTION = 3;
 
-export function viewerTrace(record: SessionRecord, studyId: string): ViewerTrace | undefined {
+export function viewerTrace(
+  record: SessionSummary,
+  estimates: readonly Estimate[],
+  studyId: string,
+): ViewerTrace | undefined {
   const sums = new Map<number, { n: number; sum: number[] }>();
-  for (const e of record.estimates) {
+  for (const e of estimates) {
     if (e.final || e.stimulus?.studyId !== studyId || e.stimulus.position === null) continue;
     const second = Math.floor(e.stimulus.position);
     const at = sums.get(second) ?? { n: 0, sum: e.values.map(() => 0) };
@@ -29,15 +34,14 @@ export function viewerTrace(record: SessionRecord, studyId: string): ViewerTrace
   return { sessionId: record.sessionId, roomId: record.roomId, seconds };
 }
 
+/** The audience from its viewers' traces (each viewer reduced to per-second means as it is read). */
 export function audienceTimeline(
   study: Study,
-  records: readonly SessionRecord[],
+  traces: readonly ViewerTrace[],
   emotions: readonly string[],
 ): AudienceTimeline {
-  const viewers = records
-    .filter((r) => study.rooms.includes(r.roomId))
-    .map((r) => viewerTrace(r, study.id))
-    .filter((v): v is ViewerTrace => v !== undefined)
+  const viewers = traces
+    .filter((v) => study.rooms.includes(v.roomId))
     .sort((a, b) => a.sessionId.localeCompare(b.sessionId));
   const lastSecond = Math.max(
     study.durationS !== null ? Math.ceil(study.durationS) - 1 : -1,

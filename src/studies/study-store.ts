@@ -1,58 +1,44 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type Study, type StudyCreate, studySchema } from '../contracts/study.js';
+import type { Study, StudyCreate } from '../contracts/study.js';
 import { EriError } from '../errors.js';
 import { probeDuration } from './probe.js';
+import type { StudyCatalog } from './study-catalog.js';
 
 /**
- * Studies and their stimulus files, under `<dataDir>/studies/<id>/` (study.json, stimulus), loaded at
- * start so studies outlive restarts. The stimulus is the operator's content, not a viewer's media: no
- * camera or microphone data is ever stored here.
+ * Studies: their metadata in a catalog (this node's disk, or Redis for every node) and their stimulus
+ * files under `<dataDir>/studies/<id>/stimulus`. With several nodes that folder must be storage every
+ * node reads (a shared volume; ReadWriteMany in Kubernetes): a node that cannot see a stimulus says so.
+ * The stimulus is the operator's content, not a viewer's media: no camera or microphone data is ever
+ * stored here.
  */
 
 const MAX_STIMULUS_BYTES = 2 * 1024 ** 3;
 
 export class StudyStore {
   readonly #dir: string;
-  readonly #studies = new Map<string, Study>();
+  readonly #catalog: StudyCatalog;
 
-  private constructor(dir: string) {
-    this.#dir = dir;
+  constructor(dataDir: string, catalog: StudyCatalog) {
+    this.#dir = join(dataDir, 'studies');
+    this.#catalog = catalog;
   }
 
-  /** `onLog` hears of every study folder that could not be read (it is skipped, not fatal). */
-  static async open(dataDir: string, onLog: (line: string) => void = () => {}): Promise<StudyStore> {
-    const store = new StudyStore(join(dataDir, 'studies'));
-    await mkdir(store.#dir, { recursive: true });
-    for (const id of await readdir(store.#dir)) {
-      try {
-        const study = studySchema.parse(
-          JSON.parse(await readFile(join(store.#dir, id, 'study.json'), 'utf8')),
-        );
-        store.#studies.set(study.id, study);
-      } catch (error) {
-        // A half-written study (crash between mkdir and write) is skipped, not fatal; but said.
-        onLog(`study ${id} skipped: ${join(store.#dir, id, 'study.json')}: ${(error as Error).message}`);
-      }
-    }
-    return store;
+  async list(): Promise<Study[]> {
+    return (await this.#catalog.list()).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  list(): Study[] {
-    return [...this.#studies.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-  }
-
-  get(id: string): Study | undefined {
-    return this.#studies.get(id);
+  get(id: string): Promise<Study | undefined> {
+    return this.#catalog.get(id);
   }
 
   /** The study or ERI_ERR_NOT_FOUND. */
-  require(id: string): Study {
-    const study = this.#studies.get(id);
+  async require(id: string): Promise<Study> {
+    const study = await this.#catalog.get(id);
     if (!study) throw new EriError('ERI_ERR_NOT_FOUND', `no study ${id.slice(0, 64)}`);
     return study;
   }
@@ -67,7 +53,7 @@ export class StudyStore {
       windowSeconds: spec.windowSeconds,
       createdAt: new Date().toISOString(),
     };
-    await this.#save(study);
+    await this.#catalog.save(study);
     return study;
   }
 
@@ -77,7 +63,7 @@ export class StudyStore {
 
   /** Stores an uploaded stimulus video (streamed to disk, size-capped) and reads its duration. */
   async putStimulus(id: string, body: Readable, contentType: string): Promise<Study> {
-    const study = this.require(id);
+    const study = await this.require(id);
     if (!/^video\//.test(contentType)) {
       throw new EriError(
         'ERI_ERR_INVALID_ARGUMENT',
@@ -85,7 +71,10 @@ export class StudyStore {
       );
     }
     const path = this.stimulusPath(id);
-    const tmp = `${path}.partial`;
+    // Unique per upload: two nodes sharing the folder never write one partial file together.
+    const tmp = `${path}.${randomUUID().slice(0, 8)}.partial`;
+    await mkdir(join(this.#dir, id), { recursive: true });
+    // Counting bytes puts the body in flowing mode: the pipeline must take it in this same tick.
     let bytes = 0;
     body.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
@@ -101,7 +90,7 @@ export class StudyStore {
         stimulus: { kind: 'file', contentType, bytes: (await stat(path)).size },
         durationS: study.durationS ?? durationS,
       };
-      await this.#save(updated);
+      await this.#catalog.save(updated);
       return updated;
     } catch (error) {
       await rm(tmp, { force: true });
@@ -109,21 +98,23 @@ export class StudyStore {
     }
   }
 
-  openStimulus(id: string, range?: { start: number; end: number }): Readable {
-    return createReadStream(this.stimulusPath(id), range);
+  /** The uploaded stimulus; ERI_ERR_NOT_FOUND, naming the cause, when this node cannot see the file. */
+  async openStimulus(id: string, range?: { start: number; end: number }): Promise<Readable> {
+    const path = this.stimulusPath(id);
+    try {
+      await access(path);
+    } catch {
+      throw new EriError(
+        'ERI_ERR_NOT_FOUND',
+        `study ${id.slice(0, 64)}: its stimulus file is not in this node's ERI_DATA_DIR; nodes serving studies must share that folder`,
+      );
+    }
+    return createReadStream(path, range);
   }
 
   async delete(id: string): Promise<boolean> {
-    if (!this.#studies.delete(id)) return false;
+    if (!(await this.#catalog.delete(id))) return false;
     await rm(join(this.#dir, id), { recursive: true, force: true });
     return true;
-  }
-
-  async #save(study: Study): Promise<void> {
-    const dir = join(this.#dir, study.id);
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'study.json.partial'), `${JSON.stringify(study, null, 2)}\n`);
-    await rename(join(dir, 'study.json.partial'), join(dir, 'study.json'));
-    this.#studies.set(study.id, study);
   }
 }

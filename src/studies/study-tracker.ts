@@ -12,6 +12,12 @@ const MAX_MARKERS = 10_000;
  */
 export class StudyTracker {
   readonly #viewers = new Map<string, { studyId: string; clock: StimulusClock }>();
+  readonly #keep: (sessionId: string, marker: Marker) => void;
+
+  /** `keep` stores each accepted marker with the session's history. */
+  constructor(keep: (sessionId: string, marker: Marker) => void = () => {}) {
+    this.#keep = keep;
+  }
 
   attach(sessionId: string, study: Study): void {
     this.#viewers.set(sessionId, { studyId: study.id, clock: new StimulusClock(study.durationS) });
@@ -32,6 +38,7 @@ export class StudyTracker {
     if (viewer.clock.markers.length >= MAX_MARKERS)
       throw new EriError('ERI_ERR_LIMIT', `at most ${MAX_MARKERS} stimulus markers per viewer`);
     viewer.clock.add(marker);
+    this.#keep(sessionId, marker);
   }
 
   /** The estimate with its stimulus position, when its session is a viewer in a study. */

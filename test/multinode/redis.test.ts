@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { filter, firstValueFrom, take, toArray } from 'rxjs';
@@ -8,9 +7,9 @@ import { EriStreamClient, type StreamEvent } from '../../src/client/stream-clien
 import type { Estimate } from '../../src/contracts/estimate.js';
 import { synthesizeClip } from '../../src/features/synthetic-clip.js';
 import { initRandomPackage } from '../../src/model/package-tools.js';
-import { CLI, withTempDir } from '../helpers.js';
+import { withTempDir } from '../helpers.js';
 import { RedisServer, redisSkip } from '../redis-harness.js';
-import { mediasoupSkip, startServer, type TestServer } from '../server-harness.js';
+import { mediasoupSkip, spawnServe, startServer, type TestServer } from '../server-harness.js';
 
 // Two (or three) real server nodes on loopback sharing one real redis-server.
 
@@ -172,33 +171,14 @@ describe('a node killed with SIGKILL', { skip }, () => {
     await withTempDir(async (dir) => {
       await initRandomPackage(join(dir, 'model'), { seed: 1 });
       const media = await clip(dir, 12);
-      const victim = spawn(
-        process.execPath,
-        [CLI, 'serve', '--insecure-dev', '--port', '0', '--model', join(dir, 'model')],
-        {
-          env: {
-            ...process.env,
-            REDIS_URL: redis.url,
-            ERI_NODE_ID: 'victim',
-            ERI_NODE_HEARTBEAT_MS: '500',
-            ERI_NODE_TTL_MS: '1500',
-            ERI_MEDIA_WORKERS: '1',
-            ERI_FEATURE_WORKERS: '1',
-            ERI_INFERENCE_WORKERS: '1',
-          },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        },
-      );
+      const { child: victim, url } = await spawnServe(join(dir, 'model'), {
+        REDIS_URL: redis.url,
+        ERI_NODE_ID: 'victim',
+        ERI_NODE_HEARTBEAT_MS: '500',
+        ERI_NODE_TTL_MS: '1500',
+      });
       let watcher: EriStreamClient | undefined;
       try {
-        let log = '';
-        victim.stderr?.setEncoding('utf8').on('data', (text: string) => {
-          log += text;
-        });
-        const deadline = Date.now() + 30_000;
-        while (!/listening on (http:\/\/\S+)/.test(log) && Date.now() < deadline) await sleep(100);
-        const url = /listening on (http:\/\/\S+)/.exec(log)?.[1];
-        assert.ok(url, log);
         watcher = new EriStreamClient(b.url);
         const ended = firstValueFrom(
           watcher.events({ roomId: 'fragile' }).pipe(

@@ -4,10 +4,11 @@ import { after, before, describe, it } from 'node:test';
 import Fastify from 'fastify';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import WebSocket, { WebSocketServer } from 'ws';
-import { MemoryBus } from '../../src/bus/memory-bus.js';
+import { LocalBus } from '../../src/bus/local-bus.js';
 import { EriStreamClient } from '../../src/client/stream-client.js';
 import { EMOTIONS } from '../../src/contracts/emotions.js';
 import { type Estimate, estimateSchema } from '../../src/contracts/estimate.js';
+import { MemoryHistory } from '../../src/history/memory-history.js';
 import { INSECURE_DEV_PRINCIPAL } from '../../src/server/auth.js';
 import { registerRestRoutes } from '../../src/server/rest.js';
 import { SubscriberConnection } from '../../src/server/stream.js';
@@ -19,7 +20,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const estimate = fakeEstimate;
 
 /** A bus and /v1/stream on a bare ws server: the subscriber protocol without media. */
-async function streamServer(bus: MemoryBus, o: { highWaterBytes?: number; slowGraceMs?: number } = {}) {
+async function streamServer(bus: LocalBus, o: { highWaterBytes?: number; slowGraceMs?: number } = {}) {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((r) => wss.once('listening', r));
   wss.on('connection', (ws) => {
@@ -55,11 +56,11 @@ async function until(check: () => boolean, ms = 5000): Promise<void> {
 }
 
 describe('subscriber protocol (/v1/stream)', () => {
-  let bus: MemoryBus;
+  let bus: LocalBus;
   let server: Awaited<ReturnType<typeof streamServer>>;
 
   before(async () => {
-    bus = new MemoryBus({ maxEstimatesPerSession: 50 });
+    bus = new LocalBus(new MemoryHistory({ maxEstimatesPerSession: 50 }));
     server = await streamServer(bus);
   });
   after(() => server.close());
@@ -180,7 +181,7 @@ describe('subscriber protocol (/v1/stream)', () => {
   });
 
   it('a subscriber that stops reading: estimates coalesce, then it is disconnected with a reason; others are unaffected', async () => {
-    const slowBus = new MemoryBus();
+    const slowBus = new LocalBus(new MemoryHistory());
     const s = await streamServer(slowBus, { highWaterBytes: 64 * 1024, slowGraceMs: 300 });
     try {
       const slow = await raw(s.url);
@@ -221,8 +222,8 @@ describe('subscriber protocol (/v1/stream)', () => {
 });
 
 describe('history over REST', () => {
-  it('lists sessions, serves a time series as JSON and CSV, the final estimate, and deletes', async () => {
-    const bus = new MemoryBus();
+  it('lists sessions a page at a time, serves a time series as JSON and CSV, the final estimate, markers, and deletes', async () => {
+    const bus = new LocalBus(new MemoryHistory());
     bus.publish({ kind: 'session.started', sessionId: 'h1', roomId: 'H', at: '2026-01-01T00:00:00Z' });
     for (let seq = 0; seq < 5; seq++)
       bus.publish({
@@ -244,9 +245,32 @@ describe('history over REST', () => {
       registry: { get: () => undefined } as unknown as SessionRegistry,
       principal: () => INSECURE_DEV_PRINCIPAL,
     });
+    bus.publish({
+      kind: 'session.started',
+      sessionId: 'h2',
+      roomId: 'H',
+      at: '2026-01-01T00:00:09Z',
+      studyId: 'st-1',
+    });
+    bus.recordMarker('h2', { event: 'play', position: 0, mediaTime: 1 });
     const list = (await http.inject('/v1/sessions?room=H')).json();
-    assert.equal(list.sessions[0].sessionId, 'h1');
-    assert.equal(list.sessions[0].estimates, 5);
+    assert.deepEqual(
+      list.sessions.map((s: { sessionId: string }) => s.sessionId),
+      ['h2', 'h1'],
+    );
+    assert.equal(list.sessions[1].estimates, 5);
+    assert.equal(list.nextCursor, null);
+    const first = (await http.inject('/v1/sessions?limit=1')).json();
+    assert.deepEqual([first.sessions[0].sessionId, first.sessions[0].studyId], ['h2', 'st-1']);
+    const next = (await http.inject(`/v1/sessions?limit=1&cursor=${first.nextCursor}`)).json();
+    assert.deepEqual([next.sessions[0].sessionId, next.nextCursor], ['h1', null]);
+    for (const bad of ['limit=0', 'limit=x', 'limit=5000', 'cursor=zzz'])
+      assert.equal((await http.inject(`/v1/sessions?${bad}`)).json().code, 'ERI_ERR_INVALID_ARGUMENT', bad);
+    assert.deepEqual((await http.inject('/v1/sessions/h2/markers')).json(), {
+      sessionId: 'h2',
+      studyId: 'st-1',
+      markers: [{ event: 'play', position: 0, mediaTime: 1 }],
+    });
     const series = (await http.inject('/v1/sessions/h1/estimates?from=1')).json();
     assert.deepEqual(
       series.estimates.map((e: Estimate) => e.seq),
