@@ -27,6 +27,7 @@ it('the Kubernetes manifests parse and agree with the server: env names, ports, 
   const kinds = docs.map((d) => d.kind);
   assert.deepEqual(kinds, [
     'ConfigMap',
+    'PersistentVolumeClaim',
     'Deployment',
     'Service',
     'HorizontalPodAutoscaler',
@@ -36,7 +37,7 @@ it('the Kubernetes manifests parse and agree with the server: env names, ports, 
   for (const name of Object.keys(config.data))
     assert.ok(KNOWN_ENV.has(name), `ConfigMap sets ${name}, which the server does not read`);
   loadServerConfig({ ...config.data, ...SECRET }); // the values validate too
-  const deployment = docs[1] as {
+  const deployment = docs[2] as {
     spec: {
       template: {
         spec: {
@@ -65,11 +66,31 @@ it('the Kubernetes manifests parse and agree with the server: env names, ports, 
     redis.map((d) => d.kind),
     ['StatefulSet', 'Service'],
   );
+  // Durability: Redis writes its append-only file to a claim; studies' files are on one every node mounts.
+  const redisArgs = (redis[0] as { spec: { template: { spec: { containers: { args: string[] }[] } } } }).spec
+    .template.spec.containers[0]?.args;
+  assert.deepEqual(redisArgs?.slice(0, 2), ['--appendonly', 'yes']);
+  const claim = docs[1] as { metadata: { name: string }; spec: { accessModes: string[] } };
+  assert.deepEqual(claim.spec.accessModes, ['ReadWriteMany']);
+  const pod = deployment.spec.template.spec as unknown as {
+    volumes: { name: string; persistentVolumeClaim: { claimName: string } }[];
+    containers: { volumeMounts: { name: string; mountPath: string }[] }[];
+  };
+  const volume = pod.volumes.find((v) => v.persistentVolumeClaim.claimName === claim.metadata.name);
+  assert.ok(volume, 'the Deployment mounts the shared claim');
+  assert.deepEqual(
+    pod.containers[0]?.volumeMounts.find((m) => m.name === volume.name)?.mountPath,
+    config.data.ERI_DATA_DIR,
+  );
 });
 
 it('docker-compose and the Dockerfile agree with the server: env names, ports, health check', async () => {
   const compose = parse(await readFile(join(REPO_ROOT, 'deploy/docker-compose.yml'), 'utf8')) as {
-    services: Record<string, { environment?: Record<string, string>; image?: string }>;
+    services: Record<
+      string,
+      { environment?: Record<string, string>; image?: string; volumes?: string[]; command?: string[] }
+    >;
+    volumes?: Record<string, unknown>;
   };
   const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
   for (const [name, service] of Object.entries(compose.services)) {
@@ -78,11 +99,18 @@ it('docker-compose and the Dockerfile agree with the server: env names, ports, h
       assert.ok(KNOWN_ENV.has(key), `${name} sets ${key}`);
     loadServerConfig(service.environment ?? {}); // ERI_JWT_SECRET is compose's required-variable form ${…:?}
     assert.equal(service.image, `eri-stream:${pkg.version}`);
+    // Every node mounts the one shared data volume where the image keeps ERI_DATA_DIR.
+    assert.deepEqual(service.volumes, ['eri-data:/var/lib/eri'], `${name} volumes`);
   }
+  assert.deepEqual(compose.services.redis?.volumes, ['redis-data:/data']);
+  assert.ok(compose.services.redis?.command?.join(' ').includes('--appendonly yes'), 'Redis keeps an AOF');
+  assert.ok(compose.volumes && 'eri-data' in compose.volumes && 'redis-data' in compose.volumes);
   const dockerfile = await readFile(join(REPO_ROOT, 'deploy/Dockerfile'), 'utf8');
   for (const m of dockerfile.matchAll(/\b(ERI_[A-Z_]+|REDIS_URL)=/g))
     assert.ok(KNOWN_ENV.has(m[1] as string), `Dockerfile sets ${m[1]}`);
   assert.match(dockerfile, /HEALTHCHECK .*\/healthz/);
   assert.match(dockerfile, /^USER node$/m);
   assert.match(dockerfile, new RegExp(`ERI_PORT=${defaults.port}`));
+  assert.match(dockerfile, /ERI_DATA_DIR=\/var\/lib\/eri/);
+  assert.match(dockerfile, /chown node:node \/var\/lib\/eri/);
 });

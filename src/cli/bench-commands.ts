@@ -4,6 +4,7 @@ import { formatE2eBench, runE2eBench } from '../bench/e2e-bench.js';
 import { formatEstimateCostBench, runEstimateCostBench } from '../bench/estimate-cost-bench.js';
 import { formatFanoutBench, runFanoutBench } from '../bench/fanout-bench.js';
 import { formatFeaturesBench, runFeaturesBench } from '../bench/features-bench.js';
+import { formatHistoryBench, runHistoryBench } from '../bench/history-bench.js';
 import { formatIngestBench, runIngestBench } from '../bench/ingest-bench.js';
 import { formatModelBench, runModelBench } from '../bench/model-bench.js';
 import { formatPipelineBench, runPipelineBench } from '../bench/pipeline-bench.js';
@@ -161,6 +162,20 @@ export function registerBenchCommands(program: Command): void {
         seconds: o.seconds,
       });
       console.log(formatFanoutBench(result));
+      if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+    });
+
+  bench
+    .command('history')
+    .description(
+      'history on the embedded store: CPU per estimate stored, SQLite beside memory, disk per session-hour',
+    )
+    .option('--sessions <n>', 'live sessions writing', positiveInt, 16)
+    .option('--hours <n>', 'hours of history each session writes', positiveInt, 1)
+    .option('--json <file>', 'also write the results as JSON')
+    .action(async (o: { sessions: number; hours: number; json?: string }) => {
+      const result = await runHistoryBench({ sessions: o.sessions, hours: o.hours });
+      console.log(formatHistoryBench(result));
       if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
     });
 }
