@@ -65,6 +65,8 @@ export async function spawnServe(
     {
       env: {
         ...process.env,
+        // Its own history and studies, never the working directory's (the caller may name one).
+        ERI_DATA_DIR: join(modelDir, '..', 'serve-data'),
         ERI_MEDIA_WORKERS: '1',
         ERI_FEATURE_WORKERS: '1',
         ERI_INFERENCE_WORKERS: '1',

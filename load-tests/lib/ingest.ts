@@ -50,10 +50,10 @@ export function publish(room: string, sessionId: string, seconds: number): void 
     });
     socket.on('message', (text: string) => {
       const m = JSON.parse(text);
-      if (m.type === 'estimate' && !m.final) {
+      if (m.type === 'estimate' && !m.data.final) {
         estimates.add(1);
         // The estimate covers media up to windowEnd: the frame for the step that ends there was sent at…
-        const sent = sentAt[(m.windowEnd - 1 / manifest.rateHz).toFixed(1)];
+        const sent = sentAt[(m.data.windowEnd - 1 / manifest.rateHz).toFixed(1)];
         if (sent !== undefined) captureToEstimate.add(Date.now() - sent);
       } else if (m.type === 'error') {
         ingestErrors.add(1);

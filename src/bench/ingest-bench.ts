@@ -45,7 +45,7 @@ export async function runIngestBench(
     const clip = join(dir, 'clip.mkv');
     await synthesizeClip(clip, { seconds, fps: 30, pattern: 'testsrc2' });
     const server = await EriServer.create(
-      loadServerConfig({}, { port: 0, insecureDev: true }),
+      loadServerConfig({}, { port: 0, insecureDev: true, dataDir: join(dir, 'data') }),
       join(dir, 'model'),
     );
     const url = await server.listen();

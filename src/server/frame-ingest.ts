@@ -1,18 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { Subject, type Subscription } from 'rxjs';
+import { Subject } from 'rxjs';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import type { AudioChunk, VideoFrame } from '../../streams/align-media.js';
 import { idSchema } from '../contracts/ids.js';
-import { MARKER_EVENTS, type Study } from '../contracts/study.js';
+import { MARKER_EVENTS } from '../contracts/study.js';
 import { EriError, type ErrorCode, isEriError } from '../errors.js';
 import { analysisVideoFilter, RecordReader } from '../features/decode.js';
-import type { Session } from '../sessions/session.js';
-import { admitPublisher } from './auth.js';
 import { RateLimit } from './limits.js';
+import { PublisherSession } from './publisher-session.js';
 import type { SignallingDeps } from './signalling.js';
-import { studyForViewer } from './study-routes.js';
 import { keepAlive } from './ws-heartbeat.js';
 
 /**
@@ -43,6 +41,9 @@ const startSchema = z
   })
   .strict();
 type StartMessage = z.infer<typeof startSchema>;
+
+/** Media messages kept while a start is being checked (2 s of 10 Hz video and audio, with room). */
+const MAX_EARLY_MESSAGES = 64;
 
 const controlSchema = z.discriminatedUnion('type', [
   startSchema,
@@ -78,15 +79,14 @@ export class FrameIngestConnection {
   readonly #messages: RateLimit;
   #endRequested = false;
   readonly #pendingTimes: number[] = [];
-  #session: Session | undefined;
-  #events: Subscription | undefined;
+  readonly #publisher: PublisherSession;
+  /** Media sent between `start` and the session existing (the start awaits its checks): replayed. */
+  readonly #early: Buffer[] = [];
   #decoder: ChildProcess | undefined;
   /** When the decoder was (re)started within the last minute, oldest first: restarts are bounded. */
   readonly #decoderStarts: number[] = [];
   #lastFrameT = -1;
   #closed = false;
-  /** A start is waiting for its study. */
-  #starting = false;
   /** performance.now() when the session started: media time is checked against it. */
   #startedAt = 0;
   readonly #stopHeartbeat: () => void;
@@ -96,17 +96,16 @@ export class FrameIngestConnection {
     this.#deps = deps;
     this.#limit = new RateLimit(deps.config.maxFrameRate);
     this.#messages = new RateLimit(deps.config.maxMessagesPerSecond, 2 * deps.config.maxMessagesPerSecond);
-    ws.on('message', (data, isBinary) => {
-      try {
-        if (isBinary) this.#onBinary(data as Buffer);
-        else this.#onText(data as Buffer);
-      } catch (error) {
-        const e = isEriError(error)
-          ? error
-          : new EriError('ERI_ERR_MALFORMED_MESSAGE', (error as Error).message);
-        this.#error(e.code, e.message);
+    this.#publisher = new PublisherSession(deps, (event) => {
+      if (event.type === 'estimate') this.#send({ type: 'estimate', data: event.estimate });
+      if (event.type === 'session.ended') {
+        this.#send({ ...event });
+        this.#stopDecoder();
       }
     });
+    ws.on('message', (data, isBinary) =>
+      this.#guard(() => (isBinary ? this.#onBinary(data as Buffer) : this.#onText(data as Buffer))),
+    );
     ws.on('close', () => this.#close());
     ws.on('error', () => this.#close());
     // A client that stops answering (frozen, gone without a close) ends its session, as signalling does.
@@ -144,10 +143,11 @@ export class FrameIngestConnection {
       );
     }
     const message = parsed.data;
+    const session = this.#publisher.session;
     if (message.type === 'stimulus') {
-      if (!this.#session || !this.#deps.studies.tracker.studyOf(this.#session.id))
+      if (!session || !this.#deps.studies.tracker.studyOf(session.id))
         throw new EriError('ERI_ERR_INVALID_STATE', 'not a viewer in a study: start with a studyId');
-      this.#deps.studies.tracker.mark(this.#session.id, {
+      this.#deps.studies.tracker.mark(session.id, {
         event: message.event,
         position: message.position,
         mediaTime: message.mediaTime,
@@ -156,77 +156,68 @@ export class FrameIngestConnection {
       return;
     }
     if (message.type === 'end') {
-      if (!this.#session) throw new EriError('ERI_ERR_INVALID_STATE', 'no session to end: send start first');
+      if (!session && this.#publisher.starting && !this.#endRequested) {
+        // Sent right after start: the session ends as soon as it exists.
+        this.#endRequested = true;
+        return;
+      }
+      if (!session) throw new EriError('ERI_ERR_INVALID_STATE', 'no session to end: send start first');
       // The first `end` is answered by the final estimate and session.ended; a repeat by this error.
-      if (this.#endRequested || this.#session.state === 'ended')
+      if (this.#endRequested || session.state === 'ended')
         throw new EriError('ERI_ERR_INVALID_STATE', 'the session is already ending or ended');
       this.#endRequested = true;
-      this.#session.end('normal');
+      session.end('normal');
       return;
     }
-    if (this.#session || this.#starting)
-      throw new EriError('ERI_ERR_INVALID_STATE', 'this connection already started a session');
-    if (!message.studyId) {
-      this.#start(message, undefined);
-      return;
-    }
-    // The study is looked up in the catalog (Redis, with several nodes): claimed first, so a second start
-    // sent meanwhile is refused; media sent meanwhile is dropped, as media before a start would be.
-    this.#starting = true;
-    studyForViewer(this.#deps.studies, message.studyId, message.roomId)
-      .then((study) => {
-        this.#starting = false;
-        if (!this.#closed) this.#start(message, study);
+    this.#start(message);
+  }
+
+  /** Starts the publisher session; its checks are awaited, and media sent meanwhile is replayed after. */
+  #start(message: StartMessage): void {
+    const started = this.#publisher.start(message, async () => {
+      this.#startDecoder();
+      this.#startedAt = performance.now();
+      return { frames$: this.#frames, audio$: this.#audio, release: () => this.#stopDecoder() };
+    });
+    started
+      .then((session) => {
+        this.#send({ type: 'started', sessionId: session.id, roomId: message.roomId });
+        for (const data of this.#early.splice(0)) this.#guard(() => this.#onBinary(data));
+        if (this.#endRequested) session.end('normal');
       })
       .catch((error: unknown) => {
-        this.#starting = false;
-        const e = isEriError(error) ? error : new EriError('ERI_ERR_INVALID_STATE', String(error));
-        this.#error(e.code, e.message);
+        // A start refused because another is in progress leaves that one's early media alone.
+        if (!this.#publisher.starting) this.#early.length = 0;
+        this.#guard(() => {
+          throw error;
+        });
       });
   }
 
-  #start(message: StartMessage, study: Study | undefined): void {
-    const admitted = admitPublisher(
-      this.#deps.principal,
-      this.#deps.admission.sessions,
-      message.roomId,
-      message.sessionId,
-    );
-    const sessionId = admitted.sessionId;
-    let session: Session;
+  /** Runs a handler; what it throws goes to the client as a typed error. */
+  #guard(handle: () => void): void {
     try {
-      session = this.#deps.registry.start({
-        id: sessionId,
-        roomId: message.roomId,
-        frames$: this.#frames,
-        audio$: this.#audio,
-        ...(study ? { windowSeconds: study.windowSeconds, studyId: study.id } : {}),
-      });
-      if (study) this.#deps.studies.tracker.attach(sessionId, study);
+      handle();
     } catch (error) {
-      admitted.release();
-      throw error;
+      const e = isEriError(error)
+        ? error
+        : new EriError('ERI_ERR_MALFORMED_MESSAGE', (error as Error).message);
+      this.#error(e.code, e.message);
     }
-    this.#startDecoder();
-    this.#session = session;
-    this.#startedAt = performance.now();
-    this.#events = session.events$.subscribe((event) => {
-      if (event.type === 'estimate') this.#send({ type: 'estimate', ...event.estimate });
-      if (event.type === 'session.ended') {
-        admitted.release();
-        this.#deps.studies.tracker.detach(sessionId);
-      }
-      if (event.type === 'session.ended') {
-        this.#send({ ...event });
-        this.#stopDecoder();
-      }
-    });
-    this.#send({ type: 'started', sessionId, roomId: message.roomId });
   }
 
   #onBinary(data: Buffer): void {
-    if (this.#starting) return;
-    if (!this.#session || this.#session.state === 'ended')
+    if (this.#publisher.starting) {
+      if (this.#early.length >= MAX_EARLY_MESSAGES)
+        throw new EriError(
+          'ERI_ERR_LIMIT',
+          `more than ${MAX_EARLY_MESSAGES} media messages before the session started`,
+        );
+      this.#early.push(data);
+      return;
+    }
+    const session = this.#publisher.session;
+    if (!session || session.state === 'ended')
       throw new EriError('ERI_ERR_INVALID_STATE', 'send start before media');
     if (data.length < INGEST_HEADER_BYTES)
       throw new EriError(
@@ -346,7 +337,8 @@ export class FrameIngestConnection {
    * something is wrong with this machine, not one frame: the session ends with an error instead.
    */
   #decoderGone(child: ChildProcess): void {
-    if (this.#decoder !== child || this.#closed || this.#session?.state !== 'running') return;
+    const session = this.#publisher.session;
+    if (this.#decoder !== child || this.#closed || session?.state !== 'running') return;
     this.#decoder = undefined;
     const lost = this.#pendingTimes.length;
     this.#pendingTimes.length = 0;
@@ -355,7 +347,7 @@ export class FrameIngestConnection {
     if (this.#decoderStarts.length > DECODER_RESTARTS_PER_MINUTE) {
       const error = new EriError('ERI_ERR_MEDIA_WORKER', 'the frame decoder keeps exiting; the session ends');
       this.#error(error.code, error.message);
-      this.#session.end('error', error);
+      session.end('error', error);
       return;
     }
     this.#error(
@@ -376,10 +368,9 @@ export class FrameIngestConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopHeartbeat();
-    this.#session?.end('client-gone');
+    this.#publisher.close('client-gone');
     this.#frames.complete();
     this.#audio.complete();
     this.#stopDecoder();
-    setTimeout(() => this.#events?.unsubscribe(), 60_000).unref();
   }
 }

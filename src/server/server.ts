@@ -144,8 +144,7 @@ export class EriServer {
           kind: 'estimate',
           sessionId: event.estimate.sessionId,
           roomId: event.estimate.roomId,
-          // A study viewer's estimates carry their place on the stimulus timeline.
-          estimate: this.studies.tracker.stamp(event.estimate),
+          estimate: event.estimate,
         });
       } else if (event.type === 'session.started') {
         this.bus.publish({
@@ -426,6 +425,7 @@ export class EriServer {
         principal,
         admission: this.admission,
         studies: this.studies,
+        history: this.bus,
       };
       if (path === '/v1/stream') {
         const subscriber = new SubscriberConnection(ws, {

@@ -1,5 +1,4 @@
 import type { Producer, Transport } from 'mediasoup/types';
-import type { Subscription } from 'rxjs';
 import type { WebSocket } from 'ws';
 import {
   type JoinResult,
@@ -15,14 +14,16 @@ import {
   type WebRtcTransportResult,
 } from '../contracts/signalling.js';
 import { EriError, type ErrorCode, isEriError } from '../errors.js';
-import type { Room, RoomManager, RoomMembership } from '../ingest/rooms.js';
+import type { HistoryReader } from '../history/history-store.js';
+import type { Room, RoomManager } from '../ingest/rooms.js';
 import { RtpTap } from '../ingest/rtp-tap.js';
 import type { SessionRegistry } from '../sessions/registry.js';
 import type { Session } from '../sessions/session.js';
-import { admitPublisher, type Principal } from './auth.js';
+import type { Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { type Admission, RateLimit } from './limits.js';
-import { type StudyDeps, studyForViewer } from './study-routes.js';
+import { PublisherSession } from './publisher-session.js';
+import type { StudyDeps } from './study-routes.js';
 import { keepAlive } from './ws-heartbeat.js';
 
 /**
@@ -45,6 +46,8 @@ export interface SignallingDeps {
   /** Reaction studies: their definitions and which sessions are viewers in which. */
   studies: StudyDeps;
   admission: Admission;
+  /** History: a session id that has some is not started again. */
+  history: Pick<HistoryReader, 'session'>;
 }
 
 /**
@@ -66,13 +69,11 @@ export class SignallingConnection {
   readonly #transports = new Map<string, Transport>();
   readonly #producers = new Map<string, Producer>();
   #room: Room | undefined;
-  #session: Session | undefined;
+  readonly #publisher: PublisherSession;
   #tap: RtpTap | undefined;
-  #events: Subscription | undefined;
   #detachRoom: (() => void) | undefined;
   #leaveRoom: (() => void) | undefined;
   #creatingTransports = 0;
-  #joining = false;
   #tapTimer: NodeJS.Timeout | undefined;
   readonly #stopHeartbeat: () => void;
   #closed = false;
@@ -81,6 +82,18 @@ export class SignallingConnection {
     this.#ws = ws;
     this.#deps = deps;
     this.#rate = new RateLimit(deps.config.maxMessagesPerSecond, 2 * deps.config.maxMessagesPerSecond);
+    this.#publisher = new PublisherSession(deps, (event) => {
+      if (event.type === 'estimate') this.#send({ notification: 'estimate', data: event.estimate });
+      if (event.type === 'session.ended')
+        this.#send({
+          notification: 'session.ended',
+          data: {
+            sessionId: event.sessionId,
+            reason: event.reason,
+            ...(event.error ? { error: event.error } : {}),
+          },
+        });
+    });
     ws.on('message', (data, isBinary) => {
       this.#onMessage(data as Buffer, isBinary).catch((e: Error) => deps.log(`signalling: ${e.message}`));
     });
@@ -89,13 +102,13 @@ export class SignallingConnection {
     this.#stopHeartbeat = keepAlive(ws, Math.max(100, Math.floor(deps.config.publisherTimeoutMs / 2)), {
       onDead: () =>
         deps.log(
-          `signalling: publisher ${this.#session?.id ?? '(not joined)'} answered no ping for ${deps.config.publisherTimeoutMs} ms`,
+          `signalling: publisher ${this.#publisher.session?.id ?? '(not joined)'} answered no ping for ${deps.config.publisherTimeoutMs} ms`,
         ),
     });
   }
 
   get session(): Session | undefined {
-    return this.#session;
+    return this.#publisher.session;
   }
 
   /** The tap's decoder pid and counters (diagnostics, fault-injection tests). */
@@ -183,10 +196,11 @@ export class SignallingConnection {
   }
 
   #joined(): { room: Room; session: Session } {
-    if (!this.#room || !this.#session || this.#session.state === 'ended') {
+    const session = this.#publisher.session;
+    if (!this.#room || !session || session.state === 'ended') {
       throw new EriError('ERI_ERR_INVALID_STATE', 'join a room first');
     }
-    return { room: this.#room, session: this.#session };
+    return { room: this.#room, session };
   }
 
   /**
@@ -222,80 +236,31 @@ export class SignallingConnection {
     return t;
   }
 
-  /** The join itself; `join` lets one run at a time per connection. */
+  /** The join: the publisher session, with this connection's room membership and RTP tap as its media. */
   async #join(p: SignalParams<'join'>): Promise<JoinResult> {
-    const study = p.studyId ? await studyForViewer(this.#deps.studies, p.studyId, p.roomId) : undefined;
-    const admitted = admitPublisher(
-      this.#deps.principal,
-      this.#deps.admission.sessions,
-      p.roomId,
-      p.sessionId,
-    );
-    const sessionId = admitted.sessionId;
-    let membership: RoomMembership;
-    try {
-      membership = await this.#deps.rooms.join(p.roomId);
-    } catch (error) {
-      admitted.release();
-      throw error;
-    }
-    if (this.#closed) {
-      // The connection went while the room was being made: nothing of this join may outlive it.
-      membership.leave();
-      admitted.release();
-      throw new EriError('ERI_ERR_CLOSED', 'the connection closed during join');
-    }
-    const room = membership.room;
-    this.#startedAt = performance.now();
-    const tap = new RtpTap({
-      router: room.router,
-      rateHz: this.#deps.rateHz,
-      frameSize: this.#deps.frameSize,
-      startedAt: this.#startedAt,
-      onLog: (line) => this.#deps.log(`tap ${sessionId}: ${line}`),
-    });
-    let session: Session;
-    try {
-      session = this.#deps.registry.start({
-        id: sessionId,
-        roomId: p.roomId,
-        frames$: tap.frames$,
-        audio$: tap.audio$,
-        ...(study ? { windowSeconds: study.windowSeconds, studyId: study.id } : {}),
+    const session = await this.#publisher.start(p, async (sessionId) => {
+      const membership = await this.#deps.rooms.join(p.roomId);
+      this.#startedAt = performance.now();
+      const tap = new RtpTap({
+        router: membership.room.router,
+        rateHz: this.#deps.rateHz,
+        frameSize: this.#deps.frameSize,
+        startedAt: this.#startedAt,
+        onLog: (line) => this.#deps.log(`tap ${sessionId}: ${line}`),
       });
-      if (study) this.#deps.studies.tracker.attach(sessionId, study);
-    } catch (error) {
-      tap.close();
-      membership.leave();
-      admitted.release();
-      throw error;
-    }
-    this.#room = room;
-    this.#leaveRoom = membership.leave;
-    this.#tap = tap;
-    this.#session = session;
-    this.#events = session.events$.subscribe((event) => {
-      if (event.type === 'estimate') this.#send({ notification: 'estimate', data: event.estimate });
-      if (event.type === 'session.ended') {
-        admitted.release();
-        this.#deps.studies.tracker.detach(sessionId);
-        this.#send({
-          notification: 'session.ended',
-          data: {
-            sessionId: event.sessionId,
-            reason: event.reason,
-            ...(event.error ? { error: event.error } : {}),
-          },
-        });
-        this.#releaseMedia();
-      }
+      this.#room = membership.room;
+      this.#leaveRoom = membership.leave;
+      this.#tap = tap;
+      return { frames$: tap.frames$, audio$: tap.audio$, release: () => this.#releaseMedia() };
     });
+    const room = this.#room;
+    if (!room) throw new EriError('ERI_ERR_INVALID_STATE', 'the join opened no room');
     this.#detachRoom = room.onClose((error) => {
       session.end('error', error ?? new EriError('ERI_ERR_MEDIA_WORKER', `room ${room.id} closed`));
       this.#releaseMedia();
     });
     const result: JoinResult = {
-      sessionId,
+      sessionId: session.id,
       roomId: p.roomId,
       routerRtpCapabilities: room.router.rtpCapabilities,
       protocol: SIGNAL_PROTOCOL_VERSION,
@@ -305,22 +270,9 @@ export class SignallingConnection {
   }
 
   readonly #handlers: { [M in SignalMethod]: (p: SignalParams<M>) => Promise<unknown> } = {
-    join: async (p) => {
-      // Checked and claimed before anything is awaited: two joins sent together must not both pass.
-      if (this.#session || this.#joining)
-        throw new EriError(
-          'ERI_ERR_INVALID_STATE',
-          this.#session
-            ? 'this connection already joined; open another to publish again'
-            : 'a join is already in progress on this connection',
-        );
-      this.#joining = true;
-      try {
-        return await this.#join(p);
-      } finally {
-        this.#joining = false;
-      }
-    },
+    // The publisher session claims the connection before anything is awaited: joins sent together
+    // cannot both pass.
+    join: (p) => this.#join(p),
 
     createWebRtcTransport: async () => {
       const { room } = this.#joined();
@@ -461,10 +413,8 @@ export class SignallingConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopHeartbeat();
-    this.#session?.end(reason);
+    this.#publisher.close(reason);
     this.#releaseMedia();
     this.#detachRoom?.();
-    // Keep listening until the session's final events went out (nowhere to send them now).
-    setTimeout(() => this.#events?.unsubscribe(), 60_000).unref();
   }
 }

@@ -1,6 +1,7 @@
 import { type Observable, Subject } from 'rxjs';
 import type { AudioChunk, VideoFrame } from '../../streams/align-media.js';
 import type { InferenceBatcher } from '../../streams/inference-batcher.js';
+import type { Estimate } from '../contracts/estimate.js';
 import { EriError } from '../errors.js';
 import type { FeaturePool } from '../features/pool.js';
 import type { EndReason } from './session.js';
@@ -32,6 +33,8 @@ export interface NewSession {
   windowSeconds?: number;
   /** The study the publisher is a viewer in, kept with the session's history. */
   studyId?: string;
+  /** Applied to every estimate before anyone gets it (see SessionOptions). */
+  stamp?: (estimate: Estimate) => Estimate;
 }
 
 export class SessionRegistry {

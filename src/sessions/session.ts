@@ -49,6 +49,8 @@ export interface SessionOptions {
   windowSeconds?: number;
   /** The study the publisher is a viewer in. */
   studyId?: string;
+  /** Applied to every estimate before anyone gets it (a study viewer's stimulus position). */
+  stamp?: (estimate: Estimate) => Estimate;
   strideSeconds?: number;
   /** How long one modality waits for the other (see alignMedia). */
   maxWaitMs?: number;
@@ -211,7 +213,7 @@ export class Session {
         next: (estimate) => {
           this.#stats.estimates++;
           this.#stats.lastEstimateLatencyMs = estimate.latencyMs;
-          this.#events.next({ type: 'estimate', estimate });
+          this.#events.next({ type: 'estimate', estimate: o.stamp ? o.stamp(estimate) : estimate });
         },
         error: (error: unknown) => this.#finish('error', error),
         complete: () => this.#finish(this.#endReason, this.#endError),

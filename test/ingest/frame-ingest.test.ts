@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { WebSocket } from 'ws';
 import { IngestClient } from '../../src/client/ingest-client.js';
+import type { Estimate } from '../../src/contracts/estimate.js';
 import { decodeMedia } from '../../src/features/decode.js';
 import { synthesizeClip } from '../../src/features/synthetic-clip.js';
 import { withTempDir } from '../helpers.js';
@@ -60,7 +61,7 @@ describe('WebSocket frame ingest', { skip: mediasoupSkip() }, () => {
       while (!messages.some((m) => m.type === 'session.ended') && Date.now() < deadline) await sleep(50);
       assert.equal(messages[0]?.type, 'started');
       const estimates = messages.filter((m) => m.type === 'estimate');
-      const final = estimates.find((m) => m.final === true) as { coverage: { face: number } } | undefined;
+      const final = estimates.map((m) => m.data as Estimate).find((e) => e.final);
       assert.ok(estimates.length >= 3, `${estimates.length} estimates`);
       assert.ok(final, 'a final estimate');
       assert.equal(
@@ -72,6 +73,36 @@ describe('WebSocket frame ingest', { skip: mediasoupSkip() }, () => {
       assert.equal(messages.at(-1)?.type, 'session.ended');
       client.close();
     });
+  });
+
+  it('an ended session id is not started again: the second run is refused, so history, final and resume stay one run', async () => {
+    const run = async (sessionId: string) => {
+      const client = await IngestClient.connect(t.url);
+      const messages: Record<string, unknown>[] = [];
+      client.onMessage = (m) => messages.push(m);
+      client.start('reuse-room', sessionId);
+      client.end(); // sent at once: the session ends as soon as it exists
+      const deadline = Date.now() + 10_000;
+      while (!messages.some((m) => m.type === 'session.ended' || m.type === 'error') && Date.now() < deadline)
+        await sleep(20);
+      client.close();
+      return messages;
+    };
+    const first = await run('reused');
+    assert.ok(
+      first.some((m) => m.type === 'session.ended'),
+      JSON.stringify(first),
+    );
+    const before = (await (await fetch(`${t.url}/v1/sessions/reused`)).json()) as Record<string, unknown>;
+    const again = await run('reused');
+    assert.deepEqual(
+      again.map((m) => [m.type, m.code]),
+      [['error', 'ERI_ERR_INVALID_STATE']],
+    );
+    assert.match(String(again[0]?.message), /was used before/);
+    assert.deepEqual(await (await fetch(`${t.url}/v1/sessions/reused`)).json(), before, 'history untouched');
+    // The refusal gave back what the start took: a new id on a new connection starts.
+    assert.ok((await run('fresh')).some((m) => m.type === 'started'));
   });
 
   it('the frame decoder killed mid-session: the client is told, a new one decodes the next frames', async () => {

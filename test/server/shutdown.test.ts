@@ -34,6 +34,7 @@ it('SIGTERM: final estimates and closes reach everyone, and the process exits in
         env: {
           ...process.env,
           ERI_SHUTDOWN_DEADLINE_MS: String(DEADLINE_MS),
+          ERI_DATA_DIR: join(dir, 'data'),
           ERI_MEDIA_WORKERS: '1',
           ERI_INFERENCE_WORKERS: '1',
         },

@@ -88,7 +88,7 @@ describe('studies over REST and the frame ingest', { skip: mediasoupSkip() }, ()
     const ended = new Promise<void>((resolve) => {
       ws.on('message', (d) => {
         const m = JSON.parse(String(d));
-        if (m.type === 'estimate') estimates.push(m);
+        if (m.type === 'estimate') estimates.push(m.data);
         if (m.type === 'session.ended') resolve();
       });
     });
@@ -121,10 +121,11 @@ describe('studies over REST and the frame ingest', { skip: mediasoupSkip() }, ()
     await ended;
     ws.close();
 
-    // The history the timeline reads (the ingest's own copies are not stamped; the bus's are).
+    // The history the timeline reads is what the viewer's own connection got: one stamped shape.
     const history = (await (await fetch(`${t.url}/v1/sessions/viewer-1/estimates`)).json()) as {
       estimates: Estimate[];
     };
+    assert.deepEqual(history.estimates, estimates);
     const running = history.estimates.filter((e) => !e.final);
     assert.ok(running.length >= 5, `${running.length} running estimates`);
     for (const e of running) {

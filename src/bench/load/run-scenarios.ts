@@ -66,9 +66,9 @@ export function publishSession(
     });
     ws.on('message', (data) => {
       const m = JSON.parse(String(data));
-      if (m.type === 'estimate' && !m.final) {
+      if (m.type === 'estimate' && !m.data.final) {
         sink.estimates++;
-        const sent = sentAt.get((m.windowEnd - 1 / media.rateHz).toFixed(1));
+        const sent = sentAt.get((m.data.windowEnd - 1 / media.rateHz).toFixed(1));
         if (sent !== undefined) sink.captureToEstimateMs.push(performance.now() - sent);
       } else if (m.type === 'error') sink.errors.push(`${m.code}: ${m.message}`);
       else if (m.type === 'session.ended') ws.close();
