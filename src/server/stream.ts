@@ -4,7 +4,6 @@ import type { WebSocket } from 'ws';
 import type { Bus } from '../bus/bus.js';
 import { type BusEvent, encodedMessage } from '../bus/events.js';
 import { EMOTIONS } from '../contracts/emotions.js';
-import type { Estimate } from '../contracts/estimate.js';
 import {
   clientMessageSchema,
   type ServerMessage,
@@ -13,6 +12,10 @@ import {
 } from '../contracts/stream-protocol.js';
 import { EriError, isEriError } from '../errors.js';
 import { RateLimit } from './limits.js';
+
+/** A room resume replays at most this many of the room's newest sessions it did not name. */
+const ROOM_RESUME_SESSIONS = 100;
+
 import { keepAlive } from './ws-heartbeat.js';
 
 /**
@@ -101,27 +104,47 @@ export class SubscriberConnection {
     this.#send(JSON.stringify(message));
   }
 
-  #send(text: string | Buffer, coalesceKey?: string): void {
+  /**
+   * `coalesceKey`: an estimate's session (a newer one replaces it while congested); `sessionId`: the
+   * session a non-estimate event is about (its pending estimate, such as the final, goes out before it).
+   */
+  #send(text: string | Buffer, coalesceKey?: string, sessionId?: string): void {
     if (this.#closed || this.#ws.readyState !== this.#ws.OPEN) return;
     if (
       this.#ws.bufferedAmount > this.#deps.highWaterBytes ||
       this.#pendingEstimates.size > 0 ||
       this.#pendingOther.length > 0
     ) {
-      this.#congested(text, coalesceKey);
+      this.#congested(text, coalesceKey, sessionId);
       return;
     }
     this.#ws.send(text, { binary: false });
     this.#deps.onSent?.(1);
   }
 
-  #congested(text: string | Buffer, coalesceKey?: string): void {
+  #congested(text: string | Buffer, coalesceKey?: string, sessionId?: string): void {
     if (!this.#congestedSince) this.#congestedSince = Date.now();
     if (coalesceKey) {
       this.#pendingEstimates.delete(coalesceKey);
       this.#pendingEstimates.set(coalesceKey, text);
-    } else if (this.#pendingOther.length < MAX_QUEUED_EVENTS) this.#pendingOther.push(text);
-    else this.#disconnectSlow('its queue of session events is full');
+      this.#startDraining();
+      return;
+    }
+    if (this.#pendingOther.length >= MAX_QUEUED_EVENTS) {
+      this.#disconnectSlow('its queue of session events is full');
+      return;
+    }
+    // A session's last estimate (its final) before its session.ended, never after.
+    const estimate = sessionId === undefined ? undefined : this.#pendingEstimates.get(sessionId);
+    if (sessionId !== undefined && estimate !== undefined) {
+      this.#pendingEstimates.delete(sessionId);
+      this.#pendingOther.push(estimate);
+    }
+    this.#pendingOther.push(text);
+    this.#startDraining();
+  }
+
+  #startDraining(): void {
     this.#drainTimer ??= setInterval(() => this.#drain(), 50);
   }
 
@@ -167,7 +190,7 @@ export class SubscriberConnection {
       deliver = true;
     }
     // Once per connection, even when several subscriptions match.
-    if (deliver) this.#send(encodedMessage(event), event.kind === 'estimate' ? event.sessionId : undefined);
+    if (deliver) this.#deliver(event);
   }
 
   #error(id: number | undefined, e: EriError): void {
@@ -261,24 +284,57 @@ export class SubscriberConnection {
     }
     const sub: Sub = { id: randomUUID(), target, buffer: [], replayed: new Map() };
     this.#subs.set(sub.id, sub);
-    // Replay what the subscriber missed (sessions it names in `resume`, within the target).
-    const replay: Estimate[] = [];
+    // Replay what the subscriber missed (sessions it names in `resume`, within the target), and for a
+    // room, the sessions that started there while it was away.
+    const replay: BusEvent[] = [];
+    let estimates = 0;
     try {
+      let awaySince = '';
       for (const [sessionId, lastSeq] of Object.entries(resume)) {
         const record = await this.#deps.bus.session(sessionId);
         if (!record) continue;
         if ('sessionId' in target && target.sessionId !== sessionId) continue;
         if ('roomId' in target && record.roomId !== target.roomId) continue;
-        const missed = await this.#deps.bus.estimatesAfter(sessionId, lastSeq);
-        replay.push(...missed);
+        // From the last one it saw, whose time says since when it was away.
+        const from = lastSeq >= record.firstSeq ? lastSeq - 1 : lastSeq;
+        const [seen, ...missed] = await this.#deps.bus.estimatesAfter(sessionId, from);
+        if (seen && seen.seq !== lastSeq) missed.unshift(seen);
+        else if (seen && seen.wallTime > awaySince) awaySince = seen.wallTime;
+        for (const estimate of missed)
+          replay.push({ kind: 'estimate', sessionId, roomId: record.roomId, estimate });
+        estimates += missed.length;
         sub.replayed.set(sessionId, missed.at(-1)?.seq ?? lastSeq);
+      }
+      if ('roomId' in target && Object.keys(resume).length > 0) {
+        const { sessions } = await this.#deps.bus.sessions({
+          rooms: [target.roomId],
+          limit: ROOM_RESUME_SESSIONS,
+        });
+        for (const s of sessions.reverse()) {
+          if (s.sessionId in resume || (s.endedAt && !(awaySince && s.startedAt >= awaySince))) continue;
+          const missed = await this.#deps.bus.estimatesAfter(s.sessionId, s.firstSeq - 1);
+          const base = { sessionId: s.sessionId, roomId: s.roomId };
+          replay.push({
+            kind: 'session.started',
+            ...base,
+            at: s.startedAt,
+            ...(s.studyId ? { studyId: s.studyId } : {}),
+          });
+          for (const estimate of missed) replay.push({ kind: 'estimate', ...base, estimate });
+          if (s.endedAt)
+            replay.push({ kind: 'session.ended', ...base, at: s.endedAt, reason: s.endReason ?? 'normal' });
+          estimates += missed.length;
+          sub.replayed.set(s.sessionId, missed.at(-1)?.seq ?? -1);
+        }
       }
     } catch (error) {
       this.#subs.delete(sub.id);
       throw error;
     }
-    this.#sendObject({ type: 'subscribed', id, subscription: sub.id, target, replayed: replay.length });
-    for (const estimate of replay) this.#send(JSON.stringify({ type: 'estimate', data: estimate }));
+    this.#sendObject({ type: 'subscribed', id, subscription: sub.id, target, replayed: estimates });
+    // In order and in full, even when congested: a resume asked for every one of them.
+    for (const event of replay)
+      this.#send(encodedMessage(event), undefined, 'sessionId' in event ? event.sessionId : undefined);
     // Then what arrived meanwhile, minus duplicates, then live.
     const buffered = sub.buffer ?? [];
     delete sub.buffer;
@@ -287,7 +343,12 @@ export class SubscriberConnection {
 
   #onEventFor(sub: Sub, event: BusEvent): void {
     if (event.kind === 'estimate' && event.estimate.seq <= (sub.replayed.get(event.sessionId) ?? -1)) return;
-    this.#send(encodedMessage(event), event.kind === 'estimate' ? event.sessionId : undefined);
+    this.#deliver(event);
+  }
+
+  #deliver(event: BusEvent): void {
+    if (event.kind === 'estimate') this.#send(encodedMessage(event), event.sessionId);
+    else this.#send(encodedMessage(event), undefined, 'sessionId' in event ? event.sessionId : undefined);
   }
 
   /**

@@ -132,6 +132,42 @@ describe('subscriber protocol (/v1/stream)', () => {
     ws.close();
   });
 
+  it('a room resume also replays the sessions that started in the room while the subscriber was away', async () => {
+    const at = () => new Date().toISOString();
+    const publish = (sessionId: string, seqs: number[], ended: boolean) => {
+      bus.publish({ kind: 'session.started', sessionId, roomId: 'RR', at: at() });
+      for (const seq of seqs)
+        bus.publish({ kind: 'estimate', sessionId, roomId: 'RR', estimate: estimate(sessionId, 'RR', seq) });
+      if (ended) bus.publish({ kind: 'session.ended', sessionId, roomId: 'RR', at: at(), reason: 'normal' });
+    };
+    publish('gone-before', [0], true); // over before the subscriber left: not replayed
+    await sleep(5);
+    publish('known', [0, 1, 2], false); // it saw up to seq 2, then left
+    await sleep(5);
+    publish('new-live', [0, 1], false);
+    await sleep(5);
+    publish('new-ended', [0], true);
+    const { ws, messages } = await raw(server.url);
+    ws.send(JSON.stringify({ type: 'subscribe', id: 3, target: { roomId: 'RR' }, resume: { known: 2 } }));
+    await until(() => messages.some((m) => m.type === 'session.ended'));
+    const seen = messages
+      .filter((m) => m.type !== 'hello' && m.type !== 'subscribed')
+      .map((m) => {
+        const d = m.data as { sessionId: string; seq?: number };
+        return m.type === 'estimate' ? `${d.sessionId}#${d.seq}` : `${m.type} ${d.sessionId}`;
+      });
+    assert.deepEqual(seen, [
+      'session.started new-live',
+      'new-live#0',
+      'new-live#1',
+      'session.started new-ended',
+      'new-ended#0',
+      'session.ended new-ended',
+    ]);
+    assert.equal((messages.find((m) => m.type === 'subscribed') as { replayed: number }).replayed, 3);
+    ws.close();
+  });
+
   it('a resume from before the history boundary is a clear error, not silent loss', async () => {
     for (let seq = 0; seq < 80; seq++)
       bus.publish({ kind: 'estimate', sessionId: 'old', roomId: 'R', estimate: estimate('old', 'R', seq) });
@@ -178,6 +214,57 @@ describe('subscriber protocol (/v1/stream)', () => {
     );
     assert.ok(client.reconnects >= 2);
     client.close();
+  });
+
+  it("a congested subscriber gets a session's final estimate before its session.ended", async () => {
+    const busy = new LocalBus(new MemoryHistory({ maxEstimatesPerSession: 10 }));
+    const s = await streamServer(busy, { highWaterBytes: 64 * 1024, slowGraceMs: 60_000 });
+    try {
+      const c = await raw(s.url);
+      c.ws.send(JSON.stringify({ type: 'subscribe', id: 1, target: { all: true } }));
+      await until(() => c.messages.some((m) => m.type === 'subscribed'));
+      const socket = (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+      socket.pause();
+      // Enough to fill the kernel's buffers and the high-water mark: the connection is congested.
+      for (let seq = 0; seq < 20_000; seq++)
+        busy.publish({
+          kind: 'estimate',
+          sessionId: `b${seq % 4}`,
+          roomId: 'X',
+          estimate: estimate(`b${seq % 4}`, 'X', seq),
+        });
+      busy.publish({ kind: 'estimate', sessionId: 'f1', roomId: 'X', estimate: estimate('f1', 'X', 0) });
+      busy.publish({
+        kind: 'estimate',
+        sessionId: 'f1',
+        roomId: 'X',
+        estimate: estimate('f1', 'X', 1, true),
+      });
+      busy.publish({
+        kind: 'session.ended',
+        sessionId: 'f1',
+        roomId: 'X',
+        at: new Date().toISOString(),
+        reason: 'normal',
+      });
+      socket.resume();
+      const isEnd = (m: Record<string, unknown>) =>
+        m.type === 'session.ended' && (m.data as { sessionId: string }).sessionId === 'f1';
+      await until(() => c.messages.some(isEnd), 20_000);
+      const final = c.messages.findIndex(
+        (m) => m.type === 'estimate' && (m.data as Estimate).sessionId === 'f1' && (m.data as Estimate).final,
+      );
+      assert.ok(final >= 0, 'the final estimate arrived');
+      assert.ok(final < c.messages.findIndex(isEnd), 'before session.ended');
+      const delivered = c.messages.filter((m) => m.type === 'estimate').length;
+      assert.ok(
+        delivered < 20_000,
+        `the connection was congested: estimates coalesced (${delivered} delivered)`,
+      );
+      c.ws.close();
+    } finally {
+      await s.close();
+    }
   });
 
   it('a subscriber that stops reading: estimates coalesce, then it is disconnected with a reason; others are unaffected', async () => {
