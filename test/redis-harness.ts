@@ -30,12 +30,16 @@ export class RedisServer {
   readonly #dir = mkdtempSync(join(tmpdir(), 'eri-redis-'));
   #child: ChildProcess | undefined;
 
-  private constructor(port: number) {
+  readonly #persist: boolean;
+
+  private constructor(port: number, persist: boolean) {
     this.port = port;
+    this.#persist = persist;
   }
 
-  static async start(): Promise<RedisServer> {
-    const r = new RedisServer(await freePort());
+  /** `persist: false`: no append-only file, so a stop and resume forgets everything. */
+  static async start(o: { persist?: boolean } = {}): Promise<RedisServer> {
+    const r = new RedisServer(await freePort(), o.persist ?? true);
     await r.resume();
     return r;
   }
@@ -44,7 +48,7 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  /** (Re)starts the server on the same port and data directory (append-only file: data survives a stop). */
+  /** (Re)starts the server on the same port and data directory (with the append-only file, data survives a stop). */
   async resume(): Promise<void> {
     this.#child = spawn(
       'redis-server',
@@ -58,7 +62,7 @@ export class RedisServer {
         '--save',
         '',
         '--appendonly',
-        'yes',
+        this.#persist ? 'yes' : 'no',
         '--appendfsync',
         'always',
       ],

@@ -52,6 +52,9 @@ export interface RedisBusStats {
   written: number;
 }
 
+/** The longest a node waits between attempts to reach Redis again. */
+export const MAX_RECONNECT_DELAY_MS = 5000;
+
 const CHANNEL = 'eri:events';
 const SESSIONS = 'eri:sessions';
 const streamKey = (id: string) => `eri:stream:${id}`;
@@ -90,7 +93,8 @@ export class RedisBus implements Bus {
   }
 
   static async create(o: RedisBusOptions): Promise<RedisBus> {
-    const reconnectStrategy = (retries: number) => Math.min(5000, 100 * 2 ** Math.min(retries, 6));
+    const reconnectStrategy = (retries: number) =>
+      Math.min(MAX_RECONNECT_DELAY_MS, 100 * 2 ** Math.min(retries, 6));
     // No offline queue: a command fails at once while disconnected, and our own bounded queue keeps it.
     const client = createClient({
       url: o.url,

@@ -127,6 +127,11 @@ export class EriServer {
         heartbeatMs: config.nodeHeartbeatMs,
         ttlMs: config.nodeTtlMs,
         load: () => this.load(),
+        liveSessions: () =>
+          this.registry
+            .list()
+            .filter((s) => s.state !== 'ended')
+            .map((s) => ({ id: s.id, roomId: s.roomId })),
         onLog: log,
       });
       this.metrics.watchRedis(bus);

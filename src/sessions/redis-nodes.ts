@@ -1,4 +1,4 @@
-import type { RedisBus } from '../bus/redis-bus.js';
+import { MAX_RECONNECT_DELAY_MS, type RedisBus } from '../bus/redis-bus.js';
 
 /**
  * The session registry across nodes, in Redis: each node announces itself with a heartbeat key that
@@ -6,6 +6,11 @@ import type { RedisBus } from '../bus/redis-bus.js';
  * their metadata. Every node sweeps: a live session whose owner's heartbeat has expired is ended with
  * reason `node-lost`, once (the first node to claim it), and subscribers everywhere are told. Room
  * aggregates are computed once per room per interval by whichever node claims the room's lock.
+ *
+ * Redis restarts and outages: while a node cannot reach Redis its heartbeat lapses, and without
+ * persistence a restart forgets every heartbeat and `eri:live`. So each node, as soon as it is connected
+ * again, re-announces itself and its live sessions (owner and room included), and judges no one else
+ * until every node has had the time to do the same (the expiry, the longest reconnect delay and a beat).
  */
 
 export interface NodeLoad {
@@ -26,6 +31,8 @@ export interface RedisNodesOptions {
   /** A node whose heartbeat is older than this is lost. */
   ttlMs: number;
   load: () => NodeLoad;
+  /** This node's live sessions, re-announced after Redis comes back. */
+  liveSessions: () => { id: string; roomId: string }[];
   onLog?: (line: string) => void;
 }
 
@@ -36,10 +43,33 @@ export class RedisNodes {
   readonly #bus: RedisBus;
   readonly #o: RedisNodesOptions;
   #timer: NodeJS.Timeout | undefined;
+  /** When this node's connection to Redis last became ready again (0: never lost since it started). */
+  #connectedAt = 0;
 
   constructor(bus: RedisBus, options: RedisNodesOptions) {
     this.#bus = bus;
     this.#o = options;
+    bus.client.on('ready', () => {
+      this.#connectedAt = Date.now();
+      this.#reannounce().catch((e: Error) => this.#o.onLog?.(`nodes: re-announcing failed: ${e.message}`));
+    });
+  }
+
+  /** How long after (re)connecting this node waits before it declares other nodes lost. */
+  get #graceMs(): number {
+    return this.#o.ttlMs + MAX_RECONNECT_DELAY_MS + this.#o.heartbeatMs;
+  }
+
+  async #reannounce(): Promise<void> {
+    await this.#beat();
+    const live = this.#o.liveSessions();
+    if (live.length === 0) return;
+    const multi = this.#bus.client.multi();
+    for (const s of live) {
+      multi.sAdd(LIVE, s.id);
+      multi.hSet(`eri:meta:${s.id}`, { owner: this.#bus.nodeId, roomId: s.roomId });
+    }
+    await multi.exec();
   }
 
   start(): void {
@@ -67,6 +97,7 @@ export class RedisNodes {
 
   /** Ends, once, the live sessions whose owner node stopped beating. */
   async sweep(): Promise<void> {
+    if (Date.now() - this.#connectedAt < this.#graceMs) return;
     const client = this.#bus.client;
     for (const sessionId of await client.sMembers(LIVE)) {
       const meta = await client.hGetAll(`eri:meta:${sessionId}`);

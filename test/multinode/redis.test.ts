@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createClient } from 'redis';
 import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import { publishFile } from '../../src/cli/publish.js';
 import { EriStreamClient, type StreamEvent } from '../../src/client/stream-client.js';
@@ -134,6 +135,13 @@ describe('several nodes sharing Redis', { skip }, () => {
   it('Redis stopped for 10 s mid-session: the node keeps going, buffers, flushes in order; a resuming subscriber misses nothing', async () => {
     await withTempDir(async (dir) => {
       const media = await clip(dir, 16);
+      // Longer than the node expiry (1.5 s): no node may take A's session for lost when Redis is back.
+      const ends: string[] = [];
+      const watcher = new EriStreamClient(b.url);
+      const watching = watcher
+        .events({ roomId: 'outage' })
+        .subscribe((e) => e.type === 'session.ended' && ends.push(e.data.reason));
+      await sleep(300);
       const publishing = publishFile(media, { server: a.url, room: 'outage', session: 'through-outage' });
       await sleep(3000);
       await redis.stop();
@@ -154,7 +162,54 @@ describe('several nodes sharing Redis', { skip }, () => {
       contiguous(history.estimates);
       assert.equal(history.estimates.at(-1)?.final, true);
       assert.equal(history.estimates.length, result.estimates.length + 1);
+      await sleep(1000);
+      watching.unsubscribe();
+      watcher.close();
+      assert.deepEqual(ends, ['normal'], 'ended once, normally: never node-lost');
     });
+  });
+});
+
+describe('Redis without persistence, restarted empty', { skip }, () => {
+  it("no live session is taken for lost, and each node's heartbeat and live sessions are announced again", async () => {
+    const redis = await RedisServer.start({ persist: false });
+    const options = { nodeHeartbeatMs: 500, nodeTtlMs: 1500, featureWorkers: 1, redisUrl: redis.url };
+    const a = await startServer({ ...options, nodeId: 'owner' });
+    const b = await startServer({ ...options, nodeId: 'judge' });
+    const check = createClient({ url: redis.url });
+    try {
+      await withTempDir(async (dir) => {
+        const media = await clip(dir, 20);
+        const ends: string[] = [];
+        const watcher = new EriStreamClient(b.url);
+        const watching = watcher
+          .events({ roomId: 'amnesia' })
+          .subscribe((e) => e.type === 'session.ended' && ends.push(e.data.reason));
+        await sleep(300);
+        const publishing = publishFile(media, { server: a.url, room: 'amnesia', session: 'kept-live' });
+        await sleep(3000);
+        await redis.stop();
+        await sleep(3000); // past the expiry, and the restart forgets every key
+        await redis.resume();
+        await check.connect();
+        const deadline = Date.now() + 10_000;
+        while (!(await check.sIsMember('eri:live', 'kept-live')) && Date.now() < deadline) await sleep(100);
+        assert.ok(await check.sIsMember('eri:live', 'kept-live'), 'the live session is listed again');
+        assert.equal(await check.hGet('eri:meta:kept-live', 'owner'), 'owner');
+        assert.ok(await check.exists('eri:node:owner'), 'the owner beats again');
+        const result = await publishing;
+        assert.equal(result.endReason, 'normal', 'the session ran to its end on its node');
+        await sleep(1000);
+        watching.unsubscribe();
+        watcher.close();
+        assert.deepEqual(ends, ['normal'], 'B never declared it node-lost');
+      });
+    } finally {
+      await check.quit().catch(() => {});
+      await a.stop();
+      await b.stop();
+      await redis.destroy();
+    }
   });
 });
 
