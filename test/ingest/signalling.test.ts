@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
+import { mintToken } from '../../src/cli/token.js';
 import { SignalClient } from '../../src/client/signal-client.js';
 import type { JoinResult } from '../../src/contracts/signalling.js';
 import { ERROR_CODES } from '../../src/errors.js';
@@ -221,6 +222,46 @@ describe('a publisher that vanishes without closing', { skip: mediasoupSkip() },
       ws.terminate();
     } finally {
       await t.stop();
+    }
+  });
+});
+
+describe('a closed signalling connection frees every slot it held', { skip: mediasoupSkip() }, () => {
+  const SECRET = 'slots-secret-of-at-least-32-characters!!';
+  let t: TestServer;
+
+  before(async () => {
+    // One session per token and 4 ports in all (4 WebRTC transports take them all; UDP and TCP share a
+    // number, and 3 ports fail round 0): a round can only follow the previous one if that one gave back
+    // its session slot, its room and its ports.
+    t = await startServer({
+      jwtSecret: SECRET,
+      maxSessionsPerToken: 1,
+      rtc: { listenIp: '127.0.0.1', minPort: 39_000, maxPort: 39_003 },
+    });
+  });
+  after(() => t?.stop());
+
+  it('three rounds of join, four transports and close, with one token, one session slot and 4 ports', async () => {
+    const token = await mintToken({ secret: SECRET, scope: 'publish:slots', ttlSeconds: 600 });
+    const rooms = t.server.rooms.size;
+    for (let round = 0; round < 3; round++) {
+      const c = await SignalClient.connect(t.url, token);
+      await c.request<JoinResult>('join', { roomId: 'slots', sessionId: `slot-${round}` });
+      for (let i = 0; i < 4; i++) await c.request('createWebRtcTransport');
+      assert.equal(t.server.registry.size, 1, `round ${round}: one live session`);
+      // The token's one session is taken: a second connection is refused while this one lives.
+      const other = await SignalClient.connect(t.url, token);
+      await assert.rejects(other.request('join', { roomId: 'slots', sessionId: `other-${round}` }), {
+        code: 'ERI_ERR_LIMIT',
+      });
+      other.close();
+      c.close();
+      const deadline = Date.now() + 10_000;
+      while ((t.server.registry.size > 0 || t.server.rooms.size > rooms) && Date.now() < deadline)
+        await sleep(50);
+      assert.equal(t.server.registry.size, 0, `round ${round}: the session ended`);
+      assert.equal(t.server.rooms.size, rooms, `round ${round}: the room closed`);
     }
   });
 });
