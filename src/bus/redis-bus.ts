@@ -307,20 +307,23 @@ export class RedisBus implements Bus {
       .flat()
       .sort((a, b) => b.t - a.t || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
     const page = merged.slice(0, limit);
-    const sessions: SessionSummary[] = [];
-    for (const p of page) {
-      const meta = await this.#client.hGetAll(metaKey(p.id));
-      if (!meta.roomId) {
-        // Expired or deleted: the indexes forget it now.
-        const multi = this.#client.multi().zRem(SESSIONS, p.id);
-        for (const key of keys) multi.zRem(key, p.id);
-        await multi.exec();
-        continue;
-      }
-      if (query.rooms && !query.rooms.includes(meta.roomId)) continue;
-      if (query.studyId && meta.studyId !== query.studyId) continue;
-      sessions.push(this.#summary(p.id, meta, await this.#kept(p.id, meta)));
-    }
+    // One round trip's worth of waiting for the page, not one per session.
+    const read = await Promise.all(
+      page.map(async (p): Promise<SessionSummary | undefined> => {
+        const meta = await this.#client.hGetAll(metaKey(p.id));
+        if (!meta.roomId) {
+          // Expired or deleted: the indexes forget it now.
+          const multi = this.#client.multi().zRem(SESSIONS, p.id);
+          for (const key of keys) multi.zRem(key, p.id);
+          await multi.exec();
+          return undefined;
+        }
+        if (query.rooms && !query.rooms.includes(meta.roomId)) return undefined;
+        if (query.studyId && meta.studyId !== query.studyId) return undefined;
+        return this.#summary(p.id, meta, await this.#kept(p.id, meta));
+      }),
+    );
+    const sessions = read.filter((s): s is SessionSummary => s !== undefined);
     const last = page.at(-1);
     return { sessions, nextCursor: merged.length > limit && last ? encodeCursor(last) : null };
   }

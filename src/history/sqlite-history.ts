@@ -96,16 +96,8 @@ function summary(row: SessionRow): SessionSummary {
   };
 }
 
-export interface SqliteHistoryStats {
-  /** Events written since open. */
-  written: number;
-  /** Sessions deleted by retention since open. */
-  expired: number;
-}
-
 export class SqliteHistory implements HistoryStore {
   readonly path: string;
-  readonly stats: SqliteHistoryStats = { written: 0, expired: 0 };
   readonly #db: Database.Database;
   readonly #retentionMs: number;
   readonly #maxEstimates: number;
@@ -219,7 +211,6 @@ export class SqliteHistory implements HistoryStore {
 
   record(event: BusEvent): void {
     this.#write(event);
-    this.stats.written++;
   }
 
   recordMarker(sessionId: string, marker: Marker): void {
@@ -230,7 +221,6 @@ export class SqliteHistory implements HistoryStore {
   #sweep(batch = SWEEP_BATCH): number {
     const ids = this.#statements.expiredIds.all(Date.now() - this.#retentionMs, batch) as { id: string }[];
     for (const { id } of ids) this.#delete(id);
-    this.stats.expired += ids.length;
     return ids.length;
   }
 

@@ -42,8 +42,9 @@ const startSchema = z
   .strict();
 type StartMessage = z.infer<typeof startSchema>;
 
-/** Media messages kept while a start is being checked (2 s of 10 Hz video and audio, with room). */
+/** Media kept while a start is being checked: 2 s of 10 Hz video and audio, with room, in 8 MiB. */
 const MAX_EARLY_MESSAGES = 64;
+const MAX_EARLY_BYTES = 8 * 1024 * 1024;
 
 const controlSchema = z.discriminatedUnion('type', [
   startSchema,
@@ -208,10 +209,11 @@ export class FrameIngestConnection {
 
   #onBinary(data: Buffer): void {
     if (this.#publisher.starting) {
-      if (this.#early.length >= MAX_EARLY_MESSAGES)
+      const bytes = this.#early.reduce((n, b) => n + b.length, data.length);
+      if (this.#early.length >= MAX_EARLY_MESSAGES || bytes > MAX_EARLY_BYTES)
         throw new EriError(
           'ERI_ERR_LIMIT',
-          `more than ${MAX_EARLY_MESSAGES} media messages before the session started`,
+          `more than ${MAX_EARLY_MESSAGES} media messages or ${MAX_EARLY_BYTES} bytes before the session started`,
         );
       this.#early.push(data);
       return;

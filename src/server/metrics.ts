@@ -109,6 +109,18 @@ export class ServerMetrics {
   }
 
   /** Redis bus health: connected, events waiting to be written, dropped because the buffer was full. */
+  /** The embedded bus's history store: writes that failed (disk full, I/O error), since start. */
+  watchHistory(bus: { stats: { writeErrors: number } }): void {
+    new Gauge({
+      name: 'eri_history_write_errors',
+      help: 'History writes that failed since the server started (live delivery went on)',
+      registers: [this.registry],
+      collect() {
+        this.set(bus.stats.writeErrors);
+      },
+    });
+  }
+
   watchRedis(bus: {
     stats: { connected: boolean; buffered: number; dropped: number; written: number };
   }): void {

@@ -135,7 +135,7 @@ export class EriServer {
         onLog: log,
       });
       this.metrics.watchRedis(bus);
-    }
+    } else if (this.bus instanceof LocalBus) this.metrics.watchHistory(this.bus);
     const nodes = this.nodes;
     this.#aggregator = new RoomAggregator(this.bus, {
       intervalMs: config.strideSeconds * 1000,
