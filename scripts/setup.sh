@@ -8,7 +8,8 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 
 # --- Debian packages ---------------------------------------------------------------------------
 # python3-torch + OpenBLAS: models/training (the reference BLAS makes a training step ~10x slower).
-APT_PACKAGES=(ffmpeg espeak-ng chromium redis-server python3-torch python3-numpy libopenblas0-pthread)
+# g++, make, python3: npm ci compiles better-sqlite3 (its prebuilt binary would come from GitHub).
+APT_PACKAGES=(ffmpeg espeak-ng chromium redis-server python3-torch python3-numpy libopenblas0-pthread g++ make python3)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
