@@ -81,3 +81,11 @@ export class EriError extends Error {
 export function isEriError(value: unknown): value is EriError {
   return value instanceof EriError;
 }
+
+/** A zod failure as one line a client can act on: the first issue's path and message. */
+export function zodIssueText(error: {
+  issues: readonly { path: readonly PropertyKey[]; message: string }[];
+}): string {
+  const issue = error.issues[0];
+  return `${issue?.path.map(String).join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`;
+}

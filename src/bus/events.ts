@@ -1,3 +1,4 @@
+import type { ErrorBody } from '../contracts/error-body.js';
 import type { Estimate } from '../contracts/estimate.js';
 import type { RoomAggregate } from '../contracts/stream-protocol.js';
 
@@ -11,7 +12,7 @@ export type BusEvent =
       roomId: string;
       at: string;
       reason: string;
-      error?: { code: string; message: string };
+      error?: ErrorBody;
     }
   | { kind: 'room.aggregate'; roomId: string; aggregate: RoomAggregate };
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ErrorBody } from './error-body.js';
 import { idSchema } from './ids.js';
 import { MARKER_EVENTS } from './study.js';
 
@@ -64,12 +65,11 @@ export const signalEnvelopeSchema = z
   })
   .strict();
 
+export type SignalEnvelope = z.infer<typeof signalEnvelopeSchema>;
+
 export type SignalParams<M extends SignalMethod> = z.infer<(typeof signalParamsSchemas)[M]>;
 
-export interface SignalError {
-  code: string;
-  message: string;
-}
+export type SignalError = ErrorBody;
 
 export type SignalResponse =
   | { id: number | null; ok: true; result: unknown }

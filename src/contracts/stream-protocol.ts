@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EMOTIONS } from './emotions.js';
+import type { ErrorBody } from './error-body.js';
 import type { Estimate } from './estimate.js';
 import { idSchema } from './signalling.js';
 
@@ -63,7 +64,7 @@ export type StreamEvent =
         roomId: string;
         at: string;
         reason: string;
-        error?: { code: string; message: string };
+        error?: ErrorBody;
       };
     }
   | { type: 'room.aggregate'; data: RoomAggregate };
@@ -81,6 +82,6 @@ export type ServerMessage =
   | StreamEvent
   | { type: 'heartbeat'; at: string }
   | { type: 'pong'; id?: number }
-  | { type: 'error'; id?: number; code: string; message: string; firstAvailableSeq?: number };
+  | ({ type: 'error'; id?: number; firstAvailableSeq?: number } & ErrorBody);
 
 export const STREAM_EMOTIONS = EMOTIONS;

@@ -80,6 +80,8 @@ export const serverConfigSchema = z.object({
   alignWaitMs: z.coerce.number().int().nonnegative().default(1000),
   /** A publisher whose connection answers no ping for this long is gone. */
   publisherTimeoutMs: z.coerce.number().int().positive().default(15000),
+  /** Subscribers are pinged (and sent a heartbeat message) this often; one silent for a whole period is closed. */
+  subscriberHeartbeatMs: z.coerce.number().int().min(100).default(15000),
   /** Largest signalling or ingest message accepted (bytes); larger ones get ERI_ERR_LIMIT. */
   maxMessageBytes: z.coerce
     .number()
@@ -160,6 +162,7 @@ export const ENV_NAMES = {
   strideSeconds: 'ERI_STRIDE_SECONDS',
   alignWaitMs: 'ERI_ALIGN_WAIT_MS',
   publisherTimeoutMs: 'ERI_PUBLISHER_TIMEOUT_MS',
+  subscriberHeartbeatMs: 'ERI_SUBSCRIBER_HEARTBEAT_MS',
   maxMessageBytes: 'ERI_MAX_MESSAGE_BYTES',
   maxFrameBytes: 'ERI_MAX_FRAME_BYTES',
   maxFrameRate: 'ERI_MAX_FRAME_RATE',

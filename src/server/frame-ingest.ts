@@ -6,12 +6,12 @@ import { z } from 'zod';
 import type { AudioChunk, VideoFrame } from '../../streams/align-media.js';
 import { idSchema } from '../contracts/ids.js';
 import { MARKER_EVENTS } from '../contracts/study.js';
-import { EriError, type ErrorCode, isEriError } from '../errors.js';
+import { EriError, type ErrorCode, zodIssueText } from '../errors.js';
 import { analysisVideoFilter, RecordReader } from '../features/decode.js';
 import { RateLimit } from './limits.js';
 import { PublisherSession } from './publisher-session.js';
 import type { SignallingDeps } from './signalling.js';
-import { keepAlive } from './ws-heartbeat.js';
+import { WsChannel } from './ws-channel.js';
 
 /**
  * The WebSocket frame ingest (`/v1/ingest`), for clients without WebRTC (and k6): JPEG frames and PCM
@@ -62,6 +62,7 @@ const controlSchema = z.discriminatedUnion('type', [
     })
     .strict(),
 ]);
+type ControlMessage = z.infer<typeof controlSchema>;
 
 /**
  * How far a client's media time may run ahead of the session's own clock (seconds since its start). A
@@ -71,13 +72,11 @@ const controlSchema = z.discriminatedUnion('type', [
 export const MEDIA_AHEAD_SLACK_SECONDS = 10;
 
 export class FrameIngestConnection {
-  readonly #ws: WebSocket;
+  readonly #channel: WsChannel<ControlMessage>;
   readonly #deps: SignallingDeps;
   readonly #frames = new Subject<VideoFrame>();
   readonly #audio = new Subject<AudioChunk>();
   readonly #limit: RateLimit;
-  /** Control messages and audio chunks (frames have their own limit). */
-  readonly #messages: RateLimit;
   #endRequested = false;
   readonly #pendingTimes: number[] = [];
   readonly #publisher: PublisherSession;
@@ -90,60 +89,38 @@ export class FrameIngestConnection {
   #closed = false;
   /** performance.now() when the session started: media time is checked against it. */
   #startedAt = 0;
-  readonly #stopHeartbeat: () => void;
 
   constructor(ws: WebSocket, deps: SignallingDeps) {
-    this.#ws = ws;
     this.#deps = deps;
     this.#limit = new RateLimit(deps.config.maxFrameRate);
-    this.#messages = new RateLimit(deps.config.maxMessagesPerSecond, 2 * deps.config.maxMessagesPerSecond);
     this.#publisher = new PublisherSession(deps, (event) => {
-      if (event.type === 'estimate') this.#send({ type: 'estimate', data: event.estimate });
+      if (event.type === 'estimate') this.#channel.send({ type: 'estimate', data: event.estimate });
       if (event.type === 'session.ended') {
-        this.#send({ ...event });
+        this.#channel.send({ ...event });
         this.#stopDecoder();
       }
     });
-    ws.on('message', (data, isBinary) =>
-      this.#guard(() => (isBinary ? this.#onBinary(data as Buffer) : this.#onText(data as Buffer))),
-    );
-    ws.on('close', () => this.#close());
-    ws.on('error', () => this.#close());
-    // A client that stops answering (frozen, gone without a close) ends its session, as signalling does.
-    this.#stopHeartbeat = keepAlive(ws, Math.max(100, Math.floor(deps.config.publisherTimeoutMs / 2)));
-  }
-
-  #send(message: object): void {
-    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(JSON.stringify(message));
+    this.#channel = new WsChannel(ws, {
+      maxMessageBytes: deps.config.maxMessageBytes,
+      maxMessagesPerSecond: deps.config.maxMessagesPerSecond,
+      // A client that stops answering (frozen, gone without a close) ends its session, as signalling does.
+      heartbeatMs: Math.max(100, Math.floor(deps.config.publisherTimeoutMs / 2)),
+      schema: controlSchema,
+      invalid: (_json, error) =>
+        new EriError('ERI_ERR_MALFORMED_MESSAGE', `invalid control message: ${zodIssueText(error)}`),
+      faultCode: () => 'ERI_ERR_MALFORMED_MESSAGE',
+      errorMessage: (error) => ({ type: 'error', ...error.toJSON() }),
+      onMessage: (message) => this.#onControl(message),
+      onBinary: (data) => this.#onBinary(data),
+      onClose: () => this.#close(),
+    });
   }
 
   #error(code: ErrorCode, message: string): void {
-    this.#send({ type: 'error', code, message });
+    this.#channel.fail(new EriError(code, message));
   }
 
-  #onText(data: Buffer): void {
-    if (!this.#messages.take())
-      throw new EriError(
-        'ERI_ERR_LIMIT',
-        `more than ${this.#deps.config.maxMessagesPerSecond} messages per second; message dropped`,
-      );
-    if (data.length > this.#deps.config.maxMessageBytes)
-      throw new EriError('ERI_ERR_LIMIT', `message of ${data.length} bytes exceeds the limit`);
-    let json: unknown;
-    try {
-      json = JSON.parse(data.toString('utf8'));
-    } catch {
-      throw new EriError('ERI_ERR_MALFORMED_MESSAGE', 'control message is not JSON');
-    }
-    const parsed = controlSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new EriError(
-        'ERI_ERR_MALFORMED_MESSAGE',
-        `invalid control message: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
-      );
-    }
-    const message = parsed.data;
+  #onControl(message: ControlMessage): void {
     const session = this.#publisher.session;
     if (message.type === 'stimulus') {
       if (!session || !this.#deps.studies.tracker.studyOf(session.id))
@@ -153,7 +130,7 @@ export class FrameIngestConnection {
         position: message.position,
         mediaTime: message.mediaTime,
       });
-      this.#send({ type: 'stimulus.marked', event: message.event });
+      this.#channel.send({ type: 'stimulus.marked', event: message.event });
       return;
     }
     if (message.type === 'end') {
@@ -182,29 +159,15 @@ export class FrameIngestConnection {
     });
     started
       .then((session) => {
-        this.#send({ type: 'started', sessionId: session.id, roomId: message.roomId });
-        for (const data of this.#early.splice(0)) this.#guard(() => this.#onBinary(data));
+        this.#channel.send({ type: 'started', sessionId: session.id, roomId: message.roomId });
+        for (const data of this.#early.splice(0)) this.#channel.guard(() => this.#onBinary(data));
         if (this.#endRequested) session.end('normal');
       })
       .catch((error: unknown) => {
         // A start refused because another is in progress leaves that one's early media alone.
         if (!this.#publisher.starting) this.#early.length = 0;
-        this.#guard(() => {
-          throw error;
-        });
+        this.#channel.fail(error);
       });
-  }
-
-  /** Runs a handler; what it throws goes to the client as a typed error. */
-  #guard(handle: () => void): void {
-    try {
-      handle();
-    } catch (error) {
-      const e = isEriError(error)
-        ? error
-        : new EriError('ERI_ERR_MALFORMED_MESSAGE', (error as Error).message);
-      this.#error(e.code, e.message);
-    }
   }
 
   #onBinary(data: Buffer): void {
@@ -274,11 +237,8 @@ export class FrameIngestConnection {
       return;
     }
     if (kind === INGEST_KIND.pcm) {
-      if (!this.#messages.take())
-        throw new EriError(
-          'ERI_ERR_LIMIT',
-          `more than ${this.#deps.config.maxMessagesPerSecond} messages per second; chunk dropped`,
-        );
+      // Audio chunks count against the message rate, like control messages (frames have their own).
+      this.#channel.countMessage('chunk');
       if (payload.length % 2 !== 0)
         throw new EriError('ERI_ERR_MALFORMED_MESSAGE', 'PCM payload must be whole 16-bit samples');
       if (payload.length > this.#deps.config.maxMessageBytes)
@@ -369,7 +329,6 @@ export class FrameIngestConnection {
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#stopHeartbeat();
     this.#publisher.close('client-gone');
     this.#frames.complete();
     this.#audio.complete();

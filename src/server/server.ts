@@ -436,7 +436,7 @@ export class EriServer {
         const subscriber = new SubscriberConnection(ws, {
           bus: this.bus,
           model: deps.model,
-          heartbeatMs: 15_000,
+          heartbeatMs: this.config.subscriberHeartbeatMs,
           maxMessageBytes: Math.min(64 * 1024, this.config.maxMessageBytes),
           maxMessagesPerSecond: this.config.maxMessagesPerSecond,
           highWaterBytes: this.config.subscriberHighWaterBytes,

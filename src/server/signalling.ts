@@ -5,6 +5,7 @@ import {
   type PlainTransportResult,
   SIGNAL_METHODS,
   SIGNAL_PROTOCOL_VERSION,
+  type SignalEnvelope,
   type SignalMethod,
   type SignalNotification,
   type SignalParams,
@@ -13,7 +14,7 @@ import {
   signalParamsSchemas,
   type WebRtcTransportResult,
 } from '../contracts/signalling.js';
-import { EriError, type ErrorCode, isEriError } from '../errors.js';
+import { EriError, isEriError, zodIssueText } from '../errors.js';
 import type { HistoryReader } from '../history/history-store.js';
 import type { Room, RoomManager } from '../ingest/rooms.js';
 import { RtpTap } from '../ingest/rtp-tap.js';
@@ -21,10 +22,10 @@ import type { SessionRegistry } from '../sessions/registry.js';
 import type { Session } from '../sessions/session.js';
 import type { Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
-import { type Admission, RateLimit } from './limits.js';
+import type { Admission } from './limits.js';
 import { PublisherSession } from './publisher-session.js';
 import type { StudyDeps } from './study-routes.js';
-import { keepAlive } from './ws-heartbeat.js';
+import { WsChannel } from './ws-channel.js';
 
 /**
  * One publisher's signalling connection (`/v1/signal`). Every inbound message is parsed and validated;
@@ -62,10 +63,9 @@ const PRODUCE_SETTLE_MS = 300;
 type Handler = (params: never) => Promise<unknown>;
 
 export class SignallingConnection {
-  readonly #ws: WebSocket;
+  readonly #channel: WsChannel<SignalEnvelope>;
   readonly #deps: SignallingDeps;
   #startedAt = 0;
-  readonly #rate: RateLimit;
   readonly #transports = new Map<string, Transport>();
   readonly #producers = new Map<string, Producer>();
   #room: Room | undefined;
@@ -75,13 +75,10 @@ export class SignallingConnection {
   #leaveRoom: (() => void) | undefined;
   #creatingTransports = 0;
   #tapTimer: NodeJS.Timeout | undefined;
-  readonly #stopHeartbeat: () => void;
   #closed = false;
 
   constructor(ws: WebSocket, deps: SignallingDeps) {
-    this.#ws = ws;
     this.#deps = deps;
-    this.#rate = new RateLimit(deps.config.maxMessagesPerSecond, 2 * deps.config.maxMessagesPerSecond);
     this.#publisher = new PublisherSession(deps, (event) => {
       if (event.type === 'estimate') this.#send({ notification: 'estimate', data: event.estimate });
       if (event.type === 'session.ended')
@@ -94,16 +91,25 @@ export class SignallingConnection {
           },
         });
     });
-    ws.on('message', (data, isBinary) => {
-      this.#onMessage(data as Buffer, isBinary).catch((e: Error) => deps.log(`signalling: ${e.message}`));
-    });
-    ws.on('close', () => this.#close('client-gone'));
-    ws.on('error', () => this.#close('client-gone'));
-    this.#stopHeartbeat = keepAlive(ws, Math.max(100, Math.floor(deps.config.publisherTimeoutMs / 2)), {
+    this.#channel = new WsChannel(ws, {
+      maxMessageBytes: deps.config.maxMessageBytes,
+      maxMessagesPerSecond: deps.config.maxMessagesPerSecond,
+      heartbeatMs: Math.max(100, Math.floor(deps.config.publisherTimeoutMs / 2)),
       onDead: () =>
         deps.log(
           `signalling: publisher ${this.#publisher.session?.id ?? '(not joined)'} answered no ping for ${deps.config.publisherTimeoutMs} ms`,
         ),
+      schema: signalEnvelopeSchema,
+      invalid: (_json, error) =>
+        new EriError('ERI_ERR_MALFORMED_MESSAGE', `invalid request: ${zodIssueText(error)}`),
+      // mediasoup's complaints about the parameters it was handed are the client's to fix.
+      faultCode: (error) =>
+        error instanceof TypeError || error.name === 'UnsupportedError'
+          ? 'ERI_ERR_MALFORMED_MESSAGE'
+          : 'ERI_ERR_INVALID_STATE',
+      errorMessage: (error, id): SignalResponse => ({ id: id ?? null, ok: false, error: error.toJSON() }),
+      onMessage: (envelope) => this.#onRequest(envelope),
+      onClose: () => this.#close('client-gone'),
     });
   }
 
@@ -117,81 +123,31 @@ export class SignallingConnection {
   }
 
   #send(message: SignalResponse | SignalNotification): void {
-    if (this.#ws.readyState === this.#ws.OPEN) this.#ws.send(JSON.stringify(message));
+    this.#channel.send(message);
   }
 
-  #error(id: number | null, code: ErrorCode, message: string): void {
-    this.#send({ id, ok: false, error: { code, message } });
-  }
-
-  async #onMessage(data: Buffer, isBinary: boolean): Promise<void> {
-    if (!this.#rate.take()) {
-      this.#error(
-        null,
-        'ERI_ERR_LIMIT',
-        `more than ${this.#deps.config.maxMessagesPerSecond} messages per second; message dropped`,
-      );
-      return;
-    }
-    if (data.length > this.#deps.config.maxMessageBytes) {
-      this.#error(
-        null,
-        'ERI_ERR_LIMIT',
-        `message of ${data.length} bytes exceeds the ${this.#deps.config.maxMessageBytes}-byte limit`,
-      );
-      return;
-    }
-    if (isBinary) {
-      this.#error(null, 'ERI_ERR_MALFORMED_MESSAGE', 'signalling messages are JSON text, not binary');
-      return;
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(data.toString('utf8'));
-    } catch {
-      this.#error(null, 'ERI_ERR_MALFORMED_MESSAGE', 'message is not JSON');
-      return;
-    }
-    const envelope = signalEnvelopeSchema.safeParse(json);
-    if (!envelope.success) {
-      const id = typeof (json as { id?: unknown })?.id === 'number' ? (json as { id: number }).id : null;
-      const issue = envelope.error.issues[0];
-      this.#error(
-        id,
-        'ERI_ERR_MALFORMED_MESSAGE',
-        `invalid request: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
-      );
-      return;
-    }
-    const { id, method, params } = envelope.data;
+  async #onRequest({ id, method, params }: SignalEnvelope): Promise<void> {
     if (!(SIGNAL_METHODS as readonly string[]).includes(method)) {
-      this.#error(
-        id,
+      throw new EriError(
         'ERI_ERR_UNKNOWN_METHOD',
         `unknown method '${method.slice(0, 64)}' (methods: ${SIGNAL_METHODS.join(', ')})`,
       );
-      return;
     }
     const m = method as SignalMethod;
     const parsed = signalParamsSchemas[m].safeParse(params ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      this.#error(
-        id,
+    if (!parsed.success)
+      throw new EriError(
         'ERI_ERR_MALFORMED_MESSAGE',
-        `${m}: ${issue?.path.join('.') || 'params'}: ${issue?.message ?? 'invalid'}`,
+        `${m}: ${zodIssueText(parsed.error).replace(/^\(root\)/, 'params')}`,
       );
-      return;
-    }
+    const handler = this.#handlers[m] as Handler;
     try {
-      const handler = this.#handlers[m] as Handler;
       const result = await handler(parsed.data as never);
       this.#send({ id, ok: true, result: result ?? {} });
     } catch (error) {
-      if (isEriError(error)) this.#error(id, error.code, error.message);
-      else if (error instanceof TypeError || (error as Error).name === 'UnsupportedError') {
-        this.#error(id, 'ERI_ERR_MALFORMED_MESSAGE', `${m}: ${(error as Error).message}`);
-      } else this.#error(id, 'ERI_ERR_INVALID_STATE', `${m}: ${(error as Error).message}`);
+      // The method's name in front of a library's message, so the client knows which step failed.
+      if (!isEriError(error) && error instanceof Error) error.message = `${m}: ${error.message}`;
+      throw error;
     }
   }
 
@@ -412,7 +368,6 @@ export class SignallingConnection {
   #close(reason: 'client-gone'): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#stopHeartbeat();
     this.#publisher.close(reason);
     this.#releaseMedia();
     this.#detachRoom?.();

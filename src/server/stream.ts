@@ -5,18 +5,17 @@ import type { Bus } from '../bus/bus.js';
 import { type BusEvent, encodedMessage } from '../bus/events.js';
 import { EMOTIONS } from '../contracts/emotions.js';
 import {
+  type ClientMessage,
   clientMessageSchema,
   type ServerMessage,
   STREAM_PROTOCOL_VERSION,
   type StreamTarget,
 } from '../contracts/stream-protocol.js';
-import { EriError, isEriError } from '../errors.js';
-import { RateLimit } from './limits.js';
+import { EriError, zodIssueText } from '../errors.js';
+import { WsChannel } from './ws-channel.js';
 
 /** A room resume replays at most this many of the room's newest sessions it did not name. */
 const ROOM_RESUME_SESSIONS = 100;
-
-import { keepAlive } from './ws-heartbeat.js';
 
 /**
  * One subscriber on `/v1/stream`. Events are serialised and UTF-8 encoded once per event (encodedMessage)
@@ -61,9 +60,8 @@ function matches(target: StreamTarget, event: BusEvent): boolean {
 }
 
 export class SubscriberConnection {
-  readonly #ws: WebSocket;
   readonly #deps: StreamDeps;
-  readonly #rate: RateLimit | undefined;
+  readonly #channel: WsChannel<ClientMessage>;
   readonly #subs = new Map<string, Sub>();
   readonly #live: Subscription;
   /** Coalesced estimates (latest per session) and other events waiting for the socket to drain. */
@@ -71,15 +69,36 @@ export class SubscriberConnection {
   readonly #pendingOther: (string | Buffer)[] = [];
   #congestedSince = 0;
   #drainTimer: NodeJS.Timeout | undefined;
-  readonly #stopHeartbeat: () => void;
   #closed = false;
 
   constructor(ws: WebSocket, deps: StreamDeps) {
-    this.#ws = ws;
     this.#deps = deps;
-    this.#rate = deps.maxMessagesPerSecond
-      ? new RateLimit(deps.maxMessagesPerSecond, 2 * deps.maxMessagesPerSecond)
-      : undefined;
+    this.#channel = new WsChannel(ws, {
+      maxMessageBytes: deps.maxMessageBytes,
+      maxMessagesPerSecond: deps.maxMessagesPerSecond,
+      heartbeatMs: deps.heartbeatMs,
+      onBeat: () => this.#sendObject({ type: 'heartbeat', at: new Date().toISOString() }),
+      schema: clientMessageSchema,
+      invalid: (json, error) => {
+        const type = (json as { type?: unknown } | null)?.type;
+        const known = typeof type !== 'string' || ['subscribe', 'unsubscribe', 'ping'].includes(type);
+        return new EriError(
+          known ? 'ERI_ERR_MALFORMED_MESSAGE' : 'ERI_ERR_UNKNOWN_METHOD',
+          zodIssueText(error),
+        );
+      },
+      errorMessage: (error, id): ServerMessage => {
+        const first = (error as EriError & { firstAvailableSeq?: number }).firstAvailableSeq;
+        return {
+          type: 'error',
+          ...(id !== undefined ? { id } : {}),
+          ...error.toJSON(),
+          ...(first !== undefined ? { firstAvailableSeq: first } : {}),
+        };
+      },
+      onMessage: (message) => this.#onMessage(message),
+      onClose: () => this.#close(),
+    });
     this.#sendObject({
       type: 'hello',
       protocol: STREAM_PROTOCOL_VERSION,
@@ -88,12 +107,6 @@ export class SubscriberConnection {
       heartbeatMs: deps.heartbeatMs,
     });
     this.#live = deps.bus.events$.subscribe((event) => this.#onEvent(event));
-    ws.on('message', (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
-    ws.on('close', () => this.#close());
-    ws.on('error', () => this.#close());
-    this.#stopHeartbeat = keepAlive(ws, deps.heartbeatMs, {
-      onBeat: () => this.#sendObject({ type: 'heartbeat', at: new Date().toISOString() }),
-    });
   }
 
   get subscriptions(): number {
@@ -109,16 +122,16 @@ export class SubscriberConnection {
    * session a non-estimate event is about (its pending estimate, such as the final, goes out before it).
    */
   #send(text: string | Buffer, coalesceKey?: string, sessionId?: string): void {
-    if (this.#closed || this.#ws.readyState !== this.#ws.OPEN) return;
+    if (this.#closed || !this.#channel.open) return;
     if (
-      this.#ws.bufferedAmount > this.#deps.highWaterBytes ||
+      this.#channel.ws.bufferedAmount > this.#deps.highWaterBytes ||
       this.#pendingEstimates.size > 0 ||
       this.#pendingOther.length > 0
     ) {
       this.#congested(text, coalesceKey, sessionId);
       return;
     }
-    this.#ws.send(text, { binary: false });
+    this.#channel.ws.send(text, { binary: false });
     this.#deps.onSent?.(1);
   }
 
@@ -150,15 +163,15 @@ export class SubscriberConnection {
 
   #drain(): void {
     if (this.#closed) return;
-    if (this.#ws.bufferedAmount > this.#deps.highWaterBytes) {
+    if (this.#channel.ws.bufferedAmount > this.#deps.highWaterBytes) {
       if (Date.now() - this.#congestedSince > this.#deps.slowGraceMs)
         this.#disconnectSlow(
           `its send buffer stayed over ${this.#deps.highWaterBytes} bytes for ${this.#deps.slowGraceMs} ms`,
         );
       return;
     }
-    for (const text of this.#pendingOther.splice(0)) this.#ws.send(text, { binary: false });
-    for (const text of this.#pendingEstimates.values()) this.#ws.send(text, { binary: false });
+    for (const text of this.#pendingOther.splice(0)) this.#channel.ws.send(text, { binary: false });
+    for (const text of this.#pendingEstimates.values()) this.#channel.ws.send(text, { binary: false });
     this.#deps.onSent?.(this.#pendingEstimates.size);
     this.#pendingEstimates.clear();
     this.#congestedSince = 0;
@@ -172,9 +185,8 @@ export class SubscriberConnection {
       'ERI_ERR_SLOW_CONSUMER',
       `disconnected: this subscriber could not keep up (${why})`,
     );
-    this.#ws.send(JSON.stringify({ type: 'error', code: e.code, message: e.message }));
-    this.#ws.close(4008, 'slow consumer');
-    this.#close();
+    this.#channel.fail(e);
+    this.#channel.close(4008, 'slow consumer');
   }
 
   #onEvent(event: BusEvent): void {
@@ -193,83 +205,18 @@ export class SubscriberConnection {
     if (deliver) this.#deliver(event);
   }
 
-  #error(id: number | undefined, e: EriError): void {
-    const first = (e as EriError & { firstAvailableSeq?: number }).firstAvailableSeq;
-    this.#sendObject({
-      type: 'error',
-      ...(id !== undefined ? { id } : {}),
-      code: e.code,
-      message: e.message,
-      ...(first !== undefined ? { firstAvailableSeq: first } : {}),
-    });
-  }
-
-  #onMessage(data: Buffer, isBinary: boolean): void {
-    if (this.#rate && !this.#rate.take()) {
-      this.#error(
-        undefined,
-        new EriError(
-          'ERI_ERR_LIMIT',
-          `more than ${this.#deps.maxMessagesPerSecond} messages per second; message dropped`,
-        ),
-      );
-      return;
+  /** Synchronous except for a subscribe (which reads history), so replies keep the order of requests. */
+  #onMessage(message: ClientMessage): Promise<void> | undefined {
+    if (message.type === 'subscribe')
+      return this.#subscribe(message.id, message.target, message.resume ?? {});
+    if (message.type === 'ping')
+      this.#sendObject({ type: 'pong', ...(message.id !== undefined ? { id: message.id } : {}) });
+    else if (message.type === 'unsubscribe') {
+      if (!this.#subs.delete(message.subscription))
+        throw new EriError('ERI_ERR_NOT_FOUND', `no subscription ${message.subscription}`);
+      this.#sendObject({ type: 'unsubscribed', id: message.id, subscription: message.subscription });
     }
-    if (data.length > this.#deps.maxMessageBytes) {
-      this.#error(
-        undefined,
-        new EriError('ERI_ERR_LIMIT', `message of ${data.length} bytes exceeds the limit`),
-      );
-      return;
-    }
-    if (isBinary) {
-      this.#error(undefined, new EriError('ERI_ERR_MALFORMED_MESSAGE', 'messages are JSON text'));
-      return;
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(data.toString('utf8'));
-    } catch {
-      this.#error(undefined, new EriError('ERI_ERR_MALFORMED_MESSAGE', 'message is not JSON'));
-      return;
-    }
-    const parsed = clientMessageSchema.safeParse(json);
-    const id = typeof (json as { id?: unknown })?.id === 'number' ? (json as { id: number }).id : undefined;
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const type = (json as { type?: unknown })?.type;
-      const code =
-        typeof type === 'string' && !['subscribe', 'unsubscribe', 'ping'].includes(type)
-          ? 'ERI_ERR_UNKNOWN_METHOD'
-          : 'ERI_ERR_MALFORMED_MESSAGE';
-      this.#error(
-        id,
-        new EriError(code, `${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`),
-      );
-      return;
-    }
-    const message = parsed.data;
-    try {
-      if (message.type === 'ping')
-        this.#sendObject({ type: 'pong', ...(message.id !== undefined ? { id: message.id } : {}) });
-      else if (message.type === 'unsubscribe') {
-        if (!this.#subs.delete(message.subscription))
-          throw new EriError('ERI_ERR_NOT_FOUND', `no subscription ${message.subscription}`);
-        this.#sendObject({ type: 'unsubscribed', id: message.id, subscription: message.subscription });
-      } else {
-        this.#subscribe(message.id, message.target, message.resume ?? {}).catch((error: unknown) => {
-          this.#error(
-            id,
-            isEriError(error) ? error : new EriError('ERI_ERR_INVALID_STATE', (error as Error).message),
-          );
-        });
-      }
-    } catch (error) {
-      this.#error(
-        id,
-        isEriError(error) ? error : new EriError('ERI_ERR_INVALID_STATE', (error as Error).message),
-      );
-    }
+    return undefined;
   }
 
   /**
@@ -358,15 +305,14 @@ export class SubscriberConnection {
   async closeGracefully(deadlineMs: number, code: number, reason: string): Promise<void> {
     const until = Date.now() + deadlineMs;
     const busy = () =>
-      this.#pendingEstimates.size > 0 || this.#pendingOther.length > 0 || this.#ws.bufferedAmount > 0;
+      this.#pendingEstimates.size > 0 || this.#pendingOther.length > 0 || this.#channel.ws.bufferedAmount > 0;
     while (!this.#closed && busy() && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    this.#ws.close(code, reason);
+    this.#channel.ws.close(code, reason);
   }
 
   #close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#stopHeartbeat();
     if (this.#drainTimer) clearInterval(this.#drainTimer);
     this.#live.unsubscribe();
     this.#subs.clear();

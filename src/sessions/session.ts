@@ -3,6 +3,7 @@ import { type AlignStats, type AudioChunk, alignMedia, type VideoFrame } from '.
 import { estimateSteps } from '../../streams/estimate-steps.js';
 import { featurizeSteps } from '../../streams/featurize-steps.js';
 import type { InferenceBatcher } from '../../streams/inference-batcher.js';
+import type { ErrorBody } from '../contracts/error-body.js';
 import type { Estimate } from '../contracts/estimate.js';
 import { EriError } from '../errors.js';
 import { AUDIO_SAMPLE_RATE } from '../features/decode.js';
@@ -30,7 +31,7 @@ export type SessionEvent =
       roomId: string;
       at: string;
       reason: EndReason;
-      error?: { code: string; message: string };
+      error?: ErrorBody;
       stats?: SessionStats;
     };
 
