@@ -4,7 +4,7 @@
 # Until a trained model ships in models/, the server runs an UNTRAINED random model (it says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh serve
 eri="node dist/src/cli/main.js"
 model=${ERI_MODEL:-models/eri-starter}
 if [ ! -f "$model/model.json" ]; then

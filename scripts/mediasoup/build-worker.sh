@@ -21,8 +21,8 @@ for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | gr
 if ((${#missing[@]})); then
   SUDO=''; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   echo "[mediasoup] installing build packages: ${missing[*]}" >&2
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 build=$(mktemp -d /tmp/eri-mediasoup-worker.XXXXXX)
@@ -33,7 +33,11 @@ patch -s -p1 -d "$build" < "$patch_file"
 cd "$build/worker"
 echo "[mediasoup] building mediasoup-worker $version (offline, Debian libraries)" >&2
 meson setup --buildtype release -Db_ndebug=true --wrap-mode=nodownload -Dms_build_tests=false -Dms_build_fuzzer=false out/build >/dev/null
-ninja -C out/build -j "$(nproc)" mediasoup-worker >/dev/null
+# ninja prints one [n/total] line per compiled file: report every 10 %, and any failure in full.
+ninja -C out/build -j "$(nproc)" mediasoup-worker |
+  awk '/^\[[0-9]+\/[0-9]+\]/ { split(substr($1, 2), f, "/"); p = int(100 * f[1] / f[2]);
+         if (p >= last + 10) { printf "[mediasoup] compiling: %d %% (%d of %d files)\n", p, f[1], f[2] > "/dev/stderr"; last = p } ; next }
+       { print > "/dev/stderr" }' 
 mkdir -p "$(dirname "$out")"
 install -m 0755 out/build/mediasoup-worker "$out.tmp"
 # mediasoup's own validity check: run without MEDIASOUP_VERSION, the worker exits with 41.
