@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { ENV_NAMES, loadServerConfig } from '../src/server/config.js';
-import { REPO_ROOT } from './helpers.js';
+import { REPO_ROOT, withTempDir } from './helpers.js';
 
 const KNOWN_ENV = new Set<string>([
   ...Object.values(ENV_NAMES),
@@ -113,4 +114,72 @@ it('docker-compose and the Dockerfile agree with the server: env names, ports, h
   assert.match(dockerfile, new RegExp(`ERI_PORT=${defaults.port}`));
   assert.match(dockerfile, /ERI_DATA_DIR=\/var\/lib\/eri/);
   assert.match(dockerfile, /chown node:node \/var\/lib\/eri/);
+});
+
+it('the Prometheus scrape configurations are valid and scrape /metrics with a bearer token file', async (t) => {
+  const compose = parse(
+    await readFile(join(REPO_ROOT, 'deploy', 'prometheus', 'prometheus.yml'), 'utf8'),
+  ) as {
+    scrape_configs: { metrics_path: string; authorization: { credentials_file: string } }[];
+  };
+  const k8s = (await yamlDocs('deploy/k8s/prometheus-scrape.yaml'))[0] as { data: Record<string, string> };
+  const k8sJobs = parse(k8s.data['eri-stream-scrape.yml'] ?? '') as typeof compose.scrape_configs;
+  for (const job of [...compose.scrape_configs, ...k8sJobs]) {
+    assert.equal(job.metrics_path, '/metrics');
+    assert.match(job.authorization.credentials_file, /scrape\.jwt$/);
+  }
+  if (spawnSync('promtool', ['--version']).status !== 0) {
+    t.skip(
+      'promtool not installed (apt install prometheus): the scrape configs were parsed, not checked by Prometheus',
+    );
+    return;
+  }
+  // promtool checks that the token file exists: point it at one. (Debian's promtool is built without
+  // Kubernetes discovery, so only the compose configuration goes through it.)
+  await withTempDir(async (dir) => {
+    const jwt = join(dir, 'scrape.jwt');
+    await writeFile(jwt, 'x');
+    const config = join(dir, 'prometheus.yml');
+    const text = await readFile(join(REPO_ROOT, 'deploy', 'prometheus', 'prometheus.yml'), 'utf8');
+    await writeFile(config, text.replace('/etc/prometheus/scrape.jwt', jwt));
+    const check = spawnSync('promtool', ['check', 'config', config], { encoding: 'utf8' });
+    assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+  });
+});
+
+it('docker-compose mounts the scrape configuration and the Grafana dashboard that exist in deploy/', async () => {
+  const compose = parse(await readFile(join(REPO_ROOT, 'deploy', 'docker-compose.yml'), 'utf8')) as {
+    services: Record<string, { volumes?: string[] }>;
+  };
+  for (const service of ['prometheus', 'grafana'])
+    for (const volume of compose.services[service]?.volumes ?? []) {
+      const host = volume.split(':')[0] ?? '';
+      if (host.endsWith('scrape.jwt')) continue; // minted by the operator (see prometheus.yml)
+      await readFile(join(REPO_ROOT, 'deploy', host));
+    }
+  const dashboard = JSON.parse(
+    await readFile(join(REPO_ROOT, 'deploy', 'grafana', 'eri-stream.json'), 'utf8'),
+  );
+  assert.equal(dashboard.uid, 'eri-stream');
+});
+
+it('LICENSE is the licence package.json declares', async () => {
+  const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { license: string };
+  const text = await readFile(join(REPO_ROOT, 'LICENSE'), 'utf8');
+  assert.equal(pkg.license, 'MIT');
+  assert.match(text, /^MIT License\n/);
+});
+
+it('setup installs by purpose: serving needs only ffmpeg, the compilers and the worker; the Node check comes first', async () => {
+  const setup = await readFile(join(REPO_ROOT, 'scripts', 'setup.sh'), 'utf8');
+  const serve = /^APT_PACKAGES=\(([^)]*)\)/m.exec(setup)?.[1]?.split(/\s+/) ?? [];
+  assert.deepEqual(serve, ['ffmpeg', 'g++', 'make', 'python3']);
+  assert.ok(setup.indexOf('node_major') < setup.indexOf('apt-get'), 'Node is checked before apt runs');
+  assert.match(setup, /DPkg::Lock::Timeout/);
+  const start = await readFile(join(REPO_ROOT, 'scripts', 'start.sh'), 'utf8');
+  assert.match(start, /^bash scripts\/setup\.sh serve$/m);
+  const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  assert.match(pkg.scripts.test ?? '', /^bash scripts\/setup\.sh test /);
 });

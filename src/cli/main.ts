@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { isEriError } from '../errors.js';
+import { PACKAGE_VERSION } from '../util/package-version.js';
 import { registerAnalyze } from './analyze.js';
 import { registerBenchCommands } from './bench-commands.js';
 import { registerDatasetCommands } from './dataset-commands.js';
@@ -18,7 +19,7 @@ import { registerToken } from './token.js';
 export function buildProgram(): Command {
   const program = new Command('eri')
     .description('eri-stream: real-time Emotional Reaction Intensity estimates (ABAW5 model)')
-    .version('0.1.0')
+    .version(PACKAGE_VERSION)
     .showHelpAfterError()
     .exitOverride();
   registerModelCommands(program);

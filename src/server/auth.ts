@@ -13,6 +13,7 @@ import { EriError } from '../errors.js';
  *   publish:<room>/<session>  publish only that session id
  *   subscribe:<room>          read <room>'s sessions, estimates, aggregates and history   subscribe:*  all
  *   subscribe:<room>/<session>  read only that session
+ *   metrics                   scraping /metrics, and nothing else (a Prometheus scrape token)
  *   admin                     everything, plus deleting history and /metrics
  *
  * The token travels as `Authorization: Bearer <jwt>` or, where a browser WebSocket cannot set headers,
@@ -27,7 +28,7 @@ export interface RoomScope {
   session?: string;
 }
 
-export type Scope = RoomScope | { kind: 'admin' };
+export type Scope = RoomScope | { kind: 'admin' } | { kind: 'metrics' };
 
 export interface Principal {
   subject: string;
@@ -50,8 +51,8 @@ export function parseScopes(claim: unknown): Scope[] {
   const out: Scope[] = [];
   for (const item of items) {
     if (typeof item !== 'string' || item === '') continue;
-    if (item === 'admin') {
-      out.push({ kind: 'admin' });
+    if (item === 'admin' || item === 'metrics') {
+      out.push({ kind: item });
       continue;
     }
     const m = SCOPE_RE.exec(item);
@@ -86,6 +87,7 @@ function grants(p: Principal, kind: 'publish' | 'subscribe', room: string, sessi
 
 export const access = {
   admin: isAdmin,
+  scrape: (p: Principal) => isAdmin(p) || p.scopes.some((s) => s.kind === 'metrics'),
   anyPublish: (p: Principal) => isAdmin(p) || p.scopes.some((s) => s.kind === 'publish'),
   anySubscribe: (p: Principal) => isAdmin(p) || p.scopes.some((s) => s.kind === 'subscribe'),
   /** A session id the token pins the publisher to in this room, if any (publish:<room>/<session>). */

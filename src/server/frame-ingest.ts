@@ -112,6 +112,7 @@ export class FrameIngestConnection {
       errorMessage: (error) => ({ type: 'error', ...error.toJSON() }),
       onMessage: (message) => this.#onControl(message),
       onBinary: (data) => this.#onBinary(data),
+      onError: (error) => deps.onError?.(error.code),
       onClose: () => this.#close(),
     });
   }

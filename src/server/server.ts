@@ -12,7 +12,7 @@ import type { Bus } from '../bus/bus.js';
 import { LocalBus } from '../bus/local-bus.js';
 import { RedisBus } from '../bus/redis-bus.js';
 import { ERI_FACE_AUDIO_SPEC, faceAudioSpec } from '../contracts/feature-spec.js';
-import { EriError, isEriError } from '../errors.js';
+import { EriError, type ErrorCode, isEriError } from '../errors.js';
 import { DEFAULT_ANALYSIS_SIZE } from '../features/extract.js';
 import { FeaturePool } from '../features/pool.js';
 import { openLocalHistory } from '../history/open-history.js';
@@ -26,6 +26,7 @@ import { RoomAggregator } from '../sessions/room-aggregator.js';
 import { FileStudyCatalog, RedisStudyCatalog } from '../studies/study-catalog.js';
 import { StudyStore } from '../studies/study-store.js';
 import { StudyTracker } from '../studies/study-tracker.js';
+import { PACKAGE_VERSION } from '../util/package-version.js';
 import { Authenticator, access, type Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { FrameIngestConnection } from './frame-ingest.js';
@@ -106,6 +107,7 @@ export class EriServer {
       registry: SessionRegistry;
       bus: Bus;
       studies: StudyDeps;
+      metrics: ServerMetrics;
     },
     log: (line: string) => void,
   ) {
@@ -118,7 +120,7 @@ export class EriServer {
     this.registry = parts.registry;
     this.#log = log;
     this.bus = parts.bus;
-    this.metrics = new ServerMetrics(this.registry, () => this.rooms.size);
+    this.metrics = parts.metrics;
     this.auth = new Authenticator(config);
     this.admission = new Admission(config);
     if (this.bus instanceof RedisBus) {
@@ -161,7 +163,6 @@ export class EriServer {
         });
         this.nodes?.sessionStarted(event.sessionId).catch(() => {});
       } else {
-        this.metrics.sessionEnded(event.stats);
         this.nodes?.sessionEnded(event.sessionId).catch(() => {});
         this.bus.publish({
           kind: 'session.ended',
@@ -214,8 +215,21 @@ export class EriServer {
             `mediasoup worker ${death.pid} died (${death.error.message}); its rooms are closed and a replacement starts`,
           ),
       );
-      rooms = new RoomManager(media);
-      const registry = new SessionRegistry({
+      const openRooms = new RoomManager(media);
+      rooms = openRooms;
+      const metrics = new ServerMetrics({
+        sessions: () => registry.size,
+        rooms: () => openRooms.size,
+        build: {
+          version: PACKAGE_VERSION,
+          model: model.card.name,
+          modelVersion: model.card.version,
+          featureSpec: model.card.featureSpec.id,
+          node: process.version,
+        },
+      });
+      const registry: SessionRegistry = new SessionRegistry({
+        observer: metrics.observer,
         pool,
         batcher: new InferenceBatcher(model.engine, model.architecture),
         model: `${model.card.name}@${model.card.version}`,
@@ -252,7 +266,7 @@ export class EriServer {
         ),
         tracker: new StudyTracker((sessionId, marker) => bus.recordMarker(sessionId, marker)),
       };
-      return new EriServer(config, { model, pool, media, rooms, registry, bus, studies }, log);
+      return new EriServer(config, { model, pool, media, rooms, registry, bus, studies, metrics }, log);
     } catch (error) {
       media?.close();
       await pool.close();
@@ -300,8 +314,10 @@ export class EriServer {
       }
     });
     http.get('/metrics', async (req, reply) => {
-      if (!access.admin(principal(req)))
-        return reply.code(403).send({ code: 'ERI_ERR_FORBIDDEN', message: '/metrics takes the admin scope' });
+      if (!access.scrape(principal(req)))
+        return reply
+          .code(403)
+          .send({ code: 'ERI_ERR_FORBIDDEN', message: '/metrics takes the metrics (or admin) scope' });
       return reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics());
     });
     // History and studies are reads a client can repeat at will: limited per client address, so a burst
@@ -364,24 +380,36 @@ export class EriServer {
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path !== '/v1/signal' && path !== '/v1/ingest' && path !== '/v1/stream') {
-      refuseUpgrade(socket, 404, 'ERI_ERR_NOT_FOUND', `no WebSocket endpoint at ${path.slice(0, 64)}`);
+      this.#refuse(
+        socket,
+        'unknown',
+        404,
+        'ERI_ERR_NOT_FOUND',
+        `no WebSocket endpoint at ${path.slice(0, 64)}`,
+      );
       return;
     }
     if (this.#closed || this.#draining) {
-      refuseUpgrade(socket, 503, 'ERI_ERR_CLOSED', 'the server is shutting down');
+      this.#refuse(socket, path, 503, 'ERI_ERR_CLOSED', 'the server is shutting down');
       return;
     }
     socket.on('error', () => {}); // a client gone mid-handshake is not the server's problem
     this.auth.authenticate(req.headers, req.url).then(
       (principal) => this.#admit(req, socket, head, path, principal),
       (error: unknown) =>
-        refuseUpgrade(
+        this.#refuse(
           socket,
+          path,
           401,
           'ERI_ERR_UNAUTHENTICATED',
           isEriError(error) ? error.message : 'authentication failed',
         ),
     );
+  }
+
+  #refuse(socket: Duplex, endpoint: string, status: number, code: ErrorCode, message: string): void {
+    this.metrics.refused(endpoint, code);
+    refuseUpgrade(socket, status, code, message);
   }
 
   #clientIp(req: IncomingMessage): string {
@@ -397,8 +425,9 @@ export class EriServer {
     if (socket.destroyed) return;
     const allowed = path === '/v1/stream' ? access.anySubscribe(principal) : access.anyPublish(principal);
     if (!allowed) {
-      refuseUpgrade(
+      this.#refuse(
         socket,
+        path,
         403,
         'ERI_ERR_FORBIDDEN',
         `the token has no ${path === '/v1/stream' ? 'subscribe' : 'publish'} scope`,
@@ -409,7 +438,7 @@ export class EriServer {
     try {
       release = this.admission.connect(this.#clientIp(req), principal.tokenId);
     } catch (error) {
-      refuseUpgrade(socket, 429, 'ERI_ERR_LIMIT', (error as Error).message);
+      this.#refuse(socket, path, 429, 'ERI_ERR_LIMIT', (error as Error).message);
       return;
     }
     socket.once('close', release);
@@ -431,6 +460,11 @@ export class EriServer {
         admission: this.admission,
         studies: this.studies,
         history: this.bus,
+        onError: (code: ErrorCode) =>
+          this.metrics.error(
+            path === '/v1/stream' ? 'stream' : path === '/v1/signal' ? 'signal' : 'ingest',
+            code,
+          ),
       };
       if (path === '/v1/stream') {
         const subscriber = new SubscriberConnection(ws, {
@@ -448,6 +482,9 @@ export class EriServer {
             return access.target(principal, target, room);
           },
           onSent: (n) => this.metrics.messagesOut.inc(n),
+          onError: deps.onError,
+          onDelivered: (madeAt) =>
+            this.metrics.deliveryLatency.observe(Math.max(0, Date.now() - madeAt) / 1000),
         });
         this.subscribers.add(subscriber);
         this.metrics.subscribers.set(this.subscribers.size);

@@ -14,7 +14,7 @@ import {
   signalParamsSchemas,
   type WebRtcTransportResult,
 } from '../contracts/signalling.js';
-import { EriError, isEriError, zodIssueText } from '../errors.js';
+import { EriError, type ErrorCode, isEriError, zodIssueText } from '../errors.js';
 import type { HistoryReader } from '../history/history-store.js';
 import type { Room, RoomManager } from '../ingest/rooms.js';
 import { RtpTap } from '../ingest/rtp-tap.js';
@@ -49,6 +49,8 @@ export interface SignallingDeps {
   admission: Admission;
   /** History: a session id that has some is not started again. */
   history: Pick<HistoryReader, 'session'>;
+  /** Every typed error sent to this client (counted in /metrics). */
+  onError?: (code: ErrorCode) => void;
 }
 
 /**
@@ -109,6 +111,7 @@ export class SignallingConnection {
           : 'ERI_ERR_INVALID_STATE',
       errorMessage: (error, id): SignalResponse => ({ id: id ?? null, ok: false, error: error.toJSON() }),
       onMessage: (envelope) => this.#onRequest(envelope),
+      onError: (error) => deps.onError?.(error.code),
       onClose: () => this.#close('client-gone'),
     });
   }

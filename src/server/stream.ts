@@ -11,7 +11,7 @@ import {
   STREAM_PROTOCOL_VERSION,
   type StreamTarget,
 } from '../contracts/stream-protocol.js';
-import { EriError, zodIssueText } from '../errors.js';
+import { EriError, type ErrorCode, zodIssueText } from '../errors.js';
 import { WsChannel } from './ws-channel.js';
 
 /** A room resume replays at most this many of the room's newest sessions it did not name. */
@@ -40,6 +40,10 @@ export interface StreamDeps {
   /** Whether the connection's token covers a target; absent: everything is allowed. */
   authorize?: (target: StreamTarget) => Promise<boolean>;
   onSent?: (messages: number) => void;
+  /** Every typed error sent to this subscriber (counted in /metrics). */
+  onError?: (code: ErrorCode) => void;
+  /** An estimate written to this subscriber's socket, with when it was made (ms since the epoch). */
+  onDelivered?: (madeAtMs: number) => void;
 }
 
 interface Sub {
@@ -53,6 +57,17 @@ interface Sub {
 
 const MAX_QUEUED_EVENTS = 1000;
 
+/** A message on its way to the socket; an estimate's carries when it was made (delivery latency). */
+interface Outgoing {
+  text: string | Buffer;
+  madeAt?: number;
+}
+
+function outgoing(event: BusEvent): Outgoing {
+  const text = encodedMessage(event);
+  return event.kind === 'estimate' ? { text, madeAt: Date.parse(event.estimate.wallTime) } : { text };
+}
+
 function matches(target: StreamTarget, event: BusEvent): boolean {
   if ('all' in target) return true;
   if ('roomId' in target) return event.roomId === target.roomId;
@@ -65,8 +80,8 @@ export class SubscriberConnection {
   readonly #subs = new Map<string, Sub>();
   readonly #live: Subscription;
   /** Coalesced estimates (latest per session) and other events waiting for the socket to drain. */
-  readonly #pendingEstimates = new Map<string, string | Buffer>();
-  readonly #pendingOther: (string | Buffer)[] = [];
+  readonly #pendingEstimates = new Map<string, Outgoing>();
+  readonly #pendingOther: Outgoing[] = [];
   #congestedSince = 0;
   #drainTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -97,6 +112,7 @@ export class SubscriberConnection {
         };
       },
       onMessage: (message) => this.#onMessage(message),
+      onError: (error) => deps.onError?.(error.code),
       onClose: () => this.#close(),
     });
     this.#sendObject({
@@ -114,32 +130,37 @@ export class SubscriberConnection {
   }
 
   #sendObject(message: ServerMessage): void {
-    this.#send(JSON.stringify(message));
+    this.#send({ text: JSON.stringify(message) });
   }
 
   /**
    * `coalesceKey`: an estimate's session (a newer one replaces it while congested); `sessionId`: the
    * session a non-estimate event is about (its pending estimate, such as the final, goes out before it).
    */
-  #send(text: string | Buffer, coalesceKey?: string, sessionId?: string): void {
+  #send(out: Outgoing, coalesceKey?: string, sessionId?: string): void {
     if (this.#closed || !this.#channel.open) return;
     if (
       this.#channel.ws.bufferedAmount > this.#deps.highWaterBytes ||
       this.#pendingEstimates.size > 0 ||
       this.#pendingOther.length > 0
     ) {
-      this.#congested(text, coalesceKey, sessionId);
+      this.#congested(out, coalesceKey, sessionId);
       return;
     }
-    this.#channel.ws.send(text, { binary: false });
-    this.#deps.onSent?.(1);
+    this.#write(out);
   }
 
-  #congested(text: string | Buffer, coalesceKey?: string, sessionId?: string): void {
+  #write(out: Outgoing): void {
+    this.#channel.ws.send(out.text, { binary: false });
+    this.#deps.onSent?.(1);
+    if (out.madeAt !== undefined) this.#deps.onDelivered?.(out.madeAt);
+  }
+
+  #congested(out: Outgoing, coalesceKey?: string, sessionId?: string): void {
     if (!this.#congestedSince) this.#congestedSince = Date.now();
     if (coalesceKey) {
       this.#pendingEstimates.delete(coalesceKey);
-      this.#pendingEstimates.set(coalesceKey, text);
+      this.#pendingEstimates.set(coalesceKey, out);
       this.#startDraining();
       return;
     }
@@ -153,7 +174,7 @@ export class SubscriberConnection {
       this.#pendingEstimates.delete(sessionId);
       this.#pendingOther.push(estimate);
     }
-    this.#pendingOther.push(text);
+    this.#pendingOther.push(out);
     this.#startDraining();
   }
 
@@ -170,9 +191,8 @@ export class SubscriberConnection {
         );
       return;
     }
-    for (const text of this.#pendingOther.splice(0)) this.#channel.ws.send(text, { binary: false });
-    for (const text of this.#pendingEstimates.values()) this.#channel.ws.send(text, { binary: false });
-    this.#deps.onSent?.(this.#pendingEstimates.size);
+    for (const out of this.#pendingOther.splice(0)) this.#write(out);
+    for (const out of this.#pendingEstimates.values()) this.#write(out);
     this.#pendingEstimates.clear();
     this.#congestedSince = 0;
     if (this.#drainTimer) clearInterval(this.#drainTimer);
@@ -281,7 +301,7 @@ export class SubscriberConnection {
     this.#sendObject({ type: 'subscribed', id, subscription: sub.id, target, replayed: estimates });
     // In order and in full, even when congested: a resume asked for every one of them.
     for (const event of replay)
-      this.#send(encodedMessage(event), undefined, 'sessionId' in event ? event.sessionId : undefined);
+      this.#send(outgoing(event), undefined, 'sessionId' in event ? event.sessionId : undefined);
     // Then what arrived meanwhile, minus duplicates, then live.
     const buffered = sub.buffer ?? [];
     delete sub.buffer;
@@ -294,8 +314,8 @@ export class SubscriberConnection {
   }
 
   #deliver(event: BusEvent): void {
-    if (event.kind === 'estimate') this.#send(encodedMessage(event), event.sessionId);
-    else this.#send(encodedMessage(event), undefined, 'sessionId' in event ? event.sessionId : undefined);
+    if (event.kind === 'estimate') this.#send(outgoing(event), event.sessionId);
+    else this.#send(outgoing(event), undefined, 'sessionId' in event ? event.sessionId : undefined);
   }
 
   /**

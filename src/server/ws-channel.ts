@@ -33,6 +33,8 @@ export interface ChannelOptions<T> {
   onMessage: (message: T, requestId: number | undefined) => void | Promise<void>;
   /** Binary messages; absent: they are refused. Limits on them are the endpoint's. */
   onBinary?: (data: Buffer) => void;
+  /** Every typed error sent (the server counts them by code). */
+  onError?: ((error: EriError) => void) | undefined;
   /** Once, when the socket closes, errors or is terminated for silence. */
   onClose: () => void;
 }
@@ -84,7 +86,9 @@ export class WsChannel<T> {
 
   /** Sends `error` as a typed error in the protocol's envelope. */
   fail(error: unknown, requestId?: number): void {
-    this.send(this.#options.errorMessage(this.#typed(error), requestId) as object);
+    const typed = this.#typed(error);
+    this.#options.onError?.(typed);
+    this.send(this.#options.errorMessage(typed, requestId) as object);
   }
 
   /** Counts one message against the rate limit, or throws ERI_ERR_LIMIT (`what` was dropped). */

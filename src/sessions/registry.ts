@@ -4,7 +4,7 @@ import type { InferenceBatcher } from '../../streams/inference-batcher.js';
 import type { Estimate } from '../contracts/estimate.js';
 import { EriError } from '../errors.js';
 import type { FeaturePool } from '../features/pool.js';
-import type { EndReason } from './session.js';
+import type { EndReason, SessionObserver } from './session.js';
 import { Session, type SessionEvent } from './session.js';
 
 /**
@@ -22,6 +22,8 @@ export interface RegistryOptions {
   strideSeconds: number;
   alignWaitMs: number;
   maxSessions: number;
+  /** Told of every session's steps (the server's metrics). */
+  observer?: SessionObserver;
 }
 
 export interface NewSession {
@@ -84,6 +86,7 @@ export class SessionRegistry {
       windowSeconds: spec.windowSeconds ?? o.windowSeconds,
       strideSeconds: o.strideSeconds,
       maxWaitMs: o.alignWaitMs,
+      ...(o.observer ? { observer: o.observer } : {}),
     });
     this.#sessions.set(spec.id, session);
     session.events$.subscribe({

@@ -35,6 +35,16 @@ export type SessionEvent =
       stats?: SessionStats;
     };
 
+/**
+ * Told of every step as it happens (the server's metrics count and time them there, so a counter only
+ * ever grows and a latency is one observation per step, not a summary of summaries).
+ */
+export interface SessionObserver {
+  step(info: { captureToFeaturesSeconds: number; face: boolean; withoutFrame: boolean }): void;
+  faceStepDropped(): void;
+  estimateDropped(): void;
+}
+
 export interface SessionOptions {
   id: string;
   roomId: string;
@@ -58,6 +68,7 @@ export interface SessionOptions {
   /** Steps of this session analysed at once before frames are dropped (see featurizeSteps). */
   maxInFlight?: number;
   scheduler?: SchedulerLike;
+  observer?: SessionObserver;
 }
 
 export interface SessionStats {
@@ -119,6 +130,8 @@ export class Session {
   /** performance.now() at media time 0, as the least-delayed input so far puts it. */
   #mediaZero = Number.POSITIVE_INFINITY;
   readonly #latencies: number[] = [];
+  /** Steps without a frame already told to the observer. */
+  #withoutFrameSeen = 0;
 
   constructor(options: SessionOptions) {
     this.id = options.id;
@@ -186,6 +199,7 @@ export class Session {
           maxInFlight: o.maxInFlight ?? 4,
           onFaceDropped: () => {
             this.#stats.droppedFaceSteps++;
+            o.observer?.faceStepDropped();
           },
         }),
         tap((step) => {
@@ -194,8 +208,16 @@ export class Session {
           const now = performance.now();
           const stepEnd = (step.t + 1 / rate) * 1000;
           this.#stats.lagMs = Math.max(0, now - this.#startedAt - stepEnd);
-          this.#latencies.push(Math.max(0, now - this.#mediaZero - stepEnd));
+          const latency = Math.max(0, now - this.#mediaZero - stepEnd);
+          this.#latencies.push(latency);
           if (this.#latencies.length > LATENCY_SAMPLES) this.#latencies.shift();
+          const withoutFrame = this.#align.withoutFrame > this.#withoutFrameSeen;
+          this.#withoutFrameSeen = this.#align.withoutFrame;
+          o.observer?.step({
+            captureToFeaturesSeconds: latency / 1000,
+            face: step.face.present,
+            withoutFrame,
+          });
         }),
         estimateSteps(
           o.batcher,
@@ -206,6 +228,7 @@ export class Session {
             demand$: this.#demand,
             onDroppedEstimate: () => {
               this.#stats.droppedEstimates++;
+              o.observer?.estimateDropped();
             },
           },
         ),
