@@ -178,6 +178,11 @@ export class FeaturePool {
     return reply;
   }
 
+  /** Resolves once a worker answers (readiness). */
+  async ping(): Promise<void> {
+    await this.#run({ kind: 'ping' });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

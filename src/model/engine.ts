@@ -70,6 +70,8 @@ export interface InferenceEngine {
   encode(req: EncodeRequest): Promise<Float32Array>;
   /** Intensities after the sigmoid, [batch, outputs]. */
   head(req: HeadRequest): Promise<Float32Array>;
+  /** Resolves once the engine can take work (readiness: a worker answers). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -196,6 +198,8 @@ export class LocalEngine implements InferenceEngine {
     });
     return float32(out.intensities);
   }
+
+  async ping(): Promise<void> {}
 
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -94,6 +94,10 @@ export class PooledEngine implements InferenceEngine {
     return this.#run({ op: 'head', req });
   }
 
+  async ping(): Promise<void> {
+    await this.#run({ op: 'ping' } as never);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

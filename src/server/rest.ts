@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Bus } from '../bus/bus.js';
 import { EMOTIONS } from '../contracts/emotions.js';
 import type { Estimate } from '../contracts/estimate.js';
-import { isEriError } from '../errors.js';
+import { EriError } from '../errors.js';
 import type { SessionSummary } from '../history/history-store.js';
 import type { SessionRegistry } from '../sessions/registry.js';
 import { access, type Principal } from './auth.js';
@@ -64,65 +64,50 @@ export function registerRestRoutes(
 ): void {
   const visible = (req: FastifyRequest, record: SessionSummary | undefined): record is SessionSummary =>
     record !== undefined && access.readSession(deps.principal(req), record.roomId, record.sessionId);
-  const notFound = (id: string) => ({
-    code: 'ERI_ERR_NOT_FOUND',
-    message: `no session ${id.slice(0, 64)} in history`,
-  });
+  const notFound = (id: string): never => {
+    throw new EriError('ERI_ERR_NOT_FOUND', `no session ${id.slice(0, 64)} in history`);
+  };
 
   // A page of metadata, never estimates. A token pinned to single sessions may get short pages: follow
   // nextCursor until it is null.
   http.get<{ Querystring: { room?: string; limit?: string; cursor?: string } }>(
     '/v1/sessions',
-    async (req, reply) => {
+    async (req, _reply) => {
       const { room, cursor } = req.query;
       const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
       const readable = access.readableRooms(deps.principal(req));
       const rooms = room !== undefined ? [room] : readable;
       if (rooms?.length === 0) return { sessions: [], nextCursor: null };
-      try {
-        const page = await deps.bus.sessions({
-          ...(rooms ? { rooms } : {}),
-          ...(limit !== undefined ? { limit } : {}),
-          ...(cursor !== undefined ? { cursor } : {}),
-        });
-        return {
-          sessions: page.sessions.filter((s) => visible(req, s)).map((s) => summary(s, deps.registry)),
-          nextCursor: page.nextCursor,
-        };
-      } catch (error) {
-        if (!isEriError(error)) throw error;
-        return reply.code(400).send(error.toJSON());
-      }
+      // A bad limit or cursor: the store throws an EriError that says which.
+      const page = await deps.bus.sessions({
+        ...(rooms ? { rooms } : {}),
+        ...(limit !== undefined ? { limit } : {}),
+        ...(cursor !== undefined ? { cursor } : {}),
+      });
+      return {
+        sessions: page.sessions.filter((s) => visible(req, s)).map((s) => summary(s, deps.registry)),
+        nextCursor: page.nextCursor,
+      };
     },
   );
 
-  http.get<{ Params: { id: string } }>('/v1/sessions/:id', async (req, reply) => {
+  http.get<{ Params: { id: string } }>('/v1/sessions/:id', async (req, _reply) => {
     const record = await deps.bus.session(req.params.id);
-    return visible(req, record)
-      ? summary(record, deps.registry)
-      : reply.code(404).send(notFound(req.params.id));
+    return visible(req, record) ? summary(record, deps.registry) : notFound(req.params.id);
   });
 
   http.get<{ Params: { id: string }; Querystring: { format?: string; from?: string } }>(
     '/v1/sessions/:id/estimates',
     async (req, reply) => {
       const record = await deps.bus.session(req.params.id);
-      if (!visible(req, record)) return reply.code(404).send(notFound(req.params.id));
+      if (!visible(req, record)) return notFound(req.params.id);
       const from = req.query.from === undefined ? -1 : Number(req.query.from);
       if (!Number.isInteger(from) || from < -1)
-        return reply.code(400).send({
-          code: 'ERI_ERR_INVALID_ARGUMENT',
-          message: 'from must be an integer sequence number >= -1',
-        });
+        throw new EriError('ERI_ERR_INVALID_ARGUMENT', 'from must be an integer sequence number >= -1');
       const format = req.query.format ?? 'json';
       if (format !== 'json' && format !== 'csv')
-        return reply.code(400).send({ code: 'ERI_ERR_INVALID_ARGUMENT', message: 'format is json or csv' });
-      let estimates: Estimate[];
-      try {
-        estimates = await deps.bus.estimatesAfter(req.params.id, from);
-      } catch (error) {
-        return reply.code(410).send({ code: 'ERI_ERR_HISTORY_GONE', message: (error as Error).message });
-      }
+        throw new EriError('ERI_ERR_INVALID_ARGUMENT', 'format is json or csv');
+      const estimates: Estimate[] = await deps.bus.estimatesAfter(req.params.id, from);
       if (format === 'csv')
         return reply
           .type('text/csv; charset=utf-8')
@@ -132,22 +117,20 @@ export function registerRestRoutes(
     },
   );
 
-  http.get<{ Params: { id: string } }>('/v1/sessions/:id/final', async (req, reply) => {
+  http.get<{ Params: { id: string } }>('/v1/sessions/:id/final', async (req, _reply) => {
     const record = await deps.bus.session(req.params.id);
-    if (!visible(req, record)) return reply.code(404).send(notFound(req.params.id));
+    if (!visible(req, record)) return notFound(req.params.id);
     if (!record.final)
-      return reply.code(409).send({
-        code: 'ERI_ERR_INVALID_STATE',
-        message: record.endedAt
-          ? 'the session ended without a final estimate'
-          : 'the session is still running',
-      });
+      throw new EriError(
+        'ERI_ERR_INVALID_STATE',
+        record.endedAt ? 'the session ended without a final estimate' : 'the session is still running',
+      );
     return record.final;
   });
 
-  http.get<{ Params: { id: string } }>('/v1/sessions/:id/markers', async (req, reply) => {
+  http.get<{ Params: { id: string } }>('/v1/sessions/:id/markers', async (req, _reply) => {
     const record = await deps.bus.session(req.params.id);
-    if (!visible(req, record)) return reply.code(404).send(notFound(req.params.id));
+    if (!visible(req, record)) return notFound(req.params.id);
     return {
       sessionId: record.sessionId,
       studyId: record.studyId ?? null,
@@ -157,16 +140,10 @@ export function registerRestRoutes(
 
   http.delete<{ Params: { id: string } }>('/v1/sessions/:id', async (req, reply) => {
     if (!access.admin(deps.principal(req)))
-      return reply
-        .code(403)
-        .send({ code: 'ERI_ERR_FORBIDDEN', message: 'deleting history takes the admin scope' });
+      throw new EriError('ERI_ERR_FORBIDDEN', 'deleting history takes the admin scope');
     const live = deps.registry.get(req.params.id);
     if (live && live.state !== 'ended')
-      return reply
-        .code(409)
-        .send({ code: 'ERI_ERR_INVALID_STATE', message: 'the session is live; end it first' });
-    return (await deps.bus.deleteSession(req.params.id))
-      ? reply.code(204).send()
-      : reply.code(404).send(notFound(req.params.id));
+      throw new EriError('ERI_ERR_INVALID_STATE', 'the session is live; end it first');
+    return (await deps.bus.deleteSession(req.params.id)) ? reply.code(204).send() : notFound(req.params.id);
   });
 }

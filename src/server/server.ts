@@ -29,9 +29,12 @@ import { StudyTracker } from '../studies/study-tracker.js';
 import { PACKAGE_VERSION } from '../util/package-version.js';
 import { Authenticator, access, type Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
+import { installErrorHandler } from './error-handler.js';
 import { FrameIngestConnection } from './frame-ingest.js';
 import { Admission } from './limits.js';
 import { ServerMetrics } from './metrics.js';
+import { registerOpsRoutes } from './ops-routes.js';
+import type { ReadinessCheck } from './readiness.js';
 import { registerRestRoutes } from './rest.js';
 import { SignallingConnection } from './signalling.js';
 import { SubscriberConnection } from './stream.js';
@@ -175,6 +178,7 @@ export class EriServer {
       }
     });
     this.http = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+    installErrorHandler(this.http, { onError: (code) => this.metrics.error('rest', code), log });
     // maxPayload above the configured limit, so an oversized message gets a typed error, not a drop.
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -278,7 +282,7 @@ export class EriServer {
   #routes(): void {
     const http = this.http;
     http.decorateRequest('principal', null);
-    http.addHook('onRequest', async (req, reply) => {
+    http.addHook('onRequest', async (req, _reply) => {
       const path = req.url.split('?')[0] ?? '';
       if (!path.startsWith('/v1/') && path !== '/metrics') return;
       try {
@@ -287,38 +291,26 @@ export class EriServer {
         const e = isEriError(error)
           ? error
           : new EriError('ERI_ERR_UNAUTHENTICATED', 'authentication failed');
-        return reply.code(401).send({ code: e.code, message: e.message });
+        throw e;
       }
     });
     const principal = (req: { principal: Principal | null }) => req.principal as Principal;
-    http.get('/healthz', async () => ({ ok: true }));
-    http.get('/readyz', async (_req, reply) => {
-      const ready = !this.#closed && !this.#draining && this.media.workers.length > 0;
-      return reply
-        .code(ready ? 200 : 503)
-        .send({ ready, sessions: this.registry.size, mediaWorkers: this.media.workers.length });
+    registerOpsRoutes(http, {
+      metrics: this.metrics,
+      checks: () => this.#readinessChecks(),
+      sessions: () => this.registry.size,
+      principal,
     });
     // Where a new publisher should connect: the least-loaded node with room, or 503 at capacity.
-    http.get('/v1/placement', async (req, reply) => {
+    http.get('/v1/placement', async (req, _reply) => {
       if (!access.anyPublish(principal(req)))
-        return reply.code(403).send({
-          code: 'ERI_ERR_FORBIDDEN',
-          message: 'placement is for publishers: the token has no publish scope',
-        });
+        throw new EriError(
+          'ERI_ERR_FORBIDDEN',
+          'placement is for publishers: the token has no publish scope',
+        );
       const nodes = this.nodes ? await this.nodes.nodes() : [{ id: 'local', at: Date.now(), ...this.load() }];
-      try {
-        const node = placePublisher(nodes, this.config.placementMaxCpu);
-        return { nodeId: node.id, url: node.url, sessions: node.sessions, maxSessions: node.maxSessions };
-      } catch (error) {
-        return reply.code(503).send({ code: (error as EriError).code, message: (error as Error).message });
-      }
-    });
-    http.get('/metrics', async (req, reply) => {
-      if (!access.scrape(principal(req)))
-        return reply
-          .code(403)
-          .send({ code: 'ERI_ERR_FORBIDDEN', message: '/metrics takes the metrics (or admin) scope' });
-      return reply.type(this.metrics.registry.contentType).send(await this.metrics.registry.metrics());
+      const node = placePublisher(nodes, this.config.placementMaxCpu);
+      return { nodeId: node.id, url: node.url, sessions: node.sessions, maxSessions: node.maxSessions };
     });
     // History and studies are reads a client can repeat at will: limited per client address, so a burst
     // (2,000 at once) cannot starve health checks and live sessions.
@@ -327,13 +319,11 @@ export class EriServer {
         max: this.config.maxRestRequestsPerSecond,
         timeWindow: 1000,
         keyGenerator: (req) => this.#clientIp(req.raw),
+        // Thrown by the plugin: the error handler answers it (429, from the table).
         errorResponseBuilder: (_req, context) =>
-          Object.assign(
-            new EriError(
-              'ERI_ERR_LIMIT',
-              `more than ${context.max} requests per second from this address; retry in ${context.after}`,
-            ),
-            { statusCode: context.statusCode },
+          new EriError(
+            'ERI_ERR_LIMIT',
+            `more than ${context.max} requests per second from this address; retry in ${context.after}`,
           ),
       });
       registerRestRoutes(api, { bus: this.bus, registry: this.registry, principal });
@@ -500,6 +490,38 @@ export class EriServer {
         new FrameIngestConnection(ws, deps);
       }
     });
+  }
+
+  /** What must answer for this node to take a new viewer (see readiness.ts). */
+  #readinessChecks(): ReadinessCheck[] {
+    const checks: ReadinessCheck[] = [
+      {
+        name: 'admitting',
+        probe: async () => {
+          if (this.#closed || this.#draining) throw new Error('the server is shutting down');
+        },
+      },
+      { name: 'features', probe: () => this.pool.ping() },
+      { name: 'inference', probe: () => this.model.engine.ping() },
+      {
+        name: 'media',
+        probe: async () => {
+          const worker = this.media.workers[0];
+          if (!worker) throw new Error('no mediasoup worker is running');
+          await worker.getResourceUsage();
+        },
+      },
+    ];
+    const bus = this.bus;
+    if (bus instanceof RedisBus)
+      checks.push({
+        name: 'redis',
+        probe: async () => {
+          if (!bus.stats.connected) throw new Error('not connected');
+          await bus.client.ping();
+        },
+      });
+    return checks;
   }
 
   /** This node's load, as the registry and placement see it. */

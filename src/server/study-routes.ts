@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Bus } from '../bus/bus.js';
 import { EMOTIONS } from '../contracts/emotions.js';
 import { type Study, studyCreateSchema, type ViewerTrace } from '../contracts/study.js';
-import { EriError, isEriError } from '../errors.js';
+import { EriError, zodIssueText } from '../errors.js';
 import { SESSION_PAGE } from '../history/history-store.js';
 import { audienceCsv, audienceTimeline, viewerTrace } from '../studies/audience.js';
 import { reportSvg } from '../studies/report-svg.js';
@@ -37,30 +37,16 @@ const canSee = (p: Principal, s: Study) =>
   s.rooms.some((room) => access.publish(p, room) || access.readRoom(p, room));
 const readableRooms = (p: Principal, s: Study) => s.rooms.filter((room) => access.readRoom(p, room));
 
-function fail(reply: FastifyReply, error: unknown) {
-  const e = isEriError(error) ? error : new EriError('ERI_ERR_INVALID_STATE', (error as Error).message);
-  const status =
-    e.code === 'ERI_ERR_NOT_FOUND'
-      ? 404
-      : e.code === 'ERI_ERR_FORBIDDEN'
-        ? 403
-        : e.code === 'ERI_ERR_LIMIT'
-          ? 413
-          : 400;
-  return reply.code(status).type('application/json; charset=utf-8').send(e.toJSON());
-}
-
 export function registerStudyRoutes(
   http: FastifyInstance,
   deps: StudyDeps & { bus: Bus; principal: (req: FastifyRequest) => Principal; publicUrl: () => string },
 ): void {
-  const notFound = (id: string) => ({ code: 'ERI_ERR_NOT_FOUND', message: `no study ${id.slice(0, 64)}` });
-  const adminOnly = (req: FastifyRequest, reply: FastifyReply) => {
-    if (access.admin(deps.principal(req))) return false;
-    void reply
-      .code(403)
-      .send({ code: 'ERI_ERR_FORBIDDEN', message: 'managing studies takes the admin scope' });
-    return true;
+  const notFound = (id: string): never => {
+    throw new EriError('ERI_ERR_NOT_FOUND', `no study ${id.slice(0, 64)}`);
+  };
+  const adminOnly = (req: FastifyRequest): void => {
+    if (!access.admin(deps.principal(req)))
+      throw new EriError('ERI_ERR_FORBIDDEN', 'managing studies takes the admin scope');
   };
   const links = (s: Study) =>
     Object.fromEntries(s.rooms.map((room) => [room, `${deps.publicUrl()}/watch?study=${s.id}&room=${room}`]));
@@ -98,99 +84,83 @@ export function registerStudyRoutes(
   http.addContentTypeParser(/^video\//, (_req, payload, done) => done(null, payload));
 
   http.post('/v1/studies', async (req, reply) => {
-    if (adminOnly(req, reply)) return reply;
+    adminOnly(req);
     const parsed = studyCreateSchema.safeParse(req.body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return reply.code(400).send({
-        code: 'ERI_ERR_INVALID_ARGUMENT',
-        message: `${issue?.path.join('.') || '(body)'}: ${issue?.message}`,
-      });
-    }
+    if (!parsed.success)
+      throw new EriError(
+        'ERI_ERR_INVALID_ARGUMENT',
+        zodIssueText(parsed.error).replace(/^\(root\)/, '(body)'),
+      );
     const study = await deps.store.create(parsed.data);
     return reply.code(201).send({ study, viewerLinks: links(study) });
   });
 
-  http.put<{ Params: { id: string } }>('/v1/studies/:id/stimulus', async (req, reply) => {
-    if (adminOnly(req, reply)) return reply;
-    try {
-      thumbnails.forget(deps.store.stimulusPath(req.params.id));
-      const study = await deps.store.putStimulus(
-        req.params.id,
-        req.body as Readable,
-        String(req.headers['content-type']),
-      );
-      return { study, viewerLinks: links(study) };
-    } catch (error) {
-      return fail(reply, error);
-    }
+  http.put<{ Params: { id: string } }>('/v1/studies/:id/stimulus', async (req, _reply) => {
+    adminOnly(req);
+    // What the store throws is answered by the error handler: a client's mistake with its code, a
+    // failing disk with 500.
+    thumbnails.forget(deps.store.stimulusPath(req.params.id));
+    const study = await deps.store.putStimulus(
+      req.params.id,
+      req.body as Readable,
+      String(req.headers['content-type']),
+    );
+    return { study, viewerLinks: links(study) };
   });
 
   http.get('/v1/studies', async (req) => ({
     studies: (await deps.store.list()).filter((s) => canSee(deps.principal(req), s)),
   }));
 
-  http.get<{ Params: { id: string } }>('/v1/studies/:id', async (req, reply) => {
+  http.get<{ Params: { id: string } }>('/v1/studies/:id', async (req, _reply) => {
     const study = await visible(req);
-    return study ? { study, viewerLinks: links(study) } : reply.code(404).send(notFound(req.params.id));
+    return study ? { study, viewerLinks: links(study) } : notFound(req.params.id);
   });
 
   http.delete<{ Params: { id: string } }>('/v1/studies/:id', async (req, reply) => {
-    if (adminOnly(req, reply)) return reply;
+    adminOnly(req);
     thumbnails.forget(deps.store.stimulusPath(req.params.id));
-    return (await deps.store.delete(req.params.id))
-      ? reply.code(204).send()
-      : reply.code(404).send(notFound(req.params.id));
+    return (await deps.store.delete(req.params.id)) ? reply.code(204).send() : notFound(req.params.id);
   });
 
   http.get<{ Params: { id: string } }>('/v1/studies/:id/stimulus', async (req, reply) => {
     const study = await visible(req);
-    if (!study) return reply.code(404).send(notFound(req.params.id));
+    if (!study) return notFound(req.params.id);
     if (study.stimulus.kind === 'url') return reply.redirect(study.stimulus.url);
-    if (study.stimulus.kind !== 'file')
-      return reply.code(404).send({ code: 'ERI_ERR_NOT_FOUND', message: 'no stimulus uploaded yet' });
+    if (study.stimulus.kind !== 'file') throw new EriError('ERI_ERR_NOT_FOUND', 'no stimulus uploaded yet');
     // Byte ranges, so the viewer's <video> can seek.
     const size = study.stimulus.bytes;
     const m = /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range ?? ''));
     reply.header('accept-ranges', 'bytes').type(study.stimulus.contentType);
-    try {
-      if (!m) {
-        const whole = await deps.store.openStimulus(study.id);
-        return reply.header('content-length', size).send(whole);
-      }
-      const start = m[1] ? Number(m[1]) : Math.max(0, size - Number(m[2]));
-      const end = m[1] && m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
-      if (!(start <= end && start < size))
-        return reply.code(416).header('content-range', `bytes */${size}`).send();
-      const part = await deps.store.openStimulus(study.id, { start, end });
-      return reply
-        .code(206)
-        .header('content-range', `bytes ${start}-${end}/${size}`)
-        .header('content-length', end - start + 1)
-        .send(part);
-    } catch (error) {
-      return fail(reply, error);
+    if (!m) {
+      const whole = await deps.store.openStimulus(study.id);
+      return reply.header('content-length', size).send(whole);
     }
+    const start = m[1] ? Number(m[1]) : Math.max(0, size - Number(m[2]));
+    const end = m[1] && m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
+    // HTTP's own answer to a range past the end: 416 with the size, no body (what <video> expects).
+    if (!(start <= end && start < size))
+      return reply.code(416).header('content-range', `bytes */${size}`).send();
+    const part = await deps.store.openStimulus(study.id, { start, end });
+    return reply
+      .code(206)
+      .header('content-range', `bytes ${start}-${end}/${size}`)
+      .header('content-length', end - start + 1)
+      .send(part);
   });
 
   http.get<{ Params: { id: string }; Querystring: { at?: string } }>(
     '/v1/studies/:id/thumbnail',
     async (req, reply) => {
       const study = await visible(req, true);
-      if (study?.stimulus.kind !== 'file') return reply.code(404).send(notFound(req.params.id));
+      if (study?.stimulus.kind !== 'file') return notFound(req.params.id);
       const at = Number(req.query.at ?? 0);
       if (!(at >= 0) || (study.durationS !== null && at > study.durationS))
-        return reply
-          .code(400)
-          .send({ code: 'ERI_ERR_INVALID_ARGUMENT', message: 'at must be a second within the stimulus' });
-      try {
-        return reply
-          .type('image/jpeg')
-          .header('cache-control', 'max-age=3600')
-          .send(await thumbnails.get(deps.store.stimulusPath(study.id), at));
-      } catch (error) {
-        return fail(reply, error);
-      }
+        throw new EriError('ERI_ERR_INVALID_ARGUMENT', 'at must be a second within the stimulus');
+      return reply
+        .type('image/jpeg')
+        .header('cache-control', 'max-age=3600')
+        .send(await thumbnails.get(deps.store.stimulusPath(study.id), at));
     },
   );
 
@@ -198,7 +168,7 @@ export function registerStudyRoutes(
     '/v1/studies/:id/timeline',
     async (req, reply) => {
       const study = await visible(req, true);
-      if (!study) return reply.code(404).send(notFound(req.params.id));
+      if (!study) return notFound(req.params.id);
       const timeline = await timelineOf(req, study);
       if (req.query.format === 'csv')
         return reply
@@ -211,7 +181,7 @@ export function registerStudyRoutes(
 
   http.get<{ Params: { id: string } }>('/v1/studies/:id/report.svg', async (req, reply) => {
     const study = await visible(req, true);
-    if (!study) return reply.code(404).send(notFound(req.params.id));
+    if (!study) return notFound(req.params.id);
     return reply.type('image/svg+xml').send(reportSvg(study, await timelineOf(req, study)));
   });
 }

@@ -79,7 +79,7 @@ export class StudyStore {
     body.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       if (bytes > MAX_STIMULUS_BYTES)
-        body.destroy(new EriError('ERI_ERR_LIMIT', 'the stimulus is larger than 2 GiB'));
+        body.destroy(new EriError('ERI_ERR_PAYLOAD_TOO_LARGE', 'the stimulus is larger than 2 GiB'));
     });
     try {
       await pipeline(body, createWriteStream(tmp));
