@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
+import { mediasoupWorkerBin } from '../src/ingest/media-workers.js';
 import { ENV_NAMES, loadServerConfig } from '../src/server/config.js';
 import { REPO_ROOT, withTempDir } from './helpers.js';
 
@@ -182,4 +184,113 @@ it('setup installs by purpose: serving needs only ffmpeg, the compilers and the 
     scripts: Record<string, string>;
   };
   assert.match(pkg.scripts.test ?? '', /^bash scripts\/setup\.sh test /);
+});
+
+/** The packages the Dockerfile's runtime stage installs (its last `apt-get install` line). */
+function runtimePackages(dockerfile: string): string[] {
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const line = /apt-get install -y --no-install-recommends ([^\n&\\]+)/.exec(runtime)?.[1] ?? '';
+  return line.trim().split(/\s+/);
+}
+
+it('the runtime stage installs every shared library the patched worker links against (ldd, Debian 12)', async (t) => {
+  const os = await readFile('/etc/os-release', 'utf8').catch(() => '');
+  const worker = mediasoupWorkerBin();
+  if (!/VERSION_CODENAME=bookworm/.test(os) || spawnSync('dpkg', ['--version']).status !== 0) {
+    t.skip(
+      'not Debian 12: the image is bookworm, and only ldd on a bookworm-built worker says what it needs',
+    );
+    return;
+  }
+  if (!existsSync(worker)) {
+    t.skip(`no mediasoup worker at ${worker} (run scripts/setup.sh)`);
+    return;
+  }
+  const dockerfile = await readFile(join(REPO_ROOT, 'deploy', 'Dockerfile'), 'utf8');
+  const installed = runtimePackages(dockerfile);
+  assert.ok(installed.includes('ffmpeg'), installed.join(' '));
+  // What those packages bring with them, and what node:20-bookworm-slim already has (apt needs these).
+  const closure = spawnSync(
+    'apt-cache',
+    [
+      'depends',
+      '--recurse',
+      '--no-recommends',
+      '--no-suggests',
+      '--no-conflicts',
+      '--no-breaks',
+      '--no-replaces',
+      '--no-enhances',
+      ...installed,
+    ],
+    { encoding: 'utf8' },
+  ).stdout;
+  const available = new Set([
+    'libc6',
+    'libgcc-s1',
+    'libstdc++6',
+    ...closure.split('\n').filter((l) => /^[a-z0-9]/.test(l)),
+  ]);
+  const ldd = spawnSync('ldd', [worker], { encoding: 'utf8' });
+  assert.equal(ldd.status, 0, ldd.stderr);
+  const libraries = [...ldd.stdout.matchAll(/=> (\/\S+)/g)].map((m) => m[1] as string);
+  assert.ok(libraries.length >= 5, ldd.stdout);
+  const missing: string[] = [];
+  for (const lib of libraries) {
+    // Debian 12 has merged /usr: a file under /lib is registered under either prefix.
+    const owner = [lib, lib.replace(/^\/lib\//, '/usr/lib/')]
+      .map((p) => spawnSync('dpkg', ['-S', p], { encoding: 'utf8' }))
+      .find((r) => r.status === 0)
+      ?.stdout.split(':')[0];
+    if (!owner || !available.has(owner)) missing.push(`${lib} (${owner ?? 'no package'})`);
+  }
+  assert.deepEqual(missing, [], 'libraries the runtime stage would lack');
+});
+
+it('the image: dependencies and the worker build come before the sources, no host files, a data dir node owns', async () => {
+  const dockerfile = await readFile(join(REPO_ROOT, 'deploy', 'Dockerfile'), 'utf8');
+  const worker = dockerfile.indexOf('RUN bash scripts/mediasoup/build-worker.sh');
+  assert.ok(worker > 0);
+  assert.ok(worker < dockerfile.indexOf('COPY . .'), 'a source edit does not rebuild the worker');
+  assert.ok(dockerfile.indexOf('RUN npm ci') < worker);
+  const ignore = (await readFile(join(REPO_ROOT, '.dockerignore'), 'utf8')).split('\n');
+  for (const entry of ['node_modules', 'dist', '.git', '.eri']) assert.ok(ignore.includes(entry), entry);
+  const dataDir = /ERI_DATA_DIR=(\S+)/.exec(dockerfile)?.[1];
+  assert.ok(dataDir);
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  assert.ok(runtime.includes(`mkdir -p ${dataDir} && chown node:node ${dataDir}`));
+  assert.ok(runtime.indexOf('chown node:node') < runtime.indexOf('USER node'));
+});
+
+it('compose: restart policies, uploads through the proxy, forwarded addresses from the proxy alone', async () => {
+  const compose = parse(await readFile(join(REPO_ROOT, 'deploy', 'docker-compose.yml'), 'utf8')) as {
+    services: Record<
+      string,
+      { restart?: string; environment?: Record<string, string>; networks?: unknown; command?: string[] }
+    >;
+  };
+  for (const [name, s] of Object.entries(compose.services)) assert.equal(s.restart, 'unless-stopped', name);
+  const proxyIp = (compose.services.proxy?.networks as { eri: { ipv4_address: string } }).eri.ipv4_address;
+  for (const node of ['node-a', 'node-b']) {
+    const trusted = compose.services[node]?.environment?.ERI_TRUSTED_PROXIES;
+    assert.equal(trusted, proxyIp, `${node} trusts the proxy and nothing else`);
+    loadServerConfig({ ...SECRET, ERI_TRUSTED_PROXIES: trusted });
+  }
+  assert.deepEqual(compose.services.redis?.command?.slice(1, 3), ['--appendonly', 'yes']);
+  const nginx = await readFile(join(REPO_ROOT, 'deploy', 'nginx.conf'), 'utf8');
+  assert.match(nginx, /client_max_body_size 2g;/, 'a 2 GiB stimulus passes the proxy');
+  // Replaced, not appended to: what the client wrote in the header never reaches the node.
+  assert.match(nginx, /proxy_set_header X-Forwarded-For \$remote_addr;/);
+});
+
+it('Kubernetes: each pod announces its own public URL', async () => {
+  const docs = await yamlDocs('deploy/k8s/eri-stream.yaml');
+  const env = (
+    docs[2] as { spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } } }
+  ).spec.template.spec.containers[0]?.env;
+  const names = env?.map((e) => e.name) ?? [];
+  const url = env?.find((e) => e.name === 'ERI_PUBLIC_URL')?.value;
+  assert.equal(url, 'http://$(ERI_RTC_ANNOUNCED_ADDRESS):8080');
+  // Kubernetes expands $(VAR) only from variables defined before it.
+  assert.ok(names.indexOf('ERI_RTC_ANNOUNCED_ADDRESS') < names.indexOf('ERI_PUBLIC_URL'));
 });

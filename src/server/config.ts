@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import proxyaddr from '@fastify/proxy-addr';
 import { z } from 'zod';
 import { EriError } from '../errors.js';
 import { faceBackendSchema, faceProvidersSchema } from '../features/face/face-settings.js';
@@ -26,8 +27,32 @@ export const serverConfigSchema = z.object({
   jwtPublicKey: z.string().min(1).optional(),
   jwtIssuer: z.string().min(1).optional(),
   jwtAudience: z.string().min(1).optional(),
-  /** Take the client address from X-Forwarded-For (behind a proxy you run); else the socket's peer. */
+  /** Trust the immediate peer as a proxy (one hop of X-Forwarded-For); else the socket's peer is the client. */
   trustProxy: flag.default(false),
+  /**
+   * The proxies whose X-Forwarded-For entries are believed: addresses or CIDR ranges, comma-separated
+   * (or `loopback`, `uniquelocal`). The client is the first address, from the right, that they report.
+   */
+  trustedProxies: z
+    .string()
+    .optional()
+    .transform((v) =>
+      v
+        ? v
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : undefined,
+    )
+    .refine((v) => {
+      if (!v) return true;
+      try {
+        proxyaddr.compile(v);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'ERI_TRUSTED_PROXIES: addresses or CIDR ranges, comma-separated'),
   maxConnectionsPerIp: z.coerce.number().int().positive().default(2000),
   maxConnectionsPerToken: z.coerce.number().int().positive().default(2000),
   maxSessionsPerToken: z.coerce.number().int().positive().default(16),
@@ -135,6 +160,7 @@ export const ENV_NAMES = {
   jwtIssuer: 'ERI_JWT_ISSUER',
   jwtAudience: 'ERI_JWT_AUDIENCE',
   trustProxy: 'ERI_TRUST_PROXY',
+  trustedProxies: 'ERI_TRUSTED_PROXIES',
   maxConnectionsPerIp: 'ERI_MAX_CONNECTIONS_PER_IP',
   maxConnectionsPerToken: 'ERI_MAX_CONNECTIONS_PER_TOKEN',
   maxSessionsPerToken: 'ERI_MAX_SESSIONS_PER_TOKEN',

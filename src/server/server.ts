@@ -28,6 +28,7 @@ import { StudyStore } from '../studies/study-store.js';
 import { StudyTracker } from '../studies/study-tracker.js';
 import { PACKAGE_VERSION } from '../util/package-version.js';
 import { Authenticator, access, type Principal } from './auth.js';
+import { type AddressOf, clientAddress } from './client-address.js';
 import type { ServerConfig } from './config.js';
 import { installErrorHandler } from './error-handler.js';
 import { FrameIngestConnection } from './frame-ingest.js';
@@ -96,6 +97,7 @@ export class EriServer {
   readonly nodes: RedisNodes | undefined;
   publicUrl = '';
   readonly #wss: WebSocketServer;
+  readonly #clientIp: AddressOf;
   readonly #log: (line: string) => void;
   #closed = false;
   #draining = false;
@@ -116,6 +118,10 @@ export class EriServer {
   ) {
     this.studies = parts.studies;
     this.config = config;
+    this.#clientIp = clientAddress({
+      trustPeer: config.trustProxy,
+      ...(config.trustedProxies ? { trusted: config.trustedProxies } : {}),
+    });
     this.model = parts.model;
     this.pool = parts.pool;
     this.media = parts.media;
@@ -400,13 +406,6 @@ export class EriServer {
   #refuse(socket: Duplex, endpoint: string, status: number, code: ErrorCode, message: string): void {
     this.metrics.refused(endpoint, code);
     refuseUpgrade(socket, status, code, message);
-  }
-
-  #clientIp(req: IncomingMessage): string {
-    const forwarded = req.headers['x-forwarded-for'];
-    if (this.config.trustProxy && typeof forwarded === 'string')
-      return forwarded.split(',')[0]?.trim() || 'unknown';
-    return req.socket.remoteAddress ?? 'unknown';
   }
 
   #admit(req: IncomingMessage, socket: Duplex, head: Buffer, path: string, principal: Principal): void {

@@ -45,7 +45,13 @@ describe('readiness', { skip: mediasoupSkip() || redisSkip() }, () => {
 
   it('reports each dependency, and is ready when all answer', async () => {
     const body = await waitFor(t.url, 200);
-    assert.deepEqual(Object.keys(body.checks).sort(), ['admitting', 'features', 'inference', 'media', 'redis']);
+    assert.deepEqual(Object.keys(body.checks).sort(), [
+      'admitting',
+      'features',
+      'inference',
+      'media',
+      'redis',
+    ]);
     for (const [name, check] of Object.entries(body.checks)) assert.equal(check.ok, true, name);
   });
 

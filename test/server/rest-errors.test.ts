@@ -74,6 +74,9 @@ describe('REST errors', { skip: mediasoupSkip() }, () => {
       'ERI_ERR_INTERNAL',
     );
     assert.doesNotMatch(e.message, /EEXIST|ENOTDIR|\//, 'no internals in the answer');
-    assert.ok(t.logs.some((l) => /internal error/.test(l)), 'the log has the details');
+    assert.ok(
+      t.logs.some((l) => /internal error/.test(l)),
+      'the log has the details',
+    );
   });
 });
