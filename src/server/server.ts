@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { availableParallelism, hostname, loadavg } from 'node:os';
+import { availableParallelism, hostname, loadavg, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,23 @@ function refuseUpgrade(socket: Duplex, status: number, code: string, message: st
 
 const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
 const SOURCE_PUBLIC_DIR = fileURLToPath(new URL('../../../src/server/public/', import.meta.url));
+
+/**
+ * The URL others reach this node at when ERI_PUBLIC_URL is not set: listening on every interface
+ * (0.0.0.0, ::) is not an address anyone can connect to, so viewer links and placement answers take this
+ * machine's first external IPv4 address instead, and the log says to set ERI_PUBLIC_URL.
+ */
+function reachableUrl(host: string, port: number, log: (line: string) => void): string {
+  if (host !== '0.0.0.0' && host !== '::') return `http://${host}:${port}`;
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  const url = `http://${external ?? '127.0.0.1'}:${port}`;
+  log(
+    `ERI_PUBLIC_URL is not set: viewer links and placement answers use ${url}; set it to the URL clients reach`,
+  );
+  return url;
+}
 
 export interface ServerHandle {
   url: string;
@@ -538,7 +555,7 @@ export class EriServer {
     const address = this.http.server.address();
     const port = typeof address === 'object' && address ? address.port : this.config.port;
     const url = `http://${this.config.host}:${port}`;
-    this.publicUrl = this.config.publicUrl ?? url;
+    this.publicUrl = this.config.publicUrl ?? reachableUrl(this.config.host, port, this.#log);
     this.nodes?.start();
     return url;
   }
