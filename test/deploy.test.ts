@@ -270,7 +270,9 @@ it('compose: restart policies, uploads through the proxy, forwarded addresses fr
     >;
   };
   for (const [name, s] of Object.entries(compose.services)) assert.equal(s.restart, 'unless-stopped', name);
-  const proxyIp = (compose.services.proxy?.networks as { eri: { ipv4_address: string } }).eri.ipv4_address;
+  const proxy = compose.services.proxy as { networks: { eri: { ipv4_address: string } } } | undefined;
+  const proxyIp = proxy?.networks.eri.ipv4_address;
+  assert.ok(proxyIp, 'the proxy has a fixed address');
   for (const node of ['node-a', 'node-b']) {
     const trusted = compose.services[node]?.environment?.ERI_TRUSTED_PROXIES;
     assert.equal(trusted, proxyIp, `${node} trusts the proxy and nothing else`);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { mediasoupWorkerBin } from '../src/ingest/media-workers.js';
 import { initRandomPackage } from '../src/model/package-tools.js';
 import { loadServerConfig, type ServerConfig } from '../src/server/config.js';
+import { memoryLogger } from '../src/server/logger.js';
 import { EriServer } from '../src/server/server.js';
 import { CLI } from './helpers.js';
 
@@ -15,6 +16,7 @@ export interface TestServer {
   server: EriServer;
   url: string;
   logs: string[];
+  records: Record<string, unknown>[];
   stop(): Promise<void>;
 }
 
@@ -41,12 +43,19 @@ export async function startServer(overrides: Partial<Record<string, unknown>> = 
     },
   );
   const logs: string[] = [];
-  const server = await EriServer.create(config, join(dir, 'model'), (line) => logs.push(line));
+  // The server's records, kept as their messages (what tests look for) and in full.
+  const records: Record<string, unknown>[] = [];
+  const logger = memoryLogger((record) => {
+    records.push(record);
+    logs.push(String(record.msg));
+  });
+  const server = await EriServer.create(config, join(dir, 'model'), logger);
   const url = await server.listen();
   return {
     server,
     url,
     logs,
+    records,
     stop: async () => {
       await server.close();
       await rm(dir, { recursive: true, force: true });

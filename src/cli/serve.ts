@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { loadServerConfig } from '../server/config.js';
+import { loadServerConfig, nodeIdOf } from '../server/config.js';
+import { createLogger, logSettingsSchema, logTo } from '../server/logger.js';
 import { EriServer } from '../server/server.js';
 import { defaultModelDir } from './default-model.js';
 import { positiveInt } from './options.js';
@@ -46,15 +47,23 @@ export function registerServe(program: Command): void {
           maxSessions: o.maxSessions,
           insecureDev: o.insecureDev,
         });
-        const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-        const server = await EriServer.create(config, config.modelDir ?? defaultModelDir(), log);
+        const settings = logSettingsSchema.parse(process.env);
+        const logger = createLogger({
+          nodeId: nodeIdOf(config),
+          level: settings.LOG_LEVEL,
+          ...(settings.LOG_FORMAT ? { format: settings.LOG_FORMAT } : {}),
+        });
+        const log = logTo(logger);
+        const server = await EriServer.create(config, config.modelDir ?? defaultModelDir(), logger);
         const url = await server.listen();
         if (config.insecureDev) {
           log(
             '** INSECURE DEV MODE: no authentication. Anyone who can reach this port can publish and read every estimate. **',
+            { level: 'warn' },
           );
           log(
             '** For anything but local use set ERI_JWT_SECRET (or ERI_JWT_PUBLIC_KEY) and mint tokens with `eri token`. **',
+            { level: 'warn' },
           );
         }
         const card = server.model.card;
@@ -63,12 +72,13 @@ export function registerServe(program: Command): void {
         );
         log(
           `model ${card.name}@${card.version}${card.trained ? '' : ' ** UNTRAINED: random weights, estimates mean nothing **'}`,
+          card.trained ? {} : { level: 'warn' },
         );
         const stop = (signal: string) => {
           log(`${signal}: shutting down gracefully (within ${config.shutdownDeadlineMs} ms)`);
           // Whatever happens, the process is gone shortly after the deadline.
           setTimeout(() => {
-            log('shutdown deadline passed: exiting now');
+            log('shutdown deadline passed: exiting now', { level: 'error' });
             process.exit(1);
           }, config.shutdownDeadlineMs + 1000).unref();
           server.shutdown().then(
@@ -77,7 +87,7 @@ export function registerServe(program: Command): void {
               process.exit(0);
             },
             (error: Error) => {
-              log(`shutdown failed: ${error.message}`);
+              log(`shutdown failed: ${error.message}`, { level: 'error' });
               process.exit(1);
             },
           );

@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import proxyaddr from '@fastify/proxy-addr';
 import { z } from 'zod';
 import { EriError } from '../errors.js';
@@ -250,4 +250,9 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
     throw new EriError('ERI_ERR_INVALID_ARGUMENT', 'rtc.minPort must not exceed rtc.maxPort');
   }
   return parsed.data;
+}
+
+/** This node's id: ERI_NODE_ID, or the host name and pid (unique on one machine, readable in logs). */
+export function nodeIdOf(config: Pick<ServerConfig, 'nodeId'>): string {
+  return config.nodeId ?? `${hostname()}-${process.pid}`;
 }

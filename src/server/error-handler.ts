@@ -20,12 +20,13 @@ function fromFramework(error: FastifyError): EriError | undefined {
 
 export function installErrorHandler(
   http: FastifyInstance,
-  hooks: { onError?: (code: ErrorCode) => void; log: (line: string) => void },
+  hooks: { onError?: (code: ErrorCode) => void },
 ): void {
   http.setErrorHandler((error: FastifyError, req, reply) => {
     let e = isEriError(error) ? error : fromFramework(error);
     if (!e) {
-      hooks.log(`${req.method} ${req.url.split('?')[0]}: internal error: ${error.stack ?? error.message}`);
+      // With the request's id, so the 500 a user reports can be found.
+      req.log.error({ err: error, path: req.url.split('?')[0] }, 'internal error');
       e = new EriError('ERI_ERR_INTERNAL', 'the server failed to handle this request; its log says why');
     }
     hooks.onError?.(e.code);

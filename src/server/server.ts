@@ -1,17 +1,21 @@
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { availableParallelism, hostname, loadavg, networkInterfaces } from 'node:os';
+import { availableParallelism, loadavg, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { InferenceBatcher } from '../../streams/inference-batcher.js';
 import type { Bus } from '../bus/bus.js';
 import { LocalBus } from '../bus/local-bus.js';
 import { RedisBus } from '../bus/redis-bus.js';
 import { ERI_FACE_AUDIO_SPEC, faceAudioSpec } from '../contracts/feature-spec.js';
+import { placementResponse } from '../contracts/rest-api.js';
 import { EriError, type ErrorCode, isEriError } from '../errors.js';
 import { DEFAULT_ANALYSIS_SIZE } from '../features/extract.js';
 import { FeaturePool } from '../features/pool.js';
@@ -29,13 +33,16 @@ import { StudyTracker } from '../studies/study-tracker.js';
 import { PACKAGE_VERSION } from '../util/package-version.js';
 import { Authenticator, access, type Principal } from './auth.js';
 import { type AddressOf, clientAddress } from './client-address.js';
-import type { ServerConfig } from './config.js';
-import { installErrorHandler } from './error-handler.js';
+import { nodeIdOf, type ServerConfig } from './config.js';
 import { FrameIngestConnection } from './frame-ingest.js';
+import { applyHttpConventions } from './http-conventions.js';
 import { Admission } from './limits.js';
+import { type Log, logTo, silentLogger } from './logger.js';
 import { ServerMetrics } from './metrics.js';
+import { errorResponses, registerOpenApi } from './openapi.js';
 import { registerOpsRoutes } from './ops-routes.js';
 import type { ReadinessCheck } from './readiness.js';
+import { logRequests } from './request-log.js';
 import { registerRestRoutes } from './rest.js';
 import { SignallingConnection } from './signalling.js';
 import { SubscriberConnection } from './stream.js';
@@ -78,7 +85,7 @@ const SOURCE_PUBLIC_DIR = fileURLToPath(new URL('../../../src/server/public/', i
  * (0.0.0.0, ::) is not an address anyone can connect to, so viewer links and placement answers take this
  * machine's first external IPv4 address instead, and the log says to set ERI_PUBLIC_URL.
  */
-function reachableUrl(host: string, port: number, log: (line: string) => void): string {
+function reachableUrl(host: string, port: number, log: Log): string {
   if (host !== '0.0.0.0' && host !== '::') return `http://${host}:${port}`;
   const external = Object.values(networkInterfaces())
     .flat()
@@ -115,7 +122,7 @@ export class EriServer {
   publicUrl = '';
   readonly #wss: WebSocketServer;
   readonly #clientIp: AddressOf;
-  readonly #log: (line: string) => void;
+  readonly #log: Log;
   #closed = false;
   #draining = false;
 
@@ -131,8 +138,9 @@ export class EriServer {
       studies: StudyDeps;
       metrics: ServerMetrics;
     },
-    log: (line: string) => void,
+    logger: Logger,
   ) {
+    const log = logTo(logger);
     this.studies = parts.studies;
     this.config = config;
     this.#clientIp = clientAddress({
@@ -200,8 +208,18 @@ export class EriServer {
         });
       }
     });
-    this.http = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
-    installErrorHandler(this.http, { onError: (code) => this.metrics.error('rest', code), log });
+    this.http = Fastify({
+      loggerInstance: logger as FastifyBaseLogger,
+      bodyLimit: 1024 * 1024,
+      // A caller's own request id is kept (a proxy's, a client's), else one is made; every record of
+      // the request carries it as requestId, and the response says it in x-request-id.
+      requestIdHeader: 'x-request-id',
+      genReqId: () => randomUUID(),
+      // Fastify's two records per request give way to one, with the status and time (request-log.ts).
+      logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
+    });
+    logRequests(this.http);
+    applyHttpConventions(this.http, { onError: (code) => this.metrics.error('rest', code) });
     // maxPayload above the configured limit, so an oversized message gets a typed error, not a drop.
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -213,8 +231,9 @@ export class EriServer {
   static async create(
     config: ServerConfig,
     modelDir: string,
-    log: (line: string) => void = () => {},
+    logger: Logger = silentLogger(),
   ): Promise<EriServer> {
+    const log = logTo(logger);
     const model = await EriModel.load(modelDir, {
       engine: 'pool',
       workers: config.inferenceWorkers,
@@ -240,6 +259,7 @@ export class EriServer {
         (death) =>
           log(
             `mediasoup worker ${death.pid} died (${death.error.message}); its rooms are closed and a replacement starts`,
+            { level: 'error' },
           ),
       );
       const openRooms = new RoomManager(media);
@@ -269,17 +289,30 @@ export class EriServer {
       });
       registry.events$.subscribe((event) => {
         if (event.type === 'session.started')
-          log(`session ${event.sessionId} started in room ${event.roomId}`);
+          log(`session ${event.sessionId} started in room ${event.roomId}`, {
+            sessionId: event.sessionId,
+            roomId: event.roomId,
+          });
         if (event.type === 'session.ended') {
           log(
-            `session ${event.sessionId} ended (${event.reason}${event.error ? `: ${event.error.message}` : ''}) ${JSON.stringify(event.stats)}`,
+            `session ${event.sessionId} ended (${event.reason}${event.error ? `: ${event.error.message}` : ''})`,
+            {
+              sessionId: event.sessionId,
+              roomId: event.roomId,
+              level: event.error ? 'warn' : 'info',
+              details: {
+                reason: event.reason,
+                ...(event.error ? { error: event.error } : {}),
+                stats: event.stats,
+              },
+            },
           );
         }
       });
       const bus: Bus = config.redisUrl
         ? await RedisBus.create({
             url: config.redisUrl,
-            nodeId: config.nodeId ?? `${hostname()}-${process.pid}`,
+            nodeId: nodeIdOf(config),
             retentionSeconds: config.historyRetentionSeconds,
             onLog: log,
           })
@@ -293,7 +326,7 @@ export class EriServer {
         ),
         tracker: new StudyTracker((sessionId, marker) => bus.recordMarker(sessionId, marker)),
       };
-      return new EriServer(config, { model, pool, media, rooms, registry, bus, studies, metrics }, log);
+      return new EriServer(config, { model, pool, media, rooms, registry, bus, studies, metrics }, logger);
     } catch (error) {
       media?.close();
       await pool.close();
@@ -308,32 +341,50 @@ export class EriServer {
     http.addHook('onRequest', async (req, _reply) => {
       const path = req.url.split('?')[0] ?? '';
       if (!path.startsWith('/v1/') && path !== '/metrics') return;
+      // The API's description is public: it says how to call, not what anyone published.
+      if (path === '/v1/openapi.json' || path.startsWith('/v1/docs')) return;
       try {
         req.principal = await this.auth.authenticate(req.headers, req.url);
       } catch (error) {
-        const e = isEriError(error)
-          ? error
-          : new EriError('ERI_ERR_UNAUTHENTICATED', 'authentication failed');
-        throw e;
+        throw isEriError(error) ? error : new EriError('ERI_ERR_UNAUTHENTICATED', 'authentication failed');
       }
     });
     const principal = (req: { principal: Principal | null }) => req.principal as Principal;
-    registerOpsRoutes(http, {
-      metrics: this.metrics,
-      checks: () => this.#readinessChecks(),
-      sessions: () => this.registry.size,
-      principal,
-    });
-    // Where a new publisher should connect: the least-loaded node with room, or 503 at capacity.
-    http.get('/v1/placement', async (req, _reply) => {
-      if (!access.anyPublish(principal(req)))
-        throw new EriError(
-          'ERI_ERR_FORBIDDEN',
-          'placement is for publishers: the token has no publish scope',
-        );
-      const nodes = this.nodes ? await this.nodes.nodes() : [{ id: 'local', at: Date.now(), ...this.load() }];
-      const node = placePublisher(nodes, this.config.placementMaxCpu);
-      return { nodeId: node.id, url: node.url, sessions: node.sessions, maxSessions: node.maxSessions };
+    // First, so that it sees every route registered after it.
+    registerOpenApi(http);
+    http.register(async (app) => {
+      registerOpsRoutes(app, {
+        metrics: this.metrics,
+        checks: () => this.#readinessChecks(),
+        sessions: () => this.registry.size,
+        principal,
+      });
+      // Where a new publisher should connect: the least-loaded node with room, or 429 at capacity.
+      app.withTypeProvider<ZodTypeProvider>().get(
+        '/v1/placement',
+        {
+          schema: {
+            tags: ['publishing'],
+            summary: 'Where a new publisher should connect: the least-loaded node with room',
+            response: {
+              200: placementResponse,
+              ...errorResponses(['ERI_ERR_FORBIDDEN', 'ERI_ERR_LIMIT']),
+            },
+          },
+        },
+        async (req) => {
+          if (!access.anyPublish(principal(req)))
+            throw new EriError(
+              'ERI_ERR_FORBIDDEN',
+              'placement is for publishers: the token has no publish scope',
+            );
+          const nodes = this.nodes
+            ? await this.nodes.nodes()
+            : [{ id: 'local', at: Date.now(), ...this.load() }];
+          const node = placePublisher(nodes, this.config.placementMaxCpu);
+          return { nodeId: node.id, url: node.url, sessions: node.sessions, maxSessions: node.maxSessions };
+        },
+      );
     });
     // History and studies are reads a client can repeat at will: limited per client address, so a burst
     // (2,000 at once) cannot starve health checks and live sessions.

@@ -23,6 +23,7 @@ import type { Session } from '../sessions/session.js';
 import type { Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
 import type { Admission } from './limits.js';
+import type { Log } from './logger.js';
 import { PublisherSession } from './publisher-session.js';
 import type { StudyDeps } from './study-routes.js';
 import { WsChannel } from './ws-channel.js';
@@ -41,7 +42,7 @@ export interface SignallingDeps {
   rateHz: number;
   frameSize: { width: number; height: number };
   model: JoinResult['model'];
-  log: (line: string) => void;
+  log: Log;
   /** Who this connection is (its token's scopes). */
   principal: Principal;
   /** Reaction studies: their definitions and which sessions are viewers in which. */
@@ -100,6 +101,7 @@ export class SignallingConnection {
       onDead: () =>
         deps.log(
           `signalling: publisher ${this.#publisher.session?.id ?? '(not joined)'} answered no ping for ${deps.config.publisherTimeoutMs} ms`,
+          { level: 'warn', ...this.#where() },
         ),
       schema: signalEnvelopeSchema,
       invalid: (_json, error) =>
@@ -114,6 +116,12 @@ export class SignallingConnection {
       onError: (error) => deps.onError?.(error.code),
       onClose: () => this.#close('client-gone'),
     });
+  }
+
+  /** The session and room a log record is about. */
+  #where(): { sessionId?: string; roomId?: string } {
+    const session = this.#publisher.session;
+    return session ? { sessionId: session.id, roomId: session.roomId } : {};
   }
 
   get session(): Session | undefined {
@@ -205,7 +213,7 @@ export class SignallingConnection {
         rateHz: this.#deps.rateHz,
         frameSize: this.#deps.frameSize,
         startedAt: this.#startedAt,
-        onLog: (line) => this.#deps.log(`tap ${sessionId}: ${line}`),
+        onLog: (line) => this.#deps.log(`tap: ${line}`, { sessionId, roomId: p.roomId }),
       });
       this.#room = membership.room;
       this.#leaveRoom = membership.leave;
@@ -351,7 +359,7 @@ export class SignallingConnection {
       this.#tapTimer = undefined;
       this.#tap
         ?.setProducers([...this.#producers.values()])
-        .catch((e: Error) => this.#deps.log(`tap: ${e.message}`));
+        .catch((e: Error) => this.#deps.log(`tap: ${e.message}`, { level: 'error', ...this.#where() }));
     }, PRODUCE_SETTLE_MS);
   }
 

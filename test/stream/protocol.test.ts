@@ -10,6 +10,7 @@ import { EMOTIONS } from '../../src/contracts/emotions.js';
 import { type Estimate, estimateSchema } from '../../src/contracts/estimate.js';
 import { MemoryHistory } from '../../src/history/memory-history.js';
 import { INSECURE_DEV_PRINCIPAL } from '../../src/server/auth.js';
+import { applyHttpConventions } from '../../src/server/http-conventions.js';
 import { registerRestRoutes } from '../../src/server/rest.js';
 import { SubscriberConnection } from '../../src/server/stream.js';
 import type { SessionRegistry } from '../../src/sessions/registry.js';
@@ -327,6 +328,8 @@ describe('history over REST', () => {
       reason: 'normal',
     });
     const http = Fastify();
+    // As the server does: zod schemas, and errors as {code, message} with the table's status.
+    applyHttpConventions(http);
     registerRestRoutes(http, {
       bus,
       registry: { get: () => undefined } as unknown as SessionRegistry,

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { IngestClient } from '../../src/client/ingest-client.js';
+import { initRandomPackage } from '../../src/model/package-tools.js';
+import { CLI, withTempDir } from '../helpers.js';
+import { mediasoupSkip, startServer } from '../server-harness.js';
+
+/**
+ * Logs are records, not prose: JSON lines with a level, the node, the request id of a request and the
+ * session and room of a session; pretty-printed only when asked (LOG_FORMAT=pretty) or at a terminal.
+ */
+
+it('request and session records carry their ids; every record its level and node', {
+  skip: mediasoupSkip(),
+}, async () => {
+  const t = await startServer();
+  try {
+    const res = await fetch(`${t.url}/v1/sessions/nobody`, {
+      headers: { 'x-request-id': 'req-from-proxy-1' },
+    });
+    assert.equal(res.status, 404);
+    assert.equal(res.headers.get('x-request-id'), 'req-from-proxy-1', 'the caller’s id is kept and echoed');
+    const own = await fetch(`${t.url}/v1/sessions`);
+    const ownId = own.headers.get('x-request-id');
+    assert.match(ownId ?? '', /^[0-9a-f-]{36}$/, 'one is made when the caller sent none');
+
+    const client = await IngestClient.connect(t.url);
+    const ended = new Promise<void>((resolve) => {
+      client.onMessage = (m) => {
+        if (m.type === 'session.ended') resolve();
+      };
+    });
+    client.start('log-room', 'log-1');
+    await sleep(300);
+    client.end();
+    await ended;
+    client.close();
+    await sleep(100);
+
+    for (const r of t.records) {
+      assert.ok(['debug', 'info', 'warn', 'error'].includes(String(r.level)), JSON.stringify(r));
+      assert.equal(r.node, 'test');
+      assert.equal(typeof r.time, 'string');
+    }
+    const request = t.records.find((r) => r.requestId === 'req-from-proxy-1' && r.msg === 'request');
+    assert.deepEqual(
+      { method: request?.method, path: request?.path, status: request?.status },
+      { method: 'GET', path: '/v1/sessions/nobody', status: 404 },
+    );
+    assert.ok(t.records.some((r) => r.requestId === ownId));
+    const session = t.records.filter((r) => r.session === 'log-1');
+    assert.ok(
+      session.some((r) => /started/.test(String(r.msg)) && r.room === 'log-room'),
+      JSON.stringify(session),
+    );
+    const end = session.find((r) => /ended/.test(String(r.msg)));
+    assert.equal(end?.reason, 'normal');
+    assert.equal(typeof (end?.stats as { steps?: unknown } | undefined)?.steps, 'number');
+  } finally {
+    await t.stop();
+  }
+});
+
+/** `eri serve`'s stderr until it listens, then a request, then its stderr so far. */
+async function serveOutput(env: Record<string, string>): Promise<string> {
+  return withTempDir(async (dir) => {
+    await initRandomPackage(join(dir, 'model'), { seed: 1 });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'serve', '--insecure-dev', '--port', '0', '--model', join(dir, 'model')],
+      {
+        env: {
+          ...process.env,
+          ERI_DATA_DIR: join(dir, 'data'),
+          ERI_MEDIA_WORKERS: '1',
+          ERI_FEATURE_WORKERS: '1',
+          ERI_INFERENCE_WORKERS: '1',
+          ...env,
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+      out += text;
+    });
+    try {
+      const until = Date.now() + 60_000;
+      while (!/listening on (http:\/\/[^\s"]+)/.test(out) && Date.now() < until && child.exitCode === null)
+        await sleep(100);
+      const url = /listening on (http:\/\/[^\s"]+)/.exec(out)?.[1];
+      assert.ok(url, out);
+      await fetch(`${url}/v1/sessions`);
+      await sleep(300);
+      return out;
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+}
+
+it('eri serve writes JSON lines when not at a terminal, and readable lines with LOG_FORMAT=pretty', {
+  skip: mediasoupSkip(),
+}, async () => {
+  const json = (await serveOutput({})).trim().split('\n');
+  for (const line of json) {
+    const record = JSON.parse(line) as Record<string, unknown>;
+    assert.ok(record.level && record.node && record.msg, line);
+  }
+  assert.ok(json.some((l) => (JSON.parse(l) as { msg: string }).msg.includes('INSECURE DEV MODE')));
+  const pretty = await serveOutput({ LOG_FORMAT: 'pretty' });
+  assert.match(pretty, /INFO.*listening on http/);
+  assert.match(pretty, /WARN.*INSECURE DEV MODE/);
+  assert.ok(
+    !pretty
+      .trim()
+      .split('\n')
+      .some((l) => l.startsWith('{')),
+    'no JSON when pretty was asked for',
+  );
+});
