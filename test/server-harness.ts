@@ -67,7 +67,7 @@ export async function startServer(overrides: Partial<Record<string, unknown>> = 
 export async function spawnServe(
   modelDir: string,
   env: Record<string, string>,
-): Promise<{ child: ChildProcess; url: string }> {
+): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const child = spawn(
     process.execPath,
     [CLI, 'serve', '--insecure-dev', '--port', '0', '--model', modelDir],
@@ -96,5 +96,5 @@ export async function spawnServe(
     child.kill('SIGKILL');
     throw new Error(`eri serve did not start: ${log}`);
   }
-  return { child, url };
+  return { child, url, output: () => log };
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadServerConfig, nodeIdOf } from '../server/config.js';
-import { createLogger, logSettingsSchema, logTo } from '../server/logger.js';
+import { createLogger, logSettings, logTo } from '../server/logger.js';
 import { EriServer } from '../server/server.js';
 import { defaultModelDir } from './default-model.js';
 import { positiveInt } from './options.js';
@@ -47,7 +47,7 @@ export function registerServe(program: Command): void {
           maxSessions: o.maxSessions,
           insecureDev: o.insecureDev,
         });
-        const settings = logSettingsSchema.parse(process.env);
+        const settings = logSettings(process.env);
         const logger = createLogger({
           nodeId: nodeIdOf(config),
           level: settings.LOG_LEVEL,

@@ -35,7 +35,7 @@ export function registerToken(program: Command): void {
     .description('mint an HS256 token (signed with $ERI_JWT_SECRET) granting scopes')
     .requiredOption(
       '--scope <scopes>',
-      'space-separated: publish:<room>[/<session>] subscribe:<room>[/<session>] publish:* subscribe:* admin',
+      'space-separated: publish:<room>[/<session>] subscribe:<room>[/<session>] publish:* subscribe:* metrics admin',
     )
     .option('--subject <name>', 'who the token is for (the sub claim)')
     .option('--ttl <seconds>', 'lifetime', positiveInt, 3600)

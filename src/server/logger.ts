@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
 import { z } from 'zod';
+import { EriError, zodIssueText } from '../errors.js';
 
 /**
  * The server's one log: JSON lines through pino (the logger Fastify itself uses), each with its level,
@@ -23,10 +24,18 @@ export interface LogContext {
 
 export type Log = (message: string, context?: LogContext) => void;
 
-export const logSettingsSchema = z.object({
+const logSettingsSchema = z.object({
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
+
+/** LOG_FORMAT and LOG_LEVEL from the environment; a value that is neither says so, typed. */
+export function logSettings(env: Record<string, string | undefined>): z.infer<typeof logSettingsSchema> {
+  const parsed = logSettingsSchema.safeParse(env);
+  if (!parsed.success)
+    throw new EriError('ERI_ERR_INVALID_ARGUMENT', `invalid setting ${zodIssueText(parsed.error)}`);
+  return parsed.data;
+}
 
 export interface LoggerOptions {
   nodeId: string;

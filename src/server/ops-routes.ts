@@ -6,7 +6,7 @@ import { EriError } from '../errors.js';
 import { access, type Principal } from './auth.js';
 import type { ServerMetrics } from './metrics.js';
 import { errorResponses } from './openapi.js';
-import { checkReadiness, type ReadinessCheck } from './readiness.js';
+import { Readiness, type ReadinessCheck } from './readiness.js';
 
 /** What operators and orchestrators call: liveness, readiness, Prometheus metrics. */
 export interface OpsDeps {
@@ -19,6 +19,7 @@ export interface OpsDeps {
 export function registerOpsRoutes(fastify: FastifyInstance, deps: OpsDeps): void {
   const http = fastify.withTypeProvider<ZodTypeProvider>();
   const tags = ['operations'];
+  const readiness = new Readiness(deps.checks);
   // The process serves HTTP: nothing else is asked, so a busy node is never restarted for being busy.
   http.get(
     '/healthz',
@@ -43,7 +44,7 @@ export function registerOpsRoutes(fastify: FastifyInstance, deps: OpsDeps): void
       },
     },
     async (_req, reply) => {
-      const report = await checkReadiness(deps.checks());
+      const report = await readiness.report();
       return reply.code(report.ready ? 200 : 503).send({ ...report, sessions: deps.sessions() });
     },
   );

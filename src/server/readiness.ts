@@ -25,36 +25,62 @@ export interface ReadinessReport {
 /** A probe's deadline: generous (a busy feature pool answers its ping after the frames queued before it). */
 export const PROBE_TIMEOUT_MS = 2000;
 
-async function run(check: ReadinessCheck, timeoutMs: number): Promise<CheckResult> {
-  const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      check.probe(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
-    return { ok: true, ms: Math.round(performance.now() - started) };
-  } catch (error) {
-    return {
-      ok: false,
-      ms: Math.round(performance.now() - started),
-      error: ((error as Error).message ?? String(error)).slice(0, 200),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/**
+ * Asks the checks on each call. A probe that has not settled (a stuck pool's ping waits in its queue)
+ * is not asked again: the next call waits on the same one, so a probe every few seconds against a stuck
+ * dependency adds no work and no memory.
+ */
+export class Readiness {
+  readonly #checks: () => readonly ReadinessCheck[];
+  readonly #timeoutMs: number;
+  readonly #inFlight = new Map<string, Promise<void>>();
 
-export async function checkReadiness(
-  checks: readonly ReadinessCheck[],
-  timeoutMs = PROBE_TIMEOUT_MS,
-): Promise<ReadinessReport> {
-  const results = await Promise.all(checks.map((c) => run(c, timeoutMs)));
-  const report: ReadinessReport = { ready: results.every((r) => r.ok), checks: {} };
-  checks.forEach((c, i) => {
-    report.checks[c.name] = results[i] as CheckResult;
-  });
-  return report;
+  constructor(checks: () => readonly ReadinessCheck[], timeoutMs = PROBE_TIMEOUT_MS) {
+    this.#checks = checks;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async report(): Promise<ReadinessReport> {
+    const checks = this.#checks();
+    const results = await Promise.all(checks.map((c) => this.#run(c)));
+    const report: ReadinessReport = { ready: results.every((r) => r.ok), checks: {} };
+    checks.forEach((c, i) => {
+      report.checks[c.name] = results[i] as CheckResult;
+    });
+    return report;
+  }
+
+  #probe(check: ReadinessCheck): Promise<void> {
+    let pending = this.#inFlight.get(check.name);
+    if (!pending) {
+      pending = check.probe().finally(() => this.#inFlight.delete(check.name));
+      this.#inFlight.set(check.name, pending);
+    }
+    return pending;
+  }
+
+  async #run(check: ReadinessCheck): Promise<CheckResult> {
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.#probe(check),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${this.#timeoutMs} ms`)),
+            this.#timeoutMs,
+          );
+        }),
+      ]);
+      return { ok: true, ms: Math.round(performance.now() - started) };
+    } catch (error) {
+      return {
+        ok: false,
+        ms: Math.round(performance.now() - started),
+        error: ((error as Error).message ?? String(error)).slice(0, 200),
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }

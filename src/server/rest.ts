@@ -72,6 +72,11 @@ export function registerRestRoutes(
   const notFound = (id: string): never => {
     throw new EriError('ERI_ERR_NOT_FOUND', `no session ${id.slice(0, 64)} in history`);
   };
+  /** The session, if the token may read it; else the same 404 as for one that does not exist. */
+  const readable = async (req: FastifyRequest, id: string): Promise<SessionSummary> => {
+    const record = await deps.bus.session(id);
+    return visible(req, record) ? record : notFound(id);
+  };
   const tags = ['history'];
 
   // A page of metadata, never estimates. A token pinned to single sessions may get short pages: follow
@@ -118,8 +123,7 @@ export function registerRestRoutes(
       },
     },
     async (req) => {
-      const record = await deps.bus.session(req.params.id);
-      return visible(req, record) ? summary(record, deps.registry) : notFound(req.params.id);
+      return summary(await readable(req, req.params.id), deps.registry);
     },
   );
 
@@ -139,8 +143,7 @@ export function registerRestRoutes(
       },
     },
     async (req, reply) => {
-      const record = await deps.bus.session(req.params.id);
-      if (!visible(req, record)) return notFound(req.params.id);
+      const record = await readable(req, req.params.id);
       // Older than the history keeps: ERI_ERR_HISTORY_GONE from the store, with the first seq kept.
       const estimates: Estimate[] = await deps.bus.estimatesAfter(req.params.id, req.query.from);
       if (req.query.format === 'csv')
@@ -167,8 +170,7 @@ export function registerRestRoutes(
       },
     },
     async (req) => {
-      const record = await deps.bus.session(req.params.id);
-      if (!visible(req, record)) return notFound(req.params.id);
+      const record = await readable(req, req.params.id);
       if (!record.final)
         throw new EriError(
           'ERI_ERR_INVALID_STATE',
@@ -192,8 +194,7 @@ export function registerRestRoutes(
       },
     },
     async (req) => {
-      const record = await deps.bus.session(req.params.id);
-      if (!visible(req, record)) return notFound(req.params.id);
+      const record = await readable(req, req.params.id);
       return {
         sessionId: record.sessionId,
         studyId: record.studyId ?? null,

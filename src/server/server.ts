@@ -93,6 +93,7 @@ function reachableUrl(host: string, port: number, log: Log): string {
   const url = `http://${external ?? '127.0.0.1'}:${port}`;
   log(
     `ERI_PUBLIC_URL is not set: viewer links and placement answers use ${url}; set it to the URL clients reach`,
+    { level: 'warn' },
   );
   return url;
 }

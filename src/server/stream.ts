@@ -63,10 +63,22 @@ interface Outgoing {
   madeAt?: number;
 }
 
+const OUTGOING = Symbol('outgoing');
+
+/** Made once per event, like its encoded bytes, and shared by every subscriber it goes to. */
 function outgoing(event: BusEvent): Outgoing {
-  const text = encodedMessage(event);
-  return event.kind === 'estimate' ? { text, madeAt: Date.parse(event.estimate.wallTime) } : { text };
+  const holder = event as BusEvent & { [OUTGOING]?: Outgoing };
+  let out = holder[OUTGOING];
+  if (!out) {
+    const text = encodedMessage(event);
+    out = event.kind === 'estimate' ? { text, madeAt: Date.parse(event.estimate.wallTime) } : { text };
+    Object.defineProperty(holder, OUTGOING, { value: out, enumerable: false });
+  }
+  return out;
 }
+
+/** The client message types the protocol knows (anything else is ERI_ERR_UNKNOWN_METHOD). */
+const CLIENT_TYPES: readonly string[] = clientMessageSchema.options.map((o) => o.shape.type.value);
 
 function matches(target: StreamTarget, event: BusEvent): boolean {
   if ('all' in target) return true;
@@ -96,7 +108,7 @@ export class SubscriberConnection {
       schema: clientMessageSchema,
       invalid: (json, error) => {
         const type = (json as { type?: unknown } | null)?.type;
-        const known = typeof type !== 'string' || ['subscribe', 'unsubscribe', 'ping'].includes(type);
+        const known = typeof type !== 'string' || CLIENT_TYPES.includes(type);
         return new EriError(
           known ? 'ERI_ERR_MALFORMED_MESSAGE' : 'ERI_ERR_UNKNOWN_METHOD',
           zodIssueText(error),

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IngestClient } from '../../src/client/ingest-client.js';
 import { initRandomPackage } from '../../src/model/package-tools.js';
 import { CLI, withTempDir } from '../helpers.js';
-import { mediasoupSkip, startServer } from '../server-harness.js';
+import { mediasoupSkip, spawnServe, startServer } from '../server-harness.js';
 
 /**
  * Logs are records, not prose: JSON lines with a level, the node, the request id of a request and the
@@ -68,34 +68,11 @@ it('request and session records carry their ids; every record its level and node
 async function serveOutput(env: Record<string, string>): Promise<string> {
   return withTempDir(async (dir) => {
     await initRandomPackage(join(dir, 'model'), { seed: 1 });
-    const child = spawn(
-      process.execPath,
-      [CLI, 'serve', '--insecure-dev', '--port', '0', '--model', join(dir, 'model')],
-      {
-        env: {
-          ...process.env,
-          ERI_DATA_DIR: join(dir, 'data'),
-          ERI_MEDIA_WORKERS: '1',
-          ERI_FEATURE_WORKERS: '1',
-          ERI_INFERENCE_WORKERS: '1',
-          ...env,
-        },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    let out = '';
-    child.stderr?.setEncoding('utf8').on('data', (text: string) => {
-      out += text;
-    });
+    const { child, url, output } = await spawnServe(join(dir, 'model'), env);
     try {
-      const until = Date.now() + 60_000;
-      while (!/listening on (http:\/\/[^\s"]+)/.test(out) && Date.now() < until && child.exitCode === null)
-        await sleep(100);
-      const url = /listening on (http:\/\/[^\s"]+)/.exec(out)?.[1];
-      assert.ok(url, out);
       await fetch(`${url}/v1/sessions`);
       await sleep(300);
-      return out;
+      return output();
     } finally {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGKILL');
@@ -123,4 +100,14 @@ it('eri serve writes JSON lines when not at a terminal, and readable lines with 
       .some((l) => l.startsWith('{')),
     'no JSON when pretty was asked for',
   );
+});
+
+it('a LOG_LEVEL that is not a level is refused with a typed error, before anything starts', () => {
+  const run = spawnSync(process.execPath, [CLI, 'serve', '--insecure-dev', '--port', '0'], {
+    env: { ...process.env, LOG_LEVEL: 'loud' },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(run.status, 2);
+  assert.match(run.stderr, /ERI_ERR_INVALID_ARGUMENT.*LOG_LEVEL/);
 });
