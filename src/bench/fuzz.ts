@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { endpointUrl } from '../client/endpoint-url.js';
+import { endpointUrl } from '../../packages/client/src/socket.js';
 import { SeededRandom } from '../model/init.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { ErrorBody } from '../contracts/error-body.js';
 import type { Estimate } from '../contracts/estimate.js';
-import type { RoomAggregate } from '../contracts/stream-protocol.js';
+import { type RoomAggregate, sessionEndedData } from '../contracts/stream-protocol.js';
 
 /** What flows on the bus: estimates and session events (per session, ordered) and room aggregates. */
 export type BusEvent =
@@ -49,16 +49,7 @@ export function wireMessage(event: BusEvent): string {
         },
       });
     case 'session.ended':
-      return JSON.stringify({
-        type: 'session.ended',
-        data: {
-          sessionId: event.sessionId,
-          roomId: event.roomId,
-          at: event.at,
-          reason: event.reason,
-          ...(event.error ? { error: event.error } : {}),
-        },
-      });
+      return JSON.stringify({ type: 'session.ended', data: sessionEndedData(event) });
     case 'room.aggregate':
       return JSON.stringify({ type: 'room.aggregate', data: event.aggregate });
   }

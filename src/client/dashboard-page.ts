@@ -1,5 +1,5 @@
 import uPlot from 'uplot';
-import { endpointUrl } from './endpoint-url.js';
+import { endpointUrl } from '../../packages/client/src/socket.js';
 
 /**
  * The live dashboard (bundled by esbuild into dist/public/dashboard.js): one chart per emotion with a

@@ -1,7 +1,8 @@
 import WebSocket from 'ws';
+import { endpointUrl } from '../../packages/client/src/socket.js';
 import type { SignalMethod } from '../contracts/signalling.js';
+import { refusalOf } from '../contracts/ws-close.js';
 import { EriError, type ErrorCode } from '../errors.js';
-import { endpointUrl } from './endpoint-url.js';
 import { SignalRequests } from './signal-requests.js';
 
 /**
@@ -13,6 +14,7 @@ export class SignalClient {
   readonly #ws: WebSocket;
   readonly #requests: SignalRequests;
   readonly closed: Promise<void>;
+  #closedWith: EriError | undefined;
 
   private constructor(ws: WebSocket) {
     this.#ws = ws;
@@ -22,8 +24,13 @@ export class SignalClient {
     );
     ws.on('message', (data) => this.#requests.receive(String(data)));
     this.closed = new Promise((resolve) => {
-      ws.on('close', () => {
-        this.#requests.failAll(new EriError('ERI_ERR_CLOSED', 'signalling connection closed'));
+      ws.on('close', (closeCode, reason) => {
+        // A refused token or limit closes the accepted socket with 44xx and says why in the reason.
+        const refusal = refusalOf(closeCode, String(reason));
+        this.#closedWith = refusal
+          ? new EriError(refusal.code, refusal.message)
+          : new EriError('ERI_ERR_CLOSED', 'signalling connection closed');
+        this.#requests.failAll(this.#closedWith);
         resolve();
       });
     });
@@ -75,7 +82,9 @@ export class SignalClient {
   request<T>(method: SignalMethod, params: object = {}): Promise<T> {
     // ws drops sends on a closed socket silently: fail at once instead of waiting forever.
     if (this.#ws.readyState !== WebSocket.OPEN)
-      return Promise.reject(new EriError('ERI_ERR_CLOSED', 'signalling connection closed'));
+      return Promise.reject(
+        this.#closedWith ?? new EriError('ERI_ERR_CLOSED', 'signalling connection closed'),
+      );
     return this.#requests.request<T>(method, params);
   }
 

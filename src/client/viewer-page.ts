@@ -1,4 +1,4 @@
-import { endpointUrl } from './endpoint-url.js';
+import { endpointUrl } from '../../packages/client/src/socket.js';
 import { Signal, sendStream } from './webrtc-publisher.js';
 
 /**

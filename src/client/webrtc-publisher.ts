@@ -1,5 +1,6 @@
 import { Device } from 'mediasoup-client';
 import type { Transport } from 'mediasoup-client/types';
+import { refusalOf } from '../contracts/ws-close.js';
 import { SignalRequests } from './signal-requests.js';
 
 /**
@@ -20,7 +21,12 @@ export class Signal {
       (code, message) => new Error(`${code}: ${message}`),
     );
     ws.addEventListener('message', (event) => this.#requests.receive(String(event.data)));
-    ws.addEventListener('close', () => this.#requests.failAll(new Error('connection closed')));
+    ws.addEventListener('close', (event) => {
+      const refusal = refusalOf(event.code, event.reason);
+      this.#requests.failAll(
+        new Error(refusal ? `${refusal.code}: ${refusal.message}` : 'connection closed'),
+      );
+    });
   }
 
   set onNotification(handler: (name: string, data: unknown) => void) {

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { ErrorBody } from './error-body.js';
+import type { Estimate } from './estimate.js';
 import { idSchema } from './ids.js';
+import type { SessionEnded } from './stream-protocol.js';
 import { MARKER_EVENTS } from './study.js';
 
 /**
@@ -76,8 +78,8 @@ export type SignalResponse =
   | { id: number | null; ok: false; error: SignalError };
 
 export type SignalNotification =
-  | { notification: 'estimate'; data: unknown }
-  | { notification: 'session.ended'; data: { sessionId: string; reason: string; error?: SignalError } };
+  | { notification: 'estimate'; data: Estimate }
+  | { notification: 'session.ended'; data: SessionEnded };
 
 export interface JoinResult {
   sessionId: string;

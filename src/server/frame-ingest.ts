@@ -2,10 +2,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { Subject } from 'rxjs';
 import type { WebSocket } from 'ws';
-import { z } from 'zod';
 import type { AudioChunk, VideoFrame } from '../../streams/align-media.js';
-import { idSchema } from '../contracts/ids.js';
-import { MARKER_EVENTS } from '../contracts/study.js';
+import {
+  INGEST_HEADER_BYTES,
+  INGEST_KIND,
+  type IngestControl,
+  type IngestStart,
+  ingestControlSchema,
+} from '../contracts/ingest-protocol.js';
+import { sessionEndedData } from '../contracts/stream-protocol.js';
 import { EriError, type ErrorCode, zodIssueText } from '../errors.js';
 import { analysisVideoFilter, RecordReader } from '../features/decode.js';
 import { RateLimit } from './limits.js';
@@ -27,42 +32,12 @@ import { WsChannel } from './ws-channel.js';
  * each decoded frame takes the timestamp of the JPEG it came from.
  */
 
-export const INGEST_HEADER_BYTES = 16;
-export const INGEST_KIND = { jpeg: 1, pcm: 2 } as const;
 /** Decoder exits per minute that are repaired by a restart; one more ends the session. */
 const DECODER_RESTARTS_PER_MINUTE = 3;
-
-const startSchema = z
-  .object({
-    type: z.literal('start'),
-    roomId: idSchema,
-    sessionId: idSchema.optional(),
-    studyId: idSchema.optional(),
-  })
-  .strict();
-type StartMessage = z.infer<typeof startSchema>;
 
 /** Media kept while a start is being checked: 2 s of 10 Hz video and audio, with room, in 8 MiB. */
 const MAX_EARLY_MESSAGES = 64;
 const MAX_EARLY_BYTES = 8 * 1024 * 1024;
-
-const controlSchema = z.discriminatedUnion('type', [
-  startSchema,
-  z.object({ type: z.literal('end') }).strict(),
-  // A study viewer's stimulus event, at `mediaTime` on this connection's own media clock (its frames' t).
-  z
-    .object({
-      type: z.literal('stimulus'),
-      event: z.enum(MARKER_EVENTS),
-      position: z
-        .number()
-        .nonnegative()
-        .max(6 * 3600),
-      mediaTime: z.number().nonnegative().max(86_400),
-    })
-    .strict(),
-]);
-type ControlMessage = z.infer<typeof controlSchema>;
 
 /**
  * How far a client's media time may run ahead of the session's own clock (seconds since its start). A
@@ -72,7 +47,7 @@ type ControlMessage = z.infer<typeof controlSchema>;
 export const MEDIA_AHEAD_SLACK_SECONDS = 10;
 
 export class FrameIngestConnection {
-  readonly #channel: WsChannel<ControlMessage>;
+  readonly #channel: WsChannel<IngestControl>;
   readonly #deps: SignallingDeps;
   readonly #frames = new Subject<VideoFrame>();
   readonly #audio = new Subject<AudioChunk>();
@@ -96,7 +71,7 @@ export class FrameIngestConnection {
     this.#publisher = new PublisherSession(deps, (event) => {
       if (event.type === 'estimate') this.#channel.send({ type: 'estimate', data: event.estimate });
       if (event.type === 'session.ended') {
-        this.#channel.send({ ...event });
+        this.#channel.send({ type: 'session.ended', data: sessionEndedData(event) });
         this.#stopDecoder();
       }
     });
@@ -105,7 +80,7 @@ export class FrameIngestConnection {
       maxMessagesPerSecond: deps.config.maxMessagesPerSecond,
       // A client that stops answering (frozen, gone without a close) ends its session, as signalling does.
       heartbeatMs: Math.max(100, Math.floor(deps.config.publisherTimeoutMs / 2)),
-      schema: controlSchema,
+      schema: ingestControlSchema,
       invalid: (_json, error) =>
         new EriError('ERI_ERR_MALFORMED_MESSAGE', `invalid control message: ${zodIssueText(error)}`),
       faultCode: () => 'ERI_ERR_MALFORMED_MESSAGE',
@@ -121,7 +96,7 @@ export class FrameIngestConnection {
     this.#channel.fail(new EriError(code, message));
   }
 
-  #onControl(message: ControlMessage): void {
+  #onControl(message: IngestControl): void {
     const session = this.#publisher.session;
     if (message.type === 'stimulus') {
       if (!session || !this.#deps.studies.tracker.studyOf(session.id))
@@ -152,7 +127,7 @@ export class FrameIngestConnection {
   }
 
   /** Starts the publisher session; its checks are awaited, and media sent meanwhile is replayed after. */
-  #start(message: StartMessage): void {
+  #start(message: IngestStart): void {
     const started = this.#publisher.start(message, async () => {
       this.#startDecoder();
       this.#startedAt = performance.now();

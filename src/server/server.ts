@@ -9,7 +9,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
 import { InferenceBatcher } from '../../streams/inference-batcher.js';
 import type { Bus } from '../bus/bus.js';
 import { LocalBus } from '../bus/local-bus.js';
@@ -47,6 +47,7 @@ import { registerRestRoutes } from './rest.js';
 import { SignallingConnection } from './signalling.js';
 import { SubscriberConnection } from './stream.js';
 import { registerStudyRoutes, type StudyDeps } from './study-routes.js';
+import { type WsEndpoint, WsGateway } from './ws-gateway.js';
 
 /**
  * The eri-stream server: HTTP (fastify) for pages and health, WebSockets (ws) for signalling and the
@@ -59,22 +60,6 @@ declare module 'fastify' {
     /** Set by the auth hook on every /v1/ and /metrics request. */
     principal: Principal | null;
   }
-}
-
-const STATUS_TEXT: Record<number, string> = {
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  429: 'Too Many Requests',
-  503: 'Service Unavailable',
-};
-
-/** Refuses a WebSocket upgrade with an HTTP status and the usual `{code, message}` body. */
-function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ code, message });
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
@@ -121,7 +106,7 @@ export class EriServer {
   readonly #aggregator: RoomAggregator;
   readonly nodes: RedisNodes | undefined;
   publicUrl = '';
-  readonly #wss: WebSocketServer;
+  readonly #gateway: WsGateway;
   readonly #clientIp: AddressOf;
   readonly #log: Log;
   #closed = false;
@@ -221,10 +206,15 @@ export class EriServer {
     });
     logRequests(this.http);
     applyHttpConventions(this.http, { onError: (code) => this.metrics.error('rest', code) });
-    // maxPayload above the configured limit, so an oversized message gets a typed error, not a drop.
-    this.#wss = new WebSocketServer({
-      noServer: true,
+    this.#gateway = new WsGateway({
+      auth: this.auth,
+      admission: this.admission,
+      clientIp: this.#clientIp,
+      admitting: () => !this.#closed && !this.#draining,
+      // Above the configured limit, so an oversized message gets a typed error, not a drop.
       maxPayload: Math.max(16 * 1024 * 1024, config.maxFrameBytes * 2),
+      onRefused: (endpoint, code) => this.metrics.refused(endpoint, code),
+      onConnection: (endpoint, ws, principal) => this.#open(endpoint, ws, principal),
     });
     this.#routes();
   }
@@ -438,126 +428,66 @@ export class EriServer {
       reply.type('text/javascript').send(await readFile(`${PUBLIC_DIR}publisher.js`)),
     );
     http.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-      this.#upgrade(req, socket, head),
+      this.#gateway.upgrade(req, socket, head),
     );
   }
 
-  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path !== '/v1/signal' && path !== '/v1/ingest' && path !== '/v1/stream') {
-      this.#refuse(
-        socket,
-        'unknown',
-        404,
-        'ERI_ERR_NOT_FOUND',
-        `no WebSocket endpoint at ${path.slice(0, 64)}`,
-      );
-      return;
-    }
-    if (this.#closed || this.#draining) {
-      this.#refuse(socket, path, 503, 'ERI_ERR_CLOSED', 'the server is shutting down');
-      return;
-    }
-    socket.on('error', () => {}); // a client gone mid-handshake is not the server's problem
-    this.auth.authenticate(req.headers, req.url).then(
-      (principal) => this.#admit(req, socket, head, path, principal),
-      (error: unknown) =>
-        this.#refuse(
-          socket,
-          path,
-          401,
-          'ERI_ERR_UNAUTHENTICATED',
-          isEriError(error) ? error.message : 'authentication failed',
+  /** An admitted WebSocket: the connection that speaks its endpoint's protocol. */
+  #open(path: WsEndpoint, ws: WebSocket, principal: Principal): void {
+    const deps = {
+      rooms: this.rooms,
+      registry: this.registry,
+      config: this.config,
+      rateHz: ERI_FACE_AUDIO_SPEC.rateHz ?? 10,
+      frameSize: DEFAULT_ANALYSIS_SIZE,
+      model: {
+        name: this.model.card.name,
+        version: this.model.card.version,
+        trained: this.model.card.trained,
+      },
+      log: this.#log,
+      principal,
+      admission: this.admission,
+      studies: this.studies,
+      history: this.bus,
+      onError: (code: ErrorCode) =>
+        this.metrics.error(
+          path === '/v1/stream' ? 'stream' : path === '/v1/signal' ? 'signal' : 'ingest',
+          code,
         ),
-    );
-  }
-
-  #refuse(socket: Duplex, endpoint: string, status: number, code: ErrorCode, message: string): void {
-    this.metrics.refused(endpoint, code);
-    refuseUpgrade(socket, status, code, message);
-  }
-
-  #admit(req: IncomingMessage, socket: Duplex, head: Buffer, path: string, principal: Principal): void {
-    // The client may have gone while its token was verified: its 'close' has fired already, so a slot
-    // taken now would never be given back.
-    if (socket.destroyed) return;
-    const allowed = path === '/v1/stream' ? access.anySubscribe(principal) : access.anyPublish(principal);
-    if (!allowed) {
-      this.#refuse(
-        socket,
-        path,
-        403,
-        'ERI_ERR_FORBIDDEN',
-        `the token has no ${path === '/v1/stream' ? 'subscribe' : 'publish'} scope`,
-      );
-      return;
-    }
-    let release: () => void;
-    try {
-      release = this.admission.connect(this.#clientIp(req), principal.tokenId);
-    } catch (error) {
-      this.#refuse(socket, path, 429, 'ERI_ERR_LIMIT', (error as Error).message);
-      return;
-    }
-    socket.once('close', release);
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      ws.once('close', release);
-      const deps = {
-        rooms: this.rooms,
-        registry: this.registry,
-        config: this.config,
-        rateHz: ERI_FACE_AUDIO_SPEC.rateHz ?? 10,
-        frameSize: DEFAULT_ANALYSIS_SIZE,
-        model: {
-          name: this.model.card.name,
-          version: this.model.card.version,
-          trained: this.model.card.trained,
+    };
+    if (path === '/v1/stream') {
+      const subscriber = new SubscriberConnection(ws, {
+        bus: this.bus,
+        model: deps.model,
+        heartbeatMs: this.config.subscriberHeartbeatMs,
+        maxMessageBytes: Math.min(64 * 1024, this.config.maxMessageBytes),
+        maxMessagesPerSecond: this.config.maxMessagesPerSecond,
+        highWaterBytes: this.config.subscriberHighWaterBytes,
+        slowGraceMs: this.config.subscriberGraceMs,
+        authorize: async (target) => {
+          if (access.readAll(principal)) return true;
+          const room = 'sessionId' in target ? (await this.bus.session(target.sessionId))?.roomId : undefined;
+          return access.target(principal, target, room);
         },
-        log: this.#log,
-        principal,
-        admission: this.admission,
-        studies: this.studies,
-        history: this.bus,
-        onError: (code: ErrorCode) =>
-          this.metrics.error(
-            path === '/v1/stream' ? 'stream' : path === '/v1/signal' ? 'signal' : 'ingest',
-            code,
-          ),
-      };
-      if (path === '/v1/stream') {
-        const subscriber = new SubscriberConnection(ws, {
-          bus: this.bus,
-          model: deps.model,
-          heartbeatMs: this.config.subscriberHeartbeatMs,
-          maxMessageBytes: Math.min(64 * 1024, this.config.maxMessageBytes),
-          maxMessagesPerSecond: this.config.maxMessagesPerSecond,
-          highWaterBytes: this.config.subscriberHighWaterBytes,
-          slowGraceMs: this.config.subscriberGraceMs,
-          authorize: async (target) => {
-            if (access.readAll(principal)) return true;
-            const room =
-              'sessionId' in target ? (await this.bus.session(target.sessionId))?.roomId : undefined;
-            return access.target(principal, target, room);
-          },
-          onSent: (n) => this.metrics.messagesOut.inc(n),
-          onError: deps.onError,
-          onDelivered: (madeAt) =>
-            this.metrics.deliveryLatency.observe(Math.max(0, Date.now() - madeAt) / 1000),
-        });
-        this.subscribers.add(subscriber);
+        onSent: (n) => this.metrics.messagesOut.inc(n),
+        onError: deps.onError,
+        onDelivered: (madeAt) =>
+          this.metrics.deliveryLatency.observe(Math.max(0, Date.now() - madeAt) / 1000),
+      });
+      this.subscribers.add(subscriber);
+      this.metrics.subscribers.set(this.subscribers.size);
+      ws.on('close', () => {
+        this.subscribers.delete(subscriber);
         this.metrics.subscribers.set(this.subscribers.size);
-        ws.on('close', () => {
-          this.subscribers.delete(subscriber);
-          this.metrics.subscribers.set(this.subscribers.size);
-        });
-      } else if (path === '/v1/signal') {
-        const connection = new SignallingConnection(ws, deps);
-        this.signalling.add(connection);
-        ws.on('close', () => this.signalling.delete(connection));
-      } else {
-        new FrameIngestConnection(ws, deps);
-      }
-    });
+      });
+    } else if (path === '/v1/signal') {
+      const connection = new SignallingConnection(ws, deps);
+      this.signalling.add(connection);
+      ws.on('close', () => this.signalling.delete(connection));
+    } else {
+      new FrameIngestConnection(ws, deps);
+    }
   }
 
   /** What must answer for this node to take a new viewer (see readiness.ts). */
@@ -633,7 +563,7 @@ export class EriServer {
     await Promise.all(
       [...this.subscribers].map((s) => s.closeGracefully(left() * 0.8, 1001, 'server shutting down')),
     );
-    for (const client of this.#wss.clients) client.close(1001, 'server shutting down');
+    for (const client of this.#gateway.clients) client.close(1001, 'server shutting down');
     await this.close();
   }
 
@@ -643,7 +573,7 @@ export class EriServer {
     // Sessions end first, so each publisher still gets its final estimate and the reason.
     await this.registry.endAll();
     await new Promise((r) => setTimeout(r, 50));
-    for (const client of this.#wss.clients) client.terminate();
+    for (const client of this.#gateway.clients) client.terminate();
     await this.http.close();
     this.#aggregator.close();
     await this.nodes?.close();

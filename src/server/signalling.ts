@@ -14,6 +14,7 @@ import {
   signalParamsSchemas,
   type WebRtcTransportResult,
 } from '../contracts/signalling.js';
+import { sessionEndedData } from '../contracts/stream-protocol.js';
 import { EriError, type ErrorCode, isEriError, zodIssueText } from '../errors.js';
 import type { HistoryReader } from '../history/history-store.js';
 import type { Room, RoomManager } from '../ingest/rooms.js';
@@ -87,11 +88,7 @@ export class SignallingConnection {
       if (event.type === 'session.ended')
         this.#send({
           notification: 'session.ended',
-          data: {
-            sessionId: event.sessionId,
-            reason: event.reason,
-            ...(event.error ? { error: event.error } : {}),
-          },
+          data: sessionEndedData(event),
         });
     });
     this.#channel = new WsChannel(ws, {

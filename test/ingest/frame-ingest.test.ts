@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { WebSocket } from 'ws';
-import { IngestClient } from '../../src/client/ingest-client.js';
+import { IngestClient } from '../../packages/client/src/index.js';
 import type { Estimate } from '../../src/contracts/estimate.js';
 import { decodeMedia } from '../../src/features/decode.js';
 import { synthesizeClip } from '../../src/features/synthetic-clip.js';
@@ -46,8 +46,8 @@ describe('WebSocket frame ingest', { skip: mediasoupSkip() }, () => {
       const { jpegs, audio } = await framesAndAudio(clip, dir);
       const client = await IngestClient.connect(t.url);
       const messages: Record<string, unknown>[] = [];
-      client.onMessage = (m) => messages.push(m);
-      client.start('ingest-room', 'ingest-1');
+      client.messages$.subscribe((m) => messages.push(m));
+      client.start('ingest-room', { sessionId: 'ingest-1' });
       const start = Date.now();
       for (let k = 0; k < Math.max(jpegs.length, audio.length); k++) {
         const wait = start + k * 100 - Date.now();
@@ -79,8 +79,8 @@ describe('WebSocket frame ingest', { skip: mediasoupSkip() }, () => {
     const run = async (sessionId: string) => {
       const client = await IngestClient.connect(t.url);
       const messages: Record<string, unknown>[] = [];
-      client.onMessage = (m) => messages.push(m);
-      client.start('reuse-room', sessionId);
+      client.messages$.subscribe((m) => messages.push(m));
+      client.start('reuse-room', { sessionId: sessionId });
       client.end(); // sent at once: the session ends as soon as it exists
       const deadline = Date.now() + 10_000;
       while (!messages.some((m) => m.type === 'session.ended' || m.type === 'error') && Date.now() < deadline)
@@ -127,8 +127,8 @@ describe('WebSocket frame ingest', { skip: mediasoupSkip() }, () => {
     ).stdout as Buffer;
     const client = await IngestClient.connect(t.url);
     const messages: Record<string, unknown>[] = [];
-    client.onMessage = (m) => messages.push(m);
-    client.start('ingest-room', 'ingest-3');
+    client.messages$.subscribe((m) => messages.push(m));
+    client.start('ingest-room', { sessionId: 'ingest-3' });
     let k = 0;
     const send = async (seconds: number) => {
       for (const until = k + seconds * 10; k < until; k++) {
@@ -163,9 +163,9 @@ describe('WebSocket frame ingest', { skip: mediasoupSkip() }, () => {
   it('bad media gets typed errors and the session carries on; too many frames per second are refused', async () => {
     const client = await IngestClient.connect(t.url);
     const messages: Record<string, unknown>[] = [];
-    client.onMessage = (m) => messages.push(m);
+    client.messages$.subscribe((m) => messages.push(m));
     client.raw(Buffer.from([1, 2, 3]));
-    client.start('ingest-room', 'ingest-2');
+    client.start('ingest-room', { sessionId: 'ingest-2' });
     client.raw('{"type":"start","roomId":"x"}');
     client.raw(Buffer.alloc(10));
     client.frame(0.1, Buffer.from('not a jpeg at all'));
@@ -192,8 +192,8 @@ describe('WebSocket frame ingest', { skip: mediasoupSkip() }, () => {
   it('media time far ahead of the session is refused at once: no day of steps, memory and health intact', async () => {
     const client = await IngestClient.connect(t.url);
     const messages: Record<string, unknown>[] = [];
-    client.onMessage = (m) => messages.push(m);
-    client.start('ingest-room', 'ingest-ahead');
+    client.messages$.subscribe((m) => messages.push(m));
+    client.start('ingest-room', { sessionId: 'ingest-ahead' });
     await sleep(300);
     const rss = process.memoryUsage().rss;
     // One 3.2 KB PCM chunk stamped a day minus a second in: before, the server made steps for a day.

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { EriStreamClient } from '../../packages/client/src/index.js';
 import { preEncodeForPublish, publishFile } from '../../src/cli/publish.js';
 import { SignalClient } from '../../src/client/signal-client.js';
-import { EriStreamClient } from '../../src/client/stream-client.js';
 import type { JoinResult } from '../../src/contracts/signalling.js';
 import { portraitsMissing } from '../../src/dataset/portraits.js';
 import { synthesizeClip } from '../../src/features/synthetic-clip.js';

@@ -17,11 +17,30 @@ const SECRET = 'test-secret-of-at-least-32-characters!!';
 const token = (scope: string, ttlSeconds = 600) =>
   mintToken({ secret: SECRET, scope, ttlSeconds, subject: 't' });
 
-/** A WebSocket upgrade's outcome: 'open' or the HTTP status and error code it was refused with. */
-function upgrade(url: string): Promise<{ status: number; code?: string; ws?: WebSocket }> {
+/**
+ * A WebSocket connection's outcome: open (status 101, the socket), or refused, with the close code, the
+ * error code (from the `{type: 'error'}` message, else the close reason's endpoint convention) and the
+ * reason. A refusal is an accepted upgrade closed at once with 4401/4403/4429, so a browser can read it.
+ */
+function upgrade(
+  url: string,
+): Promise<{ status: number; closeCode?: number; code?: string; reason?: string; ws?: WebSocket }> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url);
-    ws.once('open', () => resolve({ status: 101, ws }));
+    let code: string | undefined;
+    let settle: NodeJS.Timeout | undefined;
+    ws.on('message', (d) => {
+      const m = JSON.parse(String(d));
+      if (m.type === 'error') code = m.code;
+    });
+    ws.once('open', () => {
+      // An admitted socket stays open; a refused one is closed by the server within milliseconds.
+      settle = setTimeout(() => resolve({ status: 101, ws }), 250);
+    });
+    ws.once('close', (closeCode, reason) => {
+      clearTimeout(settle);
+      resolve({ status: 101, closeCode, reason: String(reason), ...(code ? { code } : {}) });
+    });
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (d: Buffer) => {
@@ -92,8 +111,9 @@ describe('authentication and scopes', { skip: mediasoupSkip() }, () => {
       assert.equal(((await r.json()) as { code: string }).code, 'ERI_ERR_UNAUTHENTICATED');
       for (const path of ['/v1/stream', '/v1/signal', '/v1/ingest']) {
         const u = await upgrade(`${ws}${path}${bad ? `?access_token=${bad}` : ''}`);
-        assert.equal(u.status, 401, `${path} with ${bad?.slice(0, 10)}`);
-        assert.equal(u.code, 'ERI_ERR_UNAUTHENTICATED');
+        assert.equal(u.closeCode, 4401, `${path} with ${bad?.slice(0, 10)}: closed with 4401`);
+        assert.ok(u.reason, 'with the reason');
+        if (path !== '/v1/signal') assert.equal(u.code, 'ERI_ERR_UNAUTHENTICATED');
       }
     }
     assert.equal((await fetch(`${t.url}/healthz`)).status, 200, 'health stays open');
@@ -140,8 +160,10 @@ describe('authentication and scopes', { skip: mediasoupSkip() }, () => {
   it('WebSockets: publish-only tokens cannot subscribe, subscribe-only tokens cannot publish', async () => {
     const pub = await token('publish:A');
     const sub = await token('subscribe:A');
-    assert.equal((await upgrade(`${ws}/v1/stream?access_token=${pub}`)).status, 403);
-    assert.equal((await upgrade(`${ws}/v1/signal?access_token=${sub}`)).status, 403);
+    const stream = await upgrade(`${ws}/v1/stream?access_token=${pub}`);
+    assert.deepEqual([stream.closeCode, stream.code], [4403, 'ERI_ERR_FORBIDDEN']);
+    assert.match(stream.reason ?? '', /no subscribe scope/);
+    assert.equal((await upgrade(`${ws}/v1/signal?access_token=${sub}`)).closeCode, 4403);
     assert.equal((await upgrade(`${ws}/v1/ingest?access_token=${sub}`)).code, 'ERI_ERR_FORBIDDEN');
   });
 
@@ -268,7 +290,7 @@ describe('authentication and scopes', { skip: mediasoupSkip() }, () => {
 });
 
 describe('connections per client address', { skip: mediasoupSkip() }, () => {
-  it('the connection past the limit is refused with 429 and ERI_ERR_LIMIT; closing one frees a place', async () => {
+  it('the connection past the limit is refused (closed with 4429, ERI_ERR_LIMIT); closing one frees a place', async () => {
     const t = await startServer({ maxConnectionsPerIp: 3 });
     try {
       const url = `${t.url.replace('http', 'ws')}/v1/stream`;
@@ -278,7 +300,7 @@ describe('connections per client address', { skip: mediasoupSkip() }, () => {
         [101, 101, 101],
       );
       const refused = await upgrade(url);
-      assert.deepEqual([refused.status, refused.code], [429, 'ERI_ERR_LIMIT']);
+      assert.deepEqual([refused.closeCode, refused.code], [4429, 'ERI_ERR_LIMIT']);
       open[0]?.ws?.close();
       await new Promise((r) => setTimeout(r, 200));
       const again = await upgrade(url);

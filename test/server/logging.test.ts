@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { IngestClient } from '../../src/client/ingest-client.js';
+import { IngestClient } from '../../packages/client/src/index.js';
 import { initRandomPackage } from '../../src/model/package-tools.js';
 import { CLI, withTempDir } from '../helpers.js';
 import { mediasoupSkip, spawnServe, startServer } from '../server-harness.js';
@@ -29,11 +29,11 @@ it('request and session records carry their ids; every record its level and node
 
     const client = await IngestClient.connect(t.url);
     const ended = new Promise<void>((resolve) => {
-      client.onMessage = (m) => {
+      client.messages$.subscribe((m) => {
         if (m.type === 'session.ended') resolve();
-      };
+      });
     });
-    client.start('log-room', 'log-1');
+    client.start('log-room', { sessionId: 'log-1' });
     await sleep(300);
     client.end();
     await ended;

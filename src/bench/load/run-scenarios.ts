@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { ingestMessage } from '../../client/ingest-client.js';
+import { ingestMessage } from '../../contracts/ingest-protocol.js';
 import { type Summary, summarize } from '../harness.js';
 import type { PreparedMedia } from './media.js';
 import {
