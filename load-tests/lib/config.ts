@@ -24,6 +24,8 @@ export interface Scenarios {
 
 type Scaled<T> = { small: T; full: T };
 
+// k6 resolves open() against the calling file: lib/ here, dist/ for the bundles (npm run k6:build);
+// both are one level below load-tests/, so '../' is load-tests/ either way.
 export const SCENARIOS: Scenarios = JSON.parse(open('../scenarios.json'));
 export const SCALE: 'small' | 'full' = __ENV.SCALE === 'small' ? 'small' : 'full';
 export const BASE_URL: string = (__ENV.BASE_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
@@ -34,4 +36,21 @@ export const TOKEN: string = __ENV.ERI_TOKEN || '';
 
 export function wsUrl(path: string): string {
   return TOKEN ? `${WS_URL}${path}?access_token=${encodeURIComponent(TOKEN)}` : `${WS_URL}${path}`;
+}
+
+/**
+ * The prepared media (prepare-media.sh): MEDIA_DIR as given when absolute; a relative one is taken
+ * against the working directory k6 was started in (as a user means `-e MEDIA_DIR=./media`), which k6
+ * shows as PWD; without MEDIA_DIR, load-tests/media.
+ */
+export function mediaDir(): string {
+  const given = __ENV.MEDIA_DIR;
+  if (!given) return '../media';
+  if (given.startsWith('/') || /^[A-Za-z]:[\\/]/.test(given)) return given;
+  const cwd = __ENV.PWD;
+  if (!cwd)
+    throw new Error(
+      `MEDIA_DIR=${given} is relative and the working directory is unknown (PWD is not set): pass an absolute path`,
+    );
+  return `${cwd.replace(/\/$/, '')}/${given.replace(/^\.\//, '')}`;
 }

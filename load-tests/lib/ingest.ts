@@ -2,9 +2,9 @@
 // at 10 Hz, from media prepared by prepare-media.sh (frames of a real clip, its audio).
 import { Counter, Trend } from 'k6/metrics';
 import ws from 'k6/ws';
-import { wsUrl } from './config.ts';
+import { mediaDir, wsUrl } from './config.ts';
 
-const MEDIA_DIR = __ENV.MEDIA_DIR || './media';
+const MEDIA_DIR = mediaDir();
 const manifest: { frames: number; rateHz: number; sampleRate: number } = JSON.parse(
   open(`${MEDIA_DIR}/media.json`),
 );

@@ -13,8 +13,15 @@ export interface Summary {
 
 export function summarize(samplesMs: readonly number[]): Summary {
   const sorted = [...samplesMs].sort((a, b) => a - b);
-  const at = (q: number) =>
-    sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1) + 0.5))] ?? 0;
+  // As k6's Trend computes p(x) (and numpy by default): linear between the two closest ranks, so a
+  // scenario's percentiles from k6 and from `eri load run` mean the same thing.
+  const at = (q: number) => {
+    if (sorted.length === 0) return 0;
+    const i = q * (sorted.length - 1);
+    const lo = sorted[Math.floor(i)] ?? 0;
+    const hi = sorted[Math.ceil(i)] ?? lo;
+    return lo + (hi - lo) * (i - Math.floor(i));
+  };
   return {
     n: sorted.length,
     medianMs: at(0.5),

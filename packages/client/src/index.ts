@@ -40,7 +40,13 @@ export {
 export { WS_CLOSE } from '../../../src/contracts/ws-close.js';
 export { EriClientError, isEriClientError } from './errors.js';
 export { IngestClient, type IngestClientOptions } from './ingest-client.js';
-export type { TokenSource, WebSocketConstructor, WebSocketLike } from './socket.js';
+export type {
+  SocketCloseEvent,
+  SocketMessageEvent,
+  TokenSource,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './socket.js';
 export { endpointUrl } from './socket.js';
 export {
   type ConnectionState,
