@@ -13,6 +13,8 @@ await build({
   bundle: true,
   format: 'iife',
   target: 'es2020',
+  // The client package loads ws only where there is no global WebSocket: never in a browser.
+  external: ['ws'],
   minify: true,
   sourcemap: true,
   logLevel: 'warning',

@@ -1,27 +1,23 @@
 import uPlot from 'uplot';
-import { endpointUrl } from '../../packages/client/src/socket.js';
+import { EriStreamClient } from '../../packages/client/src/index.js';
+import type { Estimate } from '../contracts/estimate.js';
+import { estimatesResponse, sessionPageResponse } from '../contracts/rest-api.js';
 
 /**
- * The live dashboard (bundled by esbuild into dist/public/dashboard.js): one chart per emotion with a
+ * The dashboard (bundled by esbuild into dist/public/dashboard.js). Live: one chart per emotion with a
  * line per viewer and the audience mean with its spread, a table of viewers (coverage, latency, status),
- * and session events. It subscribes to a room on /v1/stream and redraws on each room aggregate.
+ * and session events, from the room's stream through the client package (which resumes after a
+ * reconnect and says why a token was refused). After the fact: the room's sessions from /v1/sessions,
+ * and an ended one's estimates over its whole run. The emotions come from the server's hello; the
+ * token (?token=) is kept on every link and request.
  */
 
-const EMOTIONS = ['Adoration', 'Amusement', 'Anxiety', 'Disgust', 'Empathic-Pain', 'Fear', 'Surprise'];
+/** The server's emotion order; the hello replaces it before the first estimate arrives. */
+let emotionNames: readonly string[] = [];
 // Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'];
 const KEEP_POINTS = 300;
 
-interface Estimate {
-  sessionId: string;
-  roomId: string;
-  seq: number;
-  values: number[];
-  coverage: { face: number; speech: number };
-  latencyMs: number;
-  final: boolean;
-  windowEnd: number;
-}
 
 interface Viewer {
   id: string;
@@ -33,9 +29,9 @@ interface Viewer {
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const viewers = new Map<string, Viewer>();
 const xs: number[] = [];
-const meanSeries = EMOTIONS.map(() => [] as (number | null)[]);
-const lowSeries = EMOTIONS.map(() => [] as (number | null)[]);
-const highSeries = EMOTIONS.map(() => [] as (number | null)[]);
+let meanSeries: (number | null)[][] = [];
+let lowSeries: (number | null)[][] = [];
+let highSeries: (number | null)[][] = [];
 const viewerSeries = new Map<string, (number | null)[][]>();
 const charts: uPlot[] = [];
 const started = Date.now() / 1000;
@@ -60,7 +56,7 @@ function viewer(id: string): Viewer {
     viewers.set(id, v);
     viewerSeries.set(
       id,
-      EMOTIONS.map(() => xs.map(() => null)),
+      emotionNames.map(() => xs.map(() => null)),
     );
     rebuildCharts();
   }
@@ -81,7 +77,7 @@ function rebuildCharts(): void {
   for (const c of charts.splice(0)) c.destroy();
   const grid = $('charts');
   grid.innerHTML = '';
-  EMOTIONS.forEach((name, e) => {
+  emotionNames.forEach((name, e) => {
     const cell = document.createElement('figure');
     cell.className = 'chart';
     grid.append(cell);
@@ -90,7 +86,7 @@ function rebuildCharts(): void {
       width: Math.max(260, Math.floor(grid.clientWidth / 2) - 24),
       height: 170,
       scales: { x: { time: false }, y: { range: [0, 1] } },
-      axes: [{ label: 'seconds', size: 30 }, { size: 36 }],
+      axes: [{ label: 'seconds', size: 30 }, { size: 44 }],
       legend: { show: false },
       series: [
         {},
@@ -131,7 +127,7 @@ function renderTable(): void {
 
 function onAggregate(a: { viewers: number; mean: number[]; std: number[] }): void {
   xs.push(Math.round(Date.now() / 1000 - started));
-  EMOTIONS.forEach((_, e) => {
+  emotionNames.forEach((_, e) => {
     const m = a.mean[e] ?? 0;
     const s = a.std[e] ?? 0;
     meanSeries[e]?.push(m);
@@ -141,7 +137,7 @@ function onAggregate(a: { viewers: number; mean: number[]; std: number[] }): voi
   for (const [id, series] of viewerSeries) {
     const v = viewers.get(id);
     const live = v?.status === 'live' && v.latest;
-    for (const [e] of EMOTIONS.entries()) series[e]?.push(live ? (v?.latest?.values[e] ?? null) : null);
+    for (const [e] of emotionNames.entries()) series[e]?.push(live ? (v?.latest?.values[e] ?? null) : null);
   }
   if (xs.length > KEEP_POINTS) {
     xs.shift();
@@ -151,52 +147,148 @@ function onAggregate(a: { viewers: number; mean: number[]; std: number[] }): voi
   for (const [e, c] of charts.entries()) c.setData(chartData(e));
 }
 
-function connect(room: string): void {
-  const ws = new WebSocket(
-    endpointUrl(
-      location.origin,
-      '/v1/stream',
-      new URLSearchParams(location.search).get('token') ?? undefined,
-    ),
-  );
-  ws.onopen = () => ws.send(JSON.stringify({ type: 'subscribe', id: 1, target: { roomId: room } }));
-  ws.onmessage = (event) => {
-    const m = JSON.parse(String(event.data));
-    if (m.type === 'hello') {
-      $('model').textContent = `${m.model.name}@${m.model.version}`;
-      $('untrained').hidden = m.model.trained;
-    } else if (m.type === 'subscribed') setStatus(`Live · room “${room}”`, 'ok');
-    else if (m.type === 'estimate') {
-      const v = viewer(m.data.sessionId);
-      v.latest = m.data;
-      if (m.data.final) v.status = 'ended';
-      renderTable();
-    } else if (m.type === 'session.started') {
-      viewer(m.data.sessionId).status = 'live';
-      log(`${m.data.sessionId} joined`);
-      renderTable();
-    } else if (m.type === 'session.ended') {
-      viewer(m.data.sessionId).status = `ended (${m.data.reason})`;
-      log(`${m.data.sessionId} left: ${m.data.reason}${m.data.error ? ` (${m.data.error.message})` : ''}`);
-      renderTable();
-    } else if (m.type === 'room.aggregate') onAggregate(m.data);
-    else if (m.type === 'error') setStatus(`${m.code}: ${m.message}`, 'error');
-  };
-  ws.onclose = () => {
-    setStatus('Connection lost; reconnecting…', 'error');
-    setTimeout(() => connect(room), 2000);
-  };
+const params = new URLSearchParams(location.search);
+const TOKEN = params.get('token') ?? undefined;
+
+/** A same-origin URL with the token kept, so navigating never loses it. */
+function withToken(path: string, extra: Record<string, string> = {}): string {
+  const q = new URLSearchParams(extra);
+  if (TOKEN) q.set('token', TOKEN);
+  const query = q.toString();
+  return query ? `${path}?${query}` : path;
+}
+
+async function api<T>(path: string, schema: { parse(v: unknown): T }): Promise<T> {
+  const r = await fetch(path, TOKEN ? { headers: { authorization: `Bearer ${TOKEN}` } } : {});
+  const body = await r.json();
+  if (!r.ok) throw new Error(`${body.code ?? r.status}: ${body.message ?? r.statusText}`);
+  return schema.parse(body);
+}
+
+function setEmotions(emotions: readonly string[]): void {
+  if (emotions.join() === emotionNames.join()) return;
+  emotionNames = emotions;
+  meanSeries = emotionNames.map(() => xs.map(() => null));
+  lowSeries = emotionNames.map(() => xs.map(() => null));
+  highSeries = emotionNames.map(() => xs.map(() => null));
+  for (const id of viewerSeries.keys())
+    viewerSeries.set(
+      id,
+      emotionNames.map(() => xs.map(() => null)),
+    );
+  rebuildCharts();
+}
+
+async function renderSessions(room: string): Promise<void> {
+  try {
+    const page = await api(`/v1/sessions?${new URLSearchParams({ room, limit: '50' })}`, sessionPageResponse);
+    $('sessions').innerHTML =
+      page.sessions
+        .map((s) => {
+          const when = new Date(s.startedAt).toLocaleTimeString();
+          const state = s.live ? 'live' : `ended (${s.endReason ?? '?'})`;
+          const link = s.live
+            ? ''
+            : ` <a href="${withToken('/dashboard', { room, session: s.sessionId })}">history</a>`;
+          return `<tr><td>${s.sessionId}</td><td>${state}</td><td>${when}</td><td>${s.estimates}${link}</td></tr>`;
+        })
+        .join('') || '<tr><td colspan="4" class="empty">No sessions in this room yet.</td></tr>';
+  } catch (error) {
+    $('sessions').innerHTML = '<tr><td colspan="4" class="empty"></td></tr>';
+    ($('sessions').querySelector('td') as HTMLElement).textContent = (error as Error).message;
+  }
+}
+
+/** An ended session over its whole run: one line per emotion against media time. */
+async function showHistory(sessionId: string): Promise<void> {
+  $('history').hidden = false;
+  $('history-title').textContent = `Session ${sessionId}`;
+  try {
+    const h = await api(`/v1/sessions/${encodeURIComponent(sessionId)}/estimates`, estimatesResponse);
+    const running = h.estimates.filter((e) => !e.final);
+    const final = h.estimates.find((e) => e.final);
+    $('history-summary').textContent = final
+      ? `${running.length} running estimates; final: ${h.emotions.map((name, i) => `${name} ${(final.values[i] ?? 0).toFixed(2)}`).join(', ')}`
+      : `${running.length} running estimates`;
+    const chart = $('history-chart');
+    chart.innerHTML = '';
+    new uPlot(
+      {
+        width: Math.max(320, chart.clientWidth - 8),
+        height: 260,
+        scales: { x: { time: false }, y: { range: [0, 1] } },
+        axes: [{ label: 'media seconds', size: 30 }, { size: 36 }],
+        series: [
+          {},
+          ...h.emotions.map((name, i) => ({
+            label: name,
+            stroke: PALETTE[i % PALETTE.length] as string,
+            width: 1.5,
+            points: { show: false },
+          })),
+        ],
+      },
+      [running.map((e) => e.windowEnd), ...h.emotions.map((_, i) => running.map((e) => e.values[i] ?? null))],
+      chart,
+    );
+  } catch (error) {
+    $('history-summary').textContent = (error as Error).message;
+  }
+}
+
+function follow(room: string): void {
+  const client = new EriStreamClient(location.origin, { ...(TOKEN ? { token: TOKEN } : {}) });
+  client.hello$.subscribe((hello) => {
+    $('model').textContent = `${hello.model.name}@${hello.model.version}`;
+    $('untrained').hidden = hello.model.trained;
+    setEmotions(hello.emotions);
+  });
+  client.state$.subscribe((s) => {
+    if (s.status === 'open') setStatus(`Live · room “${room}”`, 'ok');
+    else if (s.status === 'reconnecting')
+      setStatus(`Connection lost; reconnecting (attempt ${s.attempt})…`, 'error');
+    else if (s.status === 'failed' && s.error)
+      setStatus(
+        `${s.error.code}: ${s.error.message}${s.error.code === 'ERI_ERR_UNAUTHENTICATED' ? ' (open the dashboard with a valid ?token=)' : ''}`,
+        'error',
+      );
+  });
+  client.events({ roomId: room }).subscribe({
+    next: (m) => {
+      if (m.type === 'estimate') {
+        const v = viewer(m.data.sessionId);
+        v.latest = m.data;
+        if (m.data.final) v.status = 'ended';
+        renderTable();
+      } else if (m.type === 'session.started') {
+        viewer(m.data.sessionId).status = 'live';
+        log(`${m.data.sessionId} joined`);
+        renderTable();
+        void renderSessions(room);
+      } else if (m.type === 'session.ended') {
+        viewer(m.data.sessionId).status = `ended (${m.data.reason})`;
+        log(`${m.data.sessionId} left: ${m.data.reason}${m.data.error ? ` (${m.data.error.message})` : ''}`);
+        renderTable();
+        void renderSessions(room);
+      } else if (m.type === 'room.aggregate') onAggregate(m.data);
+    },
+    error: (error: { code?: string; message: string }) =>
+      setStatus(`${error.code ?? 'error'}: ${error.message}`, 'error'),
+  });
 }
 
 window.addEventListener('DOMContentLoaded', () => {
-  const room = new URLSearchParams(location.search).get('room') ?? 'lobby';
+  const room = params.get('room') ?? 'lobby';
   ($('room') as HTMLInputElement).value = room;
   $('room-form').addEventListener('submit', (e) => {
     e.preventDefault();
-    location.search = `?room=${encodeURIComponent(($('room') as HTMLInputElement).value)}`;
+    location.href = withToken('/dashboard', { room: ($('room') as HTMLInputElement).value });
   });
-  $('publish-link').setAttribute('href', `/publish?room=${encodeURIComponent(room)}`);
+  $('publish-link').setAttribute('href', withToken('/publish', { room }));
   rebuildCharts();
   renderTable();
-  connect(room);
+  void renderSessions(room);
+  const session = params.get('session');
+  if (session) void showHistory(session);
+  follow(room);
 });

@@ -129,9 +129,23 @@ it('the dashboard shows two viewers publishing into a room, live, with both line
     const out = JSON.parse(await readFile(result, 'utf8')) as {
       error?: string;
       snapshots: { viewers: string[]; rows: string[]; points: number }[];
+      sessions: string[];
+      publishHref: string;
+      historyHref: string;
+      historySummary: string;
+      refusal: string;
       logs: string[];
     };
     assert.equal(out.error, undefined, `${out.error}\n${out.logs.join('\n')}`);
+    assert.ok(
+      out.sessions.some((r) => r.startsWith('viewer-a') && /ended/.test(r)),
+      `session list: ${out.sessions.join(' | ')}`,
+    );
+    assert.match(out.publishHref, /token=kept/, 'the token stays on the links');
+    assert.match(out.historyHref, /room=dash.*session=viewer-|session=viewer-.*room=dash/);
+    assert.match(out.historyHref, /token=kept/);
+    assert.match(out.historySummary, /\d+ running estimates; final: Adoration \d/);
+    assert.match(out.refusal, /ERI_ERR_UNAUTHENTICATED/, 'a refused token is shown, with its code');
     const during = out.snapshots.slice(0, 3);
     const last = during.at(-1);
     assert.deepEqual(
