@@ -18,7 +18,6 @@ let emotionNames: readonly string[] = [];
 const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'];
 const KEEP_POINTS = 300;
 
-
 interface Viewer {
   id: string;
   color: string;

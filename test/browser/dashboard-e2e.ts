@@ -49,7 +49,9 @@ try {
   await page.waitForTimeout(1500);
   snapshots.push((await page.evaluate(SNAPSHOT)) as Snapshot);
   // After the fact: the room's sessions, and an ended one's history.
-  await page.waitForFunction(`document.querySelectorAll('#sessions a').length >= 2`, null, { timeout: 10_000 });
+  await page.waitForFunction(`document.querySelectorAll('#sessions a').length >= 2`, null, {
+    timeout: 10_000,
+  });
   sessions = (await page.evaluate(
     `[...document.querySelectorAll('#sessions tr')].map((tr) => tr.textContent || '')`,
   )) as string[];
