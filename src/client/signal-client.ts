@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import { endpointUrl } from '../../packages/client/src/socket.js';
 import type { SignalMethod } from '../contracts/signalling.js';
 import { refusalOf } from '../contracts/ws-close.js';
-import { EriError, type ErrorCode } from '../errors.js';
+import { EriError, type ErrorCode, isErrorCode } from '../errors.js';
 import { SignalRequests } from './signal-requests.js';
 
 /**
@@ -58,12 +58,9 @@ export class SignalClient {
               return {};
             }
           })();
-          const code =
-            parsed.code === 'ERI_ERR_FORBIDDEN' ||
-            parsed.code === 'ERI_ERR_UNAUTHENTICATED' ||
-            parsed.code === 'ERI_ERR_LIMIT'
-              ? parsed.code
-              : 'ERI_ERR_INVALID_ARGUMENT';
+          // Only an unknown path or a node shutting down is answered in HTTP now (refusals close the
+          // socket with 44xx, handled on close); a proxy's page has no code of ours.
+          const code: ErrorCode = isErrorCode(parsed.code) ? parsed.code : 'ERI_ERR_INVALID_ARGUMENT';
           reject(
             new EriError(
               code,

@@ -5,7 +5,7 @@ import type { ErrorCode } from './error-codes.js';
  * /v1/signal), shared by the server and the client package. A refusal is not answered at the HTTP
  * upgrade, where a browser would see only 1006: the upgrade is accepted, an `{type: 'error', code,
  * message}` message is sent, and the socket is closed with the code below and the message as reason.
- * 4xxx mirrors the HTTP status of the same refusal.
+ * 4401, 4403 and 4429 carry the HTTP status of the same refusal over REST; 4008 is a dropped slow subscriber.
  */
 export const WS_CLOSE = {
   normal: 1000,
