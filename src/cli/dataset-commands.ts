@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import type { Command } from 'commander';
 import { extractDataset, REPORT_FILE } from '../dataset/extract-dataset.js';
 import { clipsOfSplit, readFeaturesIndex } from '../dataset/features-index.js';
 import { evaluate } from '../dataset/metrics.js';
-import { runTrainer } from '../dataset/python-trainer.js';
+import { runTrainer, TRAINING_DIR } from '../dataset/python-trainer.js';
 import { scatterSvg } from '../dataset/scatter-svg.js';
 import { EriError } from '../errors.js';
 import { faceOptionsFromEnv } from '../features/face/face-settings.js';
@@ -15,7 +16,7 @@ import { readFeaturesFile } from '../model/features-file.js';
 import { EriModel } from '../model/model.js';
 import { loadModelPackage } from '../model/package.js';
 import { describePackage } from './model-commands.js';
-import { fraction, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
+import { fraction, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './options.js';
 
 /** `eri extract`, `eri train`, `eri eval`: from a labelled dataset to a model package and its scores. */
 
@@ -66,58 +67,78 @@ async function extractCommand(
   }
 }
 
-interface TrainOptions {
+/**
+ * The training settings `eri train` forwards to eri_train, by its flag. Unset ones are not sent, so the
+ * seed's values come from one place: models/training/eri_train/seed_recipe.json.
+ */
+const TRAIN_SETTINGS = {
+  epochs: { flag: 'epochs', parse: positiveInt, what: 'epochs' },
+  batch: { flag: 'batch', parse: positiveInt, what: 'clips per batch' },
+  lr: { flag: 'lr', parse: positiveNumber, what: 'AdamW learning rate' },
+  weightDecay: { flag: 'weight-decay', parse: nonNegativeNumber, what: 'AdamW weight decay' },
+  lrStep: { flag: 'lr-step', parse: positiveInt, what: 'epochs per learning-rate step' },
+  lrGamma: { flag: 'lr-gamma', parse: positiveNumber, what: 'learning-rate factor per step' },
+  dropout: { flag: 'dropout', parse: fraction, what: 'dropout on the attention output and the MLP' },
+  attnDropout: { flag: 'attn-dropout', parse: fraction, what: 'dropout on the attention probabilities' },
+  headDropout: { flag: 'head-dropout', parse: fraction, what: "dropout between the head's two layers" },
+  gradClip: { flag: 'grad-clip', parse: nonNegativeNumber, what: 'gradient norm clip, 0 = off' },
+  patience: {
+    flag: 'patience',
+    parse: nonNegativeInt,
+    what: 'stop after n epochs without a better validation mean Pearson r, 0 = never',
+  },
+  seed: { flag: 'seed', parse: nonNegativeInt, what: 'random seed' },
+  modalityDropout: {
+    flag: 'modality-dropout',
+    parse: fraction,
+    what: "chance per clip of hiding its video or its audio (this project's, default 0)",
+  },
+  featureDropout: {
+    flag: 'feature-dropout',
+    parse: fraction,
+    what: "chance per video feature and clip of hiding it for the whole clip (this project's, default 0)",
+  },
+  threads: { flag: 'threads', parse: positiveInt, what: 'PyTorch threads (default 1)' },
+} as const;
+
+type TrainSetting = keyof typeof TRAIN_SETTINGS;
+
+type TrainOptions = { [K in TrainSetting]?: number } & {
   out: string;
-  epochs: number;
-  batch: number;
-  lr: number;
-  lrStep: number;
-  patience: number;
-  seed: number;
-  dropout: number;
-  modalityDropout: number;
-  threads: number;
   name: string;
   modelVersion: string;
   description?: string;
   data?: string;
   licence?: string;
+};
+
+const SEED_RECIPE_FILE = join(TRAINING_DIR, 'eri_train', 'seed_recipe.json');
+
+/** The seed's value of each setting, for the help text (the numbers themselves stay in the JSON). */
+function seedRecipe(): Record<string, number> {
+  try {
+    return JSON.parse(readFileSync(SEED_RECIPE_FILE, 'utf8')).settings;
+  } catch {
+    return {};
+  }
 }
 
 async function trainCommand(featuresDir: string, o: TrainOptions) {
   await readFeaturesIndex(featuresDir); // a clear error here beats a Python traceback
+  const settings = (Object.keys(TRAIN_SETTINGS) as TrainSetting[]).flatMap((k) =>
+    o[k] === undefined ? [] : [`--${TRAIN_SETTINGS[k].flag}`, String(o[k])],
+  );
   const args = [
     'train',
     featuresDir,
     '--out',
     o.out,
-    ...[
-      '--epochs',
-      o.epochs,
-      '--batch',
-      o.batch,
-      '--lr',
-      o.lr,
-      '--lr-step',
-      o.lrStep,
-      '--patience',
-      o.patience,
-    ],
-    ...[
-      '--seed',
-      o.seed,
-      '--dropout',
-      o.dropout,
-      '--modality-dropout',
-      o.modalityDropout,
-      '--threads',
-      o.threads,
-    ],
+    ...settings,
     ...['--name', o.name, '--version', o.modelVersion],
     ...(o.description ? ['--description', o.description] : []),
     ...(o.data ? ['--data', o.data] : []),
     ...(o.licence ? ['--licence', o.licence] : []),
-  ].map(String);
+  ];
   await runTrainer(args);
   // The package is only reported made once the server's own loader accepts it.
   console.log(`\nwrote ${o.out}\n${describePackage(await loadModelPackage(o.out))}`);
@@ -220,7 +241,7 @@ export function registerDatasetCommands(program: Command): void {
     )
     .action(extractCommand);
 
-  program
+  const train = program
     .command('train')
     .description(
       "train the model with the seed's recipe in PyTorch (models/training) on features from eri extract",
@@ -229,21 +250,13 @@ export function registerDatasetCommands(program: Command): void {
     .requiredOption(
       '--out <model-dir>',
       'model package to write (checkpoints go under it too; rerun to resume)',
-    )
-    .option('--epochs <n>', 'most epochs', positiveInt, 60)
-    .option('--batch <n>', 'clips per batch', positiveInt, 16)
-    .option('--lr <x>', 'AdamW learning rate', positiveNumber, 1e-4)
-    .option('--lr-step <n>', 'halve the learning rate every n epochs', positiveInt, 10)
-    .option(
-      '--patience <n>',
-      'stop after n epochs without a better validation mean Pearson r',
-      positiveInt,
-      15,
-    )
-    .option('--seed <n>', 'random seed', nonNegativeInt, 0)
-    .option('--dropout <p>', 'dropout in the transformer and head', fraction, 0)
-    .option('--modality-dropout <p>', 'chance per clip of hiding its video or its audio', fraction, 0)
-    .option('--threads <n>', 'PyTorch threads', positiveInt, 1)
+    );
+  const seed = seedRecipe();
+  for (const { flag, parse, what } of Object.values(TRAIN_SETTINGS)) {
+    const value = seed[flag.replaceAll('-', '_')];
+    train.option(`--${flag} <x>`, value === undefined ? what : `${what} (seed: ${value})`, parse);
+  }
+  train
     .option('--name <name>', 'package name', 'eri-trained')
     .option('--model-version <version>', 'package version', '1.0.0')
     .option('--description <text>', 'what the model is (goes into the model card)')

@@ -36,6 +36,13 @@ export function positiveNumber(value: string): number {
   return n;
 }
 
+export function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0) || !Number.isFinite(n))
+    throw new InvalidArgumentError(`expected a non-negative number, got '${value}'`);
+  return n;
+}
+
 export function fraction(value: string): number {
   const n = Number(value);
   if (!(n >= 0 && n < 1)) throw new InvalidArgumentError(`expected a number in [0, 1), got '${value}'`);

@@ -58,6 +58,11 @@ export const modelCardSchema = z.object({
   description: z.string(),
   /** False for random weights: every consumer shows that loudly. */
   trained: z.boolean(),
+  /**
+   * True when the labels came from a teacher (eri_train teacher): the outputs are expression intensities
+   * under the ERI names, not self-reported reaction intensities. Pages say "proxy model".
+   */
+  proxy: z.boolean().optional(),
   emotions: z.array(z.string()).min(1),
   architecture: architectureSchema,
   featureSpec: featureSpecSchema,
@@ -72,6 +77,8 @@ export const modelCardSchema = z.object({
   training: z.object({
     data: z.string(),
     recipe: z.string().optional(),
+    /** Every training setting as used (eri_train writes them; the seed's are in its seed_recipe.json). */
+    settings: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()])).optional(),
   }),
   metrics: z.array(metricSchema),
   licence: z.string(),

@@ -11,15 +11,11 @@ import torch
 from . import metrics, safetensors_io
 from .data import FeatureDataset, collate
 from .package import load_package, state_dict_from_checkpoint
-from .train import TrainConfig, train
+from .train import PROJECT_DEFAULTS, SEED_RECIPE, TrainConfig, train
 
 
 def cmd_train(a):
-    config = TrainConfig(
-        epochs=a.epochs, batch=a.batch, lr=a.lr, weight_decay=a.weight_decay, lr_step=a.lr_step,
-        lr_gamma=a.lr_gamma, patience=a.patience, seed=a.seed, dropout=a.dropout,
-        modality_dropout=a.modality_dropout, threads=a.threads, train_split=a.train_split, val_split=a.val_split,
-    )
+    config = TrainConfig(**{k: getattr(a, k) for k in (*SEED_RECIPE, *PROJECT_DEFAULTS)})
     fields = {
         "name": a.name,
         "version": a.version,
@@ -62,8 +58,64 @@ def cmd_import_checkpoint(a):
 def cmd_teacher(a):
     from .teacher import label_features
 
-    kept, dropped = label_features(a.features)
-    print(f"teacher labels for {kept} clips in {a.features}/index.json; {len(dropped)} without a face left out")
+    kept, dropped = label_features(a.features, a.kind)
+    print(f"{a.kind} teacher labels for {kept} clips in {a.features}/index.json; {len(dropped)} without a face left out")
+
+
+def cmd_heldout(a):
+    import numpy as np
+
+    from . import heldout
+    from .teacher import read_teacher
+    from .teachers import TEACHERS, Layout
+
+    with open(a.meta, encoding="utf-8") as f:
+        meta = json.load(f)
+    data = FeatureDataset(a.features)
+    by_id = {c.id: c for c in data.clips}
+    rows = [m for m in meta["clips"] if m["id"] in by_id]
+    clips = [by_id[m["id"]] for m in rows]
+    layout = Layout(data.spec)
+    chosen, reference = read_teacher(a.teacher_file)
+    scorers = {f"teacher:{k}": heldout.teacher_scores(k, clips, layout, reference) for k in TEACHERS}
+    if a.model:
+        model, card = load_package(a.model)
+        student = heldout.student_scores(model, clips)
+        scorers["student"] = student
+        scorers["constant"] = np.tile(np.nanmean(student, 0), (len(clips), 1))
+    result = {
+        "what": meta.get("what"),
+        "mapped": meta["mapped"],
+        "chance_top1": 1 / len(meta["mapped"]),
+        "clips": len(clips),
+        "missing": [m["id"] for m in meta["clips"] if m["id"] not in by_id],
+        "trainingTeacher": chosen,
+        "bootstrap": f"{heldout.BOOTSTRAP} resamples, 95 % percentile interval",
+        "scorers": {name: heldout.measure(s, rows, meta["mapped"]) for name, s in scorers.items()},
+    }
+    if a.running:
+        with open(a.running, encoding="utf-8") as f:
+            runs = json.load(f)
+        checks = []
+        for run in runs:
+            video, audio = heldout.read_clip(run["features"])
+            series = {f"teacher:{k}": heldout.teacher_running(k, video, audio, layout, reference, run["windowSteps"],
+                                                              run["strideSteps"], data.spec["rateHz"]) for k in TEACHERS}
+            if run.get("student"):
+                series["student"] = [(e["windowEnd"], e["values"]) for e in run["student"]]
+                series["constant"] = [(t, [0.0] * 7) for t, _ in series["student"]]
+            checks.append({
+                "clip": run["clip"], "windowS": run["windowSteps"] / data.spec["rateHz"],
+                "scorers": {n: heldout.running_check(v, run["emotion"], run["splitAtS"]) for n, v in series.items()},
+                "series": {n: [[round(t, 2), *[round(x, 4) for x in v]] for t, v in ser] for n, ser in series.items()},
+            })
+        result["running"] = checks
+    with open(a.out, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+    summary = {n: {"direction": r["direction"]["value"], "top1": r["top1"]["value"], "top1VsNeutral": r["top1VsNeutral"]["value"]}
+               for n, r in result["scorers"].items()}
+    print(json.dumps(summary, indent=1))
 
 
 def cmd_bench(a):
@@ -105,19 +157,25 @@ def main(argv=None):
     t = sub.add_parser("train", help="train on features written by `eri extract`; writes a model package")
     t.add_argument("features")
     t.add_argument("--out", required=True)
-    t.add_argument("--epochs", type=int, default=60)
-    t.add_argument("--batch", type=int, default=16)
-    t.add_argument("--lr", type=float, default=1e-4)
-    t.add_argument("--weight-decay", type=float, default=1e-2)
-    t.add_argument("--lr-step", type=int, default=10)
-    t.add_argument("--lr-gamma", type=float, default=0.5)
-    t.add_argument("--patience", type=int, default=15)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--dropout", type=float, default=0.0)
-    t.add_argument("--modality-dropout", type=float, default=0.0)
-    t.add_argument("--threads", type=int, default=1)
-    t.add_argument("--train-split", default="Train")
-    t.add_argument("--val-split", default="Val")
+    seed = SEED_RECIPE
+    # Unset flags stay None, so TrainConfig fills in the seed's value (one table, not two).
+    t.add_argument("--epochs", type=int, help=f"epochs (seed: {seed['epochs']})")
+    t.add_argument("--batch", type=int, help=f"clips per batch (seed: {seed['batch']})")
+    t.add_argument("--lr", type=float, help=f"AdamW learning rate (seed: {seed['lr']})")
+    t.add_argument("--weight-decay", type=float, help=f"AdamW weight decay (seed: {seed['weight_decay']})")
+    t.add_argument("--lr-step", type=int, help=f"epochs per learning-rate step (seed: {seed['lr_step']})")
+    t.add_argument("--lr-gamma", type=float, help=f"learning-rate factor per step (seed: {seed['lr_gamma']})")
+    t.add_argument("--dropout", type=float, help=f"attention output and MLP dropout (seed: {seed['dropout']})")
+    t.add_argument("--attn-dropout", type=float, help=f"attention-probability dropout (seed: {seed['attn_dropout']})")
+    t.add_argument("--head-dropout", type=float, help=f"dropout between the head's layers (seed: {seed['head_dropout']})")
+    t.add_argument("--grad-clip", type=float, help=f"gradient norm clip, 0 = off (seed: {seed['grad_clip']})")
+    t.add_argument("--patience", type=int, help="early stopping after n epochs without a better val r; 0 = off (seed: off)")
+    t.add_argument("--seed", type=int, help=f"random seed (seed: {seed['seed']})")
+    t.add_argument("--modality-dropout", type=float, help="chance per clip of hiding its video or audio (default 0)")
+    t.add_argument("--feature-dropout", type=float, help="chance per video feature and clip of hiding it (default 0)")
+    t.add_argument("--threads", type=int)
+    t.add_argument("--train-split")
+    t.add_argument("--val-split")
     t.add_argument("--name", default="eri-trained")
     t.add_argument("--version", default="1.0.0")
     t.add_argument("--description")
@@ -141,7 +199,17 @@ def main(argv=None):
 
     te = sub.add_parser("teacher", help="write the starter model's proxy labels into an extracted feature set")
     te.add_argument("features")
+    te.add_argument("--kind", default="expr", choices=["expr", "facs", "combo"], help="which teacher (teachers.py)")
     te.set_defaults(run=cmd_teacher)
+
+    h = sub.add_parser("heldout", help="a model and the teacher candidates on held-out people, with bootstrap intervals")
+    h.add_argument("features", help="extracted features of the held-out clips")
+    h.add_argument("--meta", required=True, help="JSON: {mapped: [emotions], clips: [{id, file, person, acted, target}]}")
+    h.add_argument("--teacher-file", required=True, help="teacher.json of the training features (reference statistics)")
+    h.add_argument("--model", help="the student: a model package")
+    h.add_argument("--running", help="JSON list of running-estimate checks ({clip, features, emotion, splitAtS, windowSteps, strideSteps, student})")
+    h.add_argument("--out", required=True)
+    h.set_defaults(run=cmd_heldout)
 
     b = sub.add_parser("bench", help="time the full model from scratch (the PyTorch baseline of eri bench)")
     b.add_argument("--model")

@@ -93,12 +93,16 @@ def pad(mats, dim):
     return out, lengths
 
 
-def collate(clips, norm, video_dim, audio_dim, drop=None):
-    """A batch of whole clips, normalised; `drop(i)` may return 'video'/'audio' to blank a modality."""
+def collate(clips, norm, video_dim, audio_dim, drop=None, video_mask=None):
+    """A batch of whole clips, normalised; `drop(i)` may return 'video'/'audio' to blank a modality, and
+    `video_mask(i)` a [video_dim] 0/1 vector that sets those video features to their training mean (0
+    after standardisation) for the whole clip: feature dropout."""
     videos, audios = [], []
     for i, c in enumerate(clips):
         v = (c.video - norm.video_mean) / norm.video_std if norm else c.video
         a = (c.audio - norm.audio_mean) / norm.audio_std if norm else c.audio
+        if video_mask is not None:
+            v = v * video_mask(i)
         blank = drop(i) if drop else None
         videos.append(v[:0] if blank == "video" else v)
         audios.append(a[:0] if blank == "audio" else a)

@@ -4,6 +4,11 @@ Per branch: 2-layer GRU -> a learned regression token prepended -> pre-norm tran
 layers: x + Attn(LN(x)), x + FF(LN(x)); no positional encoding, no final norm) -> the token's output.
 Head: concat(video, audio) -> Linear (no bias) -> Dropout -> Linear (no bias) -> sigmoid.
 
+Dropout sits where the seed puts it (lucidrains' ViT layers, `models/trans.py`): on the attention
+probabilities, on the attention output, after the MLP's GELU and after its output; the head has its own
+rate (0.3 in the seed, 0.2 everywhere else). Dropout modules have no parameters, so the `state_dict`
+names are the same whatever the rates.
+
 Batches hold whole clips padded at the end. The GRU is causal, so padding after a clip's last step does
 not change its outputs, and the attention masks padded keys: each clip's result equals running it alone,
 which is what the TypeScript server computes. A clip without a modality has length 0 there: its branch
@@ -25,12 +30,13 @@ class PreNorm(nn.Module):
 
 
 class Attention(nn.Module):
-    def __init__(self, dim, heads, dim_head, dropout):
+    def __init__(self, dim, heads, dim_head, dropout, attn_dropout=None):
         super().__init__()
         inner = heads * dim_head
         self.heads = heads
         self.scale = dim_head**-0.5
         self.to_qkv = nn.Linear(dim, inner * 3, bias=False)
+        self.attn_drop = nn.Dropout(dropout if attn_dropout is None else attn_dropout)
         self.to_out = nn.Sequential(nn.Linear(inner, dim), nn.Dropout(dropout))
 
     def forward(self, x, key_mask=None):
@@ -39,7 +45,7 @@ class Attention(nn.Module):
         dots = torch.matmul(q, k.transpose(-1, -2)) * self.scale
         if key_mask is not None:
             dots = dots.masked_fill(~key_mask[:, None, None, :], float("-inf"))
-        out = torch.matmul(dots.softmax(dim=-1), v)
+        out = torch.matmul(self.attn_drop(dots.softmax(dim=-1)), v)
         return self.to_out(out.transpose(1, 2).reshape(b, n, -1))
 
 
@@ -55,12 +61,12 @@ class FeedForward(nn.Module):
 
 
 class Transformer(nn.Module):
-    def __init__(self, dim, depth, heads, dim_head, mlp_dim, dropout):
+    def __init__(self, dim, depth, heads, dim_head, mlp_dim, dropout, attn_dropout=None):
         super().__init__()
         self.layers = nn.ModuleList(
             nn.ModuleList(
                 [
-                    PreNorm(dim, Attention(dim, heads, dim_head, dropout)),
+                    PreNorm(dim, Attention(dim, heads, dim_head, dropout, attn_dropout)),
                     PreNorm(dim, FeedForward(dim, mlp_dim, dropout)),
                 ]
             )
@@ -78,7 +84,7 @@ REFERENCE = {"hidden": 256, "gru_layers": 2, "depth": 4, "heads": 4, "dim_head":
 
 
 class EriModel(nn.Module):
-    def __init__(self, video_dim, audio_dim, outputs=7, dropout=0.0, **sizes):
+    def __init__(self, video_dim, audio_dim, outputs=7, dropout=0.0, attn_dropout=None, head_dropout=None, **sizes):
         super().__init__()
         s = {**REFERENCE, **sizes}
         h = s["hidden"]
@@ -87,12 +93,16 @@ class EriModel(nn.Module):
         self.audio_dim = audio_dim
         self.rnn = nn.GRU(video_dim, h, num_layers=s["gru_layers"], batch_first=True)
         self.reg_token = nn.Parameter(torch.randn(1, 1, h))
-        self.transformer = Transformer(h, s["depth"], s["heads"], s["dim_head"], s["mlp_dim"], dropout)
+        self.transformer = Transformer(h, s["depth"], s["heads"], s["dim_head"], s["mlp_dim"], dropout, attn_dropout)
         self.rnn_aud = nn.GRU(audio_dim, h, num_layers=s["gru_layers"], batch_first=True)
         self.reg_token_aud = nn.Parameter(torch.randn(1, 1, h))
-        self.transformer_aud = Transformer(h, s["depth"], s["heads"], s["dim_head"], s["mlp_dim"], dropout)
+        self.transformer_aud = Transformer(
+            h, s["depth"], s["heads"], s["dim_head"], s["mlp_dim"], dropout, attn_dropout
+        )
         self.head = nn.Sequential(
-            nn.Linear(2 * h, s["head_hidden"], bias=False), nn.Dropout(dropout), nn.Linear(s["head_hidden"], outputs, bias=False)
+            nn.Linear(2 * h, s["head_hidden"], bias=False),
+            nn.Dropout(dropout if head_dropout is None else head_dropout),
+            nn.Linear(s["head_hidden"], outputs, bias=False),
         )
 
     @staticmethod

@@ -1,5 +1,14 @@
-"""The seed's recipe: L2 loss, AdamW (lr 1e-4), lr halved every 10 epochs, batch 16 of whole clips,
-early stopping on the validation mean Pearson r, fixed seeds, checkpoints; optional modality dropout."""
+"""The seed's recipe (HKUST-NISL `main.py`, `models/eri.py`, `train_feats.sh`), exactly, by default:
+
+L2 loss; AdamW, lr 1e-4, weight decay 0.5 (hard-coded in the seed's `configure_optimizers`); lr halved
+every 10 epochs; batch 16 whole clips; dropout 0.2 on the attention probabilities, the attention output
+and the MLP, 0.3 in the head; gradients clipped to norm 1.0; 100 epochs; the checkpoint with the best
+validation mean Pearson r is kept, and there is no early stopping; fixed seeds.
+
+Every setting can be overridden (`SEED_RECIPE` lists them); the card records what was used. Two
+settings are this project's own and off by default: modality dropout (hide a clip's video or audio) and
+feature dropout (hide some video features for a whole clip).
+"""
 
 import json
 import math
@@ -15,25 +24,73 @@ from .data import FeatureDataset, Normaliser, collate
 from .model import EriModel, fold_normalisation
 from .package import write_package
 
+with open(os.path.join(os.path.dirname(__file__), "seed_recipe.json"), encoding="utf-8") as _f:
+    SEED_RECIPE = json.load(_f)["settings"]
+"""The seed's settings (the same file gives `eri train --help` its numbers). patience 0: no early
+stopping; the seed keeps the checkpoint with the best validation r over all its epochs."""
+
+PROJECT_DEFAULTS = {
+    "modality_dropout": 0.0,
+    "feature_dropout": 0.0,
+    "threads": 1,
+    "train_split": "Train",
+    "val_split": "Val",
+}
+
 
 class TrainConfig:
     def __init__(self, **kw):
-        self.epochs = kw.get("epochs", 60)
-        self.batch = kw.get("batch", 16)
-        self.lr = kw.get("lr", 1e-4)
-        self.weight_decay = kw.get("weight_decay", 1e-2)
-        self.lr_step = kw.get("lr_step", 10)
-        self.lr_gamma = kw.get("lr_gamma", 0.5)
-        self.patience = kw.get("patience", 15)
-        self.seed = kw.get("seed", 0)
-        self.dropout = kw.get("dropout", 0.0)
-        self.modality_dropout = kw.get("modality_dropout", 0.0)
-        self.threads = kw.get("threads", 1)
-        self.train_split = kw.get("train_split", "Train")
-        self.val_split = kw.get("val_split", "Val")
+        unknown = set(kw) - set(SEED_RECIPE) - set(PROJECT_DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown training settings: {sorted(unknown)}")
+        for name, default in {**SEED_RECIPE, **PROJECT_DEFAULTS}.items():
+            value = kw.get(name)
+            setattr(self, name, default if value is None else value)
 
     def as_dict(self):
         return dict(vars(self))
+
+    def departures(self):
+        """The settings that differ from the seed's recipe, name -> (used, seed's)."""
+        return {k: (getattr(self, k), v) for k, v in SEED_RECIPE.items() if getattr(self, k) != v}
+
+    def describe(self, train_clips, epochs_run, best_epoch):
+        stop = f"patience {self.patience}" if self.patience > 0 else "no early stopping"
+        departures = self.departures()
+        differs = (
+            "; differs from the seed's in " + ", ".join(f"{k} {u} (seed {s})" for k, (u, s) in departures.items())
+            if departures
+            else "; the seed's recipe exactly"
+        )
+        return (
+            f"L2 loss, AdamW lr {self.lr} wd {self.weight_decay}, lr x{self.lr_gamma} every {self.lr_step} epochs, "
+            f"batch {self.batch} whole clips, dropout {self.dropout} (attention probabilities {self.attn_dropout}, "
+            f"head {self.head_dropout}), gradient norm clipped to {self.grad_clip}, {epochs_run} of {self.epochs} "
+            f"epochs, {stop}, best {self.val_split} mean Pearson r kept (epoch {best_epoch}), seed {self.seed}, "
+            f"modality dropout {self.modality_dropout}, feature dropout {self.feature_dropout}; inputs standardised "
+            f"on {train_clips} {self.train_split} clips, folded into the first GRU layer{differs}"
+        )
+
+
+def build_model(config, video_dim, audio_dim, outputs):
+    return EriModel(
+        video_dim,
+        audio_dim,
+        outputs=outputs,
+        dropout=config.dropout,
+        attn_dropout=config.attn_dropout,
+        head_dropout=config.head_dropout,
+    )
+
+
+def train_step(model, optimiser, inputs, target, grad_clip):
+    """One optimiser step on the L2 loss; returns (loss, gradient norm before clipping)."""
+    loss = torch.nn.functional.mse_loss(model(*inputs), target)
+    optimiser.zero_grad()
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip) if grad_clip > 0 else None
+    optimiser.step()
+    return loss.item(), None if norm is None else float(norm)
 
 
 def seed_everything(seed):
@@ -67,7 +124,7 @@ def train(features_dir, out_dir, config, card_fields, log=_log):
     if not val_clips:
         raise ValueError(f"no labelled clips in split {config.val_split!r} of {features_dir}: early stopping needs them")
     norm = Normaliser.fit(train_clips, data.video_dim, data.audio_dim)
-    model = EriModel(data.video_dim, data.audio_dim, outputs=len(data.emotions), dropout=config.dropout)
+    model = build_model(config, data.video_dim, data.audio_dim, len(data.emotions))
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimiser, step_size=config.lr_step, gamma=config.lr_gamma)
     ckpt_dir = os.path.join(out_dir, "checkpoints")
@@ -105,13 +162,14 @@ def train(features_dir, out_dir, config, card_fields, log=_log):
                     if r < config.modality_dropout:
                         return "audio"
                     return None
-            inputs = collate(batch, norm, data.video_dim, data.audio_dim, drop)
+            mask = None
+            if config.feature_dropout > 0:
+                def mask(_k):
+                    return (torch.rand(data.video_dim) >= config.feature_dropout).float()
+            inputs = collate(batch, norm, data.video_dim, data.audio_dim, drop, mask)
             target = torch.stack([c.labels for c in batch])
-            loss = torch.nn.functional.mse_loss(model(*inputs), target)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            losses.append(loss.item())
+            loss, _ = train_step(model, optimiser, inputs, target, config.grad_clip)
+            losses.append(loss)
         scheduler.step()
         val_pred = predict(model, val_clips, norm, data.video_dim, data.audio_dim).numpy()
         val = metrics.evaluate(val_pred, val_true, data.emotions)
@@ -144,7 +202,7 @@ def train(features_dir, out_dir, config, card_fields, log=_log):
             f"epoch {epoch:3d}  loss {record['train_loss']:.5f}  val r {val['mean_pearson_r']:.4f}"
             f"  mae {val['mae']:.4f}  {'*' if improved else ' '}  {record['seconds']} s"
         )
-        if epoch - state["best_epoch"] >= config.patience:
+        if config.patience > 0 and epoch - state["best_epoch"] >= config.patience:
             log(f"early stop: no better validation r for {config.patience} epochs")
             break
 
@@ -154,6 +212,11 @@ def train(features_dir, out_dir, config, card_fields, log=_log):
     constant = metrics.evaluate(
         np.tile(torch.stack([c.labels for c in train_clips]).mean(0).numpy(), (len(val_clips), 1)), val_true, data.emotions
     )
+    teacher_file = os.path.join(features_dir, "teacher.json")
+    teacher = None
+    if os.path.exists(teacher_file):
+        with open(teacher_file, encoding="utf-8") as f:
+            teacher = json.load(f)["kind"]
     exported = fold_normalisation(
         {k: v.clone() for k, v in model.state_dict().items()}, "rnn", norm.video_mean, norm.video_std
     )
@@ -166,6 +229,8 @@ def train(features_dir, out_dir, config, card_fields, log=_log):
         {
             **card_fields,
             "trained": True,
+            # Labels written by a teacher (eri_train teacher) make a proxy model: the card and pages say so.
+            "proxy": teacher is not None,
             "emotions": data.emotions,
             "featureSpec": data.spec,
             "modalities": {"video": "optional", "audio": "optional"},
@@ -183,13 +248,13 @@ def train(features_dir, out_dir, config, card_fields, log=_log):
             ],
             "training": {
                 "data": card_fields.get("training", {}).get("data", f"features from {features_dir}"),
-                "recipe": (
-                    f"L2 loss, AdamW lr {config.lr} wd {config.weight_decay}, lr x{config.lr_gamma} every "
-                    f"{config.lr_step} epochs, batch {config.batch} whole clips, best of {state['epoch']} epochs by "
-                    f"{split} mean Pearson r (epoch {state['best_epoch']}), patience {config.patience}, seed "
-                    f"{config.seed}, dropout {config.dropout}, modality dropout {config.modality_dropout}; inputs "
-                    f"standardised on {len(train_clips)} {config.train_split} clips, folded into the first GRU layer"
-                ),
+                "recipe": config.describe(len(train_clips), state["epoch"], state["best_epoch"]),
+                "settings": {
+                    **config.as_dict(),
+                    "epochs_run": state["epoch"],
+                    "best_epoch": state["best_epoch"],
+                    **({"teacher": teacher} if teacher else {}),
+                },
             },
         },
     )
