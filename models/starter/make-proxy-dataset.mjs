@@ -5,11 +5,12 @@
 //
 // Each clip places a portrait somewhere on a 640x480 canvas at some size, bends it with a time-varying
 // warp around the mouth or brows (a smile, a frown, an open mouth, raised brows, or none), tilts it, changes
-// light and contrast, maybe mirrors it; the sound is an espeak-ng sentence (voice, pitch and speed vary),
+// its proportions, skin tone, light and contrast, maybe mirrors it; the sound is an espeak-ng sentence (voice, pitch and speed vary),
 // a laugh-like "ha ha", or near silence. The clips carry no labels: the teacher (eri_train teacher) labels
 // them from what the extractor measures.
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { portraitPath } from '../../dist/src/dataset/portraits.js';
@@ -75,6 +76,10 @@ function clipSpec(i, rnd, seconds) {
     pitch: Math.round(20 + rnd() * 60),
     speed: Math.round(130 + rnd() * 60),
     seconds,
+    // Identity variation on top of the two photographs: face proportions and skin tone.
+    aspect: 0.85 + rnd() * 0.3,
+    hue: (rnd() * 2 - 1) * 12,
+    saturation: 0.7 + rnd() * 0.6,
   };
 }
 
@@ -108,11 +113,14 @@ function warpExpression(c, geo) {
   return terms.length ? `H*(Y/H+${terms.join('+')})` : null;
 }
 
-async function renderClip(c, path) {
+async function renderClip(c, final) {
+  // Rendered beside the clip and renamed into place, so a rerun can keep every clip that exists.
+  if (existsSync(final)) return;
+  const path = `${final}.partial.mp4`;
   const geo = PORTRAITS[c.portrait];
   const [cx0, cy0, cw, ch] = geo.crop;
   const scale = c.height / ch;
-  const w = Math.round((cw * scale) / 2) * 2;
+  const w = Math.round((cw * scale * c.aspect) / 2) * 2;
   const h = Math.round((ch * scale) / 2) * 2;
   const ox = Math.round(((640 - w) / 2) * (1 + 0.8 * c.dx));
   const oy = Math.round(((480 - h) / 2) * (1 + 0.8 * c.dy));
@@ -125,6 +133,7 @@ async function renderClip(c, path) {
     `pad=640:480:${ox}:${oy}:color=0x303030`,
     `rotate=${c.roll.toFixed(3)}:c=0x303030`,
     `eq=brightness=${c.brightness.toFixed(3)}:contrast=${c.contrast.toFixed(3)}`,
+    `hue=h=${c.hue.toFixed(1)}:s=${c.saturation.toFixed(3)}`,
     c.mirror ? 'hflip' : null,
     'format=yuv420p',
   ]
@@ -192,6 +201,7 @@ async function renderClip(c, path) {
     { timeout: 120_000 },
   );
   await run('rm', ['-f', wav]);
+  await rename(path, final);
 }
 
 const [dir, countArg = '240', seedArg = '2026'] = process.argv.slice(2);

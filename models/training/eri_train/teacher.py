@@ -1,82 +1,50 @@
-"""Teacher labels for the starter model: a documented, reproducible proxy for Hume-Reaction intensities.
+"""Writes a teacher's proxy labels into an extracted feature set (the starter model's training labels).
 
-No Hume-Reaction labels exist where the starter model is built, so each clip's 7 labels are computed
-from what the server's own extractor measured in it: per step with a face, the expression network's
-probabilities p (angry, disgust, fear, happy, sad, surprise, neutral) and the voice activity v, mapped by
-
-    Adoration      0.7 happy (1 - 0.5 v)           a warm smile, quieter when talking
-    Amusement      happy (0.6 + 0.4 v)             a smile, stronger when vocalising (laughter)
-    Anxiety        0.5 fear + 0.3 sad + 0.2 angry
-    Disgust        0.8 disgust + 0.2 angry
-    Empathic-Pain  0.8 sad + 0.2 fear
-    Fear           0.8 fear + 0.2 surprise
-    Surprise       surprise (0.7 + 0.3 v)
-
-then averaged over the clip's face steps (clips with no face step get no labels). Every weight row sums to
-at most 1, so labels stay in [0, 1]. This is a distillation of a frame-level expression classifier into
-the temporal model, not a measure of self-reported reaction intensity.
+The teachers are in `teachers.py`. Each clip's label is the teacher's mean over the clip's face steps;
+clips with no face step get none and are listed as failed. The action units' reference statistics (the
+facs teacher's z-scores) are taken from the labelled set's own Train split and saved next to the index
+as `teacher.json`, so the same teacher can be applied to held-out clips (`eri_train heldout`).
 """
 
 import json
 import os
 import shutil
 
-import torch
-
 from . import safetensors_io
+from .teachers import TEACHERS, AuReference, Layout, clip_labels
 
-EXPRESSIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-
-
-def _offset(layout, name):
-    offset = 0
-    for block in layout:
-        if block["name"] == name:
-            return offset
-        offset += block["size"]
-    raise ValueError(f"the feature spec has no block {name!r}")
+TEACHER_FILE = "teacher.json"
 
 
-def step_labels(p, v):
-    """p: [T, 7] expression probabilities, v: [T] voice activity -> [T, 7] in the index's emotion order."""
-    angry, disgust, fear, happy, sad, surprise, _neutral = p.unbind(-1)
-    return torch.stack(
-        [
-            0.7 * happy * (1 - 0.5 * v),
-            happy * (0.6 + 0.4 * v),
-            0.5 * fear + 0.3 * sad + 0.2 * angry,
-            0.8 * disgust + 0.2 * angry,
-            0.8 * sad + 0.2 * fear,
-            0.8 * fear + 0.2 * surprise,
-            surprise * (0.7 + 0.3 * v),
-        ],
-        dim=-1,
-    ).clamp(0, 1)
+def read_teacher(path):
+    """A teacher.json (or the feature set holding one): its kind and reference statistics."""
+    if os.path.isdir(path):
+        path = os.path.join(path, TEACHER_FILE)
+    with open(path, encoding="utf-8") as f:
+        t = json.load(f)
+    return t["kind"], AuReference.from_dict(t["reference"])
 
 
-def label_features(features_dir):
+def label_features(features_dir, kind="expr"):
     """Writes teacher labels into index.json (the unlabelled index is kept as index.unlabelled.json)."""
+    if kind not in TEACHERS:
+        raise ValueError(f"unknown teacher {kind!r}: one of {', '.join(TEACHERS)}")
     path = os.path.join(features_dir, "index.json")
     original = os.path.join(features_dir, "index.unlabelled.json")
     if not os.path.exists(original):
         shutil.copyfile(path, original)
     with open(original, encoding="utf-8") as f:
         index = json.load(f)
-    spec = index["featureSpec"]
-    if spec["id"] != "eri-face-audio-v2":
-        raise ValueError(f"teacher labels need eri-face-audio-v2 features, not {spec['id']}")
-    probs_at = _offset(spec["video"]["layout"], "expression_probs")
-    face_at = _offset(spec["video"]["layout"], "face")
-    vad_at = _offset(spec["audio"]["layout"], "voice_activity")
+    layout = Layout(index["featureSpec"])
+    loaded = [(clip, safetensors_io.read(os.path.join(features_dir, clip["file"]))[0]) for clip in index["clips"]]
+    reference = AuReference.fit([t["video"] for c, t in loaded if c["split"].lower() == "train"] or
+                                [t["video"] for _, t in loaded], layout)
     kept, dropped = [], []
-    for clip in index["clips"]:
-        tensors, _ = safetensors_io.read(os.path.join(features_dir, clip["file"]))
-        video, audio = tensors["video"], tensors["audio"]
-        face = video[:, face_at] > 0.5
-        if not bool(face.any()):
+    for clip, tensors in loaded:
+        labels = clip_labels(kind, tensors["video"], tensors["audio"], layout, reference)
+        if labels is None:
             dropped.append(clip)
             continue
-        labels = step_labels(video[face, probs_at : probs_at + 7], audio[face, vad_at]).mean(0)
         kept.append({**clip, "labels": [round(float(x), 6) for x in labels]})
     index["clips"] = kept
     index["failed"] = index["failed"] + [
@@ -84,6 +52,8 @@ def label_features(features_dir):
          "message": "no face in any step: no teacher label"}
         for c in dropped
     ]
+    with open(os.path.join(features_dir, TEACHER_FILE), "w", encoding="utf-8") as f:
+        json.dump({"kind": kind, "reference": reference.as_dict()}, f, indent=1)
     tmp = path + ".partial"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(index, f, indent=1)
