@@ -41,7 +41,7 @@ export async function runFanoutBench(
     wss.on('connection', (ws) => {
       new SubscriberConnection(ws, {
         bus,
-        model: { name: 'bench', version: '0', trained: false },
+        model: { name: 'bench', version: '0', trained: false, proxy: false, card: '/model' },
         heartbeatMs: 60_000,
         maxMessageBytes: 65536,
         highWaterBytes: 1 << 20,

@@ -2,6 +2,7 @@ import uPlot from 'uplot';
 import { EriStreamClient } from '../../packages/client/src/index.js';
 import type { Estimate } from '../contracts/estimate.js';
 import { estimatesResponse, sessionPageResponse } from '../contracts/rest-api.js';
+import { showModel } from './model-badge.js';
 
 /**
  * The dashboard (bundled by esbuild into dist/public/dashboard.js). Live: one chart per emotion with a
@@ -238,8 +239,7 @@ async function showHistory(sessionId: string): Promise<void> {
 function follow(room: string): void {
   const client = new EriStreamClient(location.origin, { ...(TOKEN ? { token: TOKEN } : {}) });
   client.hello$.subscribe((hello) => {
-    $('model').textContent = `${hello.model.name}@${hello.model.version}`;
-    $('untrained').hidden = hello.model.trained;
+    showModel(hello.model);
     setEmotions(hello.emotions);
   });
   client.state$.subscribe((s) => {

@@ -1,4 +1,6 @@
 import { endpointUrl } from '../../packages/client/src/socket.js';
+import type { JoinResult } from '../contracts/signalling.js';
+import { fetchModel, showModel } from './model-badge.js';
 import { Signal, sendStream } from './webrtc-publisher.js';
 
 /**
@@ -60,11 +62,12 @@ async function publish(): Promise<void> {
       );
     }
   };
-  const joined = await signal.request<{ sessionId: string; routerRtpCapabilities: unknown }>('join', {
+  const joined = await signal.request<JoinResult>('join', {
     roomId,
     ...(sessionId ? { sessionId } : {}),
   });
   $('session-id').textContent = joined.sessionId;
+  showModel(joined.model);
   await sendStream(signal, joined.routerRtpCapabilities, stream, (state) => {
     if (state === 'connected') status(`Publishing to room “${roomId}”. Estimates appear every second.`, 'ok');
     if (state === 'failed') status('The media connection failed.', 'error');
@@ -94,4 +97,7 @@ window.addEventListener('DOMContentLoaded', () => {
     });
   });
   if (params.get('autostart')) $('start').click();
+  fetchModel().then(showModel, (e: Error) => {
+    $('model').textContent = `unknown (${e.message})`;
+  });
 });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ErrorBody } from './error-body.js';
 import type { Estimate } from './estimate.js';
 import { idSchema } from './ids.js';
+import type { ModelInfo } from './model-info.js';
 import type { SessionEnded } from './stream-protocol.js';
 import { MARKER_EVENTS } from './study.js';
 
@@ -86,8 +87,8 @@ export interface JoinResult {
   roomId: string;
   routerRtpCapabilities: unknown;
   protocol: number;
-  /** The model behind the estimates; `trained: false` must be shown to the viewer. */
-  model: { name: string; version: string; trained: boolean };
+  /** The model behind the estimates; `trained: false` and `proxy: true` must be shown to the viewer. */
+  model: ModelInfo;
 }
 
 export interface WebRtcTransportResult {

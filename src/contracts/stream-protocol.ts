@@ -3,6 +3,7 @@ import { EMOTIONS } from './emotions.js';
 import { errorBodySchema } from './error-body.js';
 import { estimateSchema } from './estimate.js';
 import { idSchema } from './ids.js';
+import { modelInfoSchema } from './model-info.js';
 
 /**
  * The subscriber protocol on `/v1/stream` (JSON over WebSocket, protocol 1), shared by the server and
@@ -114,7 +115,7 @@ export type StreamEvent = z.infer<typeof streamEventSchema>;
 export const helloSchema = z.object({
   type: z.literal('hello'),
   protocol: z.number().int(),
-  model: z.object({ name: z.string(), version: z.string(), trained: z.boolean() }),
+  model: modelInfoSchema,
   /** The emotions of every estimate's `values`, in order. */
   emotions: z.array(z.string()).readonly(),
   heartbeatMs: z.number().int().positive(),

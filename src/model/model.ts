@@ -64,6 +64,11 @@ export class EriModel {
     return this.package.card;
   }
 
+  /** The package's directory (its README is the readable model card). */
+  get dir(): string {
+    return this.package.dir;
+  }
+
   get architecture(): ModelArchitecture {
     return this.package.weights.architecture;
   }

@@ -39,6 +39,7 @@ import { applyHttpConventions } from './http-conventions.js';
 import { Admission } from './limits.js';
 import { type Log, logTo, silentLogger } from './logger.js';
 import { ServerMetrics } from './metrics.js';
+import { modelInfo, registerModelRoutes } from './model-routes.js';
 import { errorResponses, registerOpenApi } from './openapi.js';
 import { registerOpsRoutes } from './ops-routes.js';
 import type { ReadinessCheck } from './readiness.js';
@@ -333,7 +334,8 @@ export class EriServer {
       const path = req.url.split('?')[0] ?? '';
       if (!path.startsWith('/v1/') && path !== '/metrics') return;
       // The API's description is public: it says how to call, not what anyone published.
-      if (path === '/v1/openapi.json' || path.startsWith('/v1/docs')) return;
+      // So is the model card: it says what the numbers are.
+      if (path === '/v1/openapi.json' || path.startsWith('/v1/docs') || path === '/v1/model') return;
       try {
         req.principal = await this.auth.authenticate(req.headers, req.url);
       } catch (error) {
@@ -344,6 +346,7 @@ export class EriServer {
     // First, so that it sees every route registered after it.
     registerOpenApi(http);
     http.register(async (app) => {
+      registerModelRoutes(app, { card: this.model.card, dir: this.model.dir });
       registerOpsRoutes(app, {
         metrics: this.metrics,
         checks: () => this.#readinessChecks(),
@@ -440,11 +443,7 @@ export class EriServer {
       config: this.config,
       rateHz: ERI_FACE_AUDIO_SPEC.rateHz ?? 10,
       frameSize: DEFAULT_ANALYSIS_SIZE,
-      model: {
-        name: this.model.card.name,
-        version: this.model.card.version,
-        trained: this.model.card.trained,
-      },
+      model: modelInfo(this.model.card),
       log: this.#log,
       principal,
       admission: this.admission,

@@ -4,6 +4,7 @@ import type { WebSocket } from 'ws';
 import type { Bus } from '../bus/bus.js';
 import { type BusEvent, encodedMessage } from '../bus/events.js';
 import { EMOTIONS } from '../contracts/emotions.js';
+import type { ModelInfo } from '../contracts/model-info.js';
 import {
   type ClientMessage,
   clientMessageSchema,
@@ -30,7 +31,7 @@ const ROOM_RESUME_SESSIONS = 100;
 
 export interface StreamDeps {
   bus: Bus;
-  model: { name: string; version: string; trained: boolean };
+  model: ModelInfo;
   heartbeatMs: number;
   maxMessageBytes: number;
   highWaterBytes: number;

@@ -108,7 +108,7 @@ describe('stream client validation', () => {
         JSON.stringify({
           type: 'hello',
           protocol: 1,
-          model: { name: 'm', version: '1', trained: true },
+          model: { name: 'm', version: '1', trained: true, proxy: false, card: '/model' },
           emotions: ['a'],
           heartbeatMs: 1000,
         }),

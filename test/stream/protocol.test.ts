@@ -27,7 +27,7 @@ async function streamServer(bus: LocalBus, o: { highWaterBytes?: number; slowGra
   wss.on('connection', (ws) => {
     new SubscriberConnection(ws, {
       bus,
-      model: { name: 'm', version: '1', trained: false },
+      model: { name: 'm', version: '1', trained: false, proxy: false, card: '/model' },
       heartbeatMs: 60_000,
       maxMessageBytes: 64 * 1024,
       highWaterBytes: o.highWaterBytes ?? 1024 * 1024,
