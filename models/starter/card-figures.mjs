@@ -120,7 +120,7 @@ const log = JSON.parse(await readFile(join(dir, 'training-log.json'), 'utf8'));
 await writeFile(
   join(dir, 'training-curves.svg'),
   lineChart({
-    title: `Training: loss and ${log.config.val_split} mean Pearson r against the teacher's labels (best epoch ${log.best_epoch})`,
+    title: `Training (best epoch ${log.best_epoch}, dashed): ${log.config.val_split} r against the teacher`,
     xLabel: 'epoch',
     yLabel: 'value',
     yMin: 0,
@@ -185,7 +185,7 @@ if (existsSync(heldoutPath)) {
     await writeFile(
       join(dir, 'running.svg'),
       lineChart({
-        title: `Running Amusement on ${run.clip.split('/').pop()} (window ${run.windowS} s): distress, then laughter`,
+        title: `Running Amusement, ${run.clip.split('/').pop()} (${run.windowS} s window)`,
         xLabel: 'media seconds (window end)',
         yLabel: 'Amusement',
         yMin: 0,

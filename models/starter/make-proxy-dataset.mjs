@@ -6,7 +6,7 @@
 // Each clip places a portrait somewhere on a 640x480 canvas at some size, bends it with a time-varying
 // warp around the mouth or brows (a smile, a frown, an open mouth, raised brows, or none), tilts it, changes
 // its proportions, skin tone, light and contrast, maybe mirrors it; the sound is an espeak-ng sentence (voice, pitch and speed vary),
-// a laugh-like "ha ha", or near silence. The clips carry no labels: the teacher (eri_train teacher) labels
+// a laugh-like "ha ha", near silence (faint noise) or digital silence (a muted microphone). The clips carry no labels: the teacher (eri_train teacher) labels
 // them from what the extractor measures.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -140,7 +140,13 @@ async function renderClip(c, final) {
     .filter(Boolean)
     .join(',');
   const wav = `${path}.wav`;
-  if (c.sound === 'quiet') {
+  if (c.sound === 'silent') {
+    // Digital silence: what a muted microphone sends, and what silent tracks in files hold.
+    await run('ffmpeg', [
+      ...['-v', 'error', '-y', '-f', 'lavfi', '-i', `anullsrc=r=16000:cl=mono`],
+      ...['-t', String(c.seconds), wav],
+    ]);
+  } else if (c.sound === 'quiet') {
     await run('ffmpeg', [
       '-v',
       'error',
@@ -211,7 +217,12 @@ if (!dir) {
 }
 const count = Number(countArg);
 const rnd = mulberry32(Number(seedArg));
-const specs = Array.from({ length: count }, (_, i) => clipSpec(i, rnd, 4));
+// A second stream decides which clips are digitally silent, so adding it left every other draw as it was.
+const silence = mulberry32(Number(seedArg) ^ 0x51e7);
+const specs = Array.from({ length: count }, (_, i) => {
+  const spec = clipSpec(i, rnd, 4);
+  return silence() < 0.2 ? { ...spec, sound: 'silent' } : spec;
+});
 await mkdir(join(dir, 'videos'), { recursive: true });
 const empty = EMOTIONS.map(() => '').join(',');
 const rows = specs.map((c, i) => `${c.id},${i % 5 === 4 ? 'Val' : 'Train'},${empty}`);

@@ -98,6 +98,16 @@ const TRAIN_SETTINGS = {
     parse: fraction,
     what: "chance per video feature and clip of hiding it for the whole clip (this project's, default 0)",
   },
+  blockDropout: {
+    flag: 'block-dropout',
+    parse: fraction,
+    what: "chance per video feature block (embedding, probabilities, AUs, pose) and clip of hiding it (this project's, default 0)",
+  },
+  featureNoise: {
+    flag: 'feature-noise',
+    parse: nonNegativeNumber,
+    what: "std of Gaussian noise added to the standardised video features (this project's, default 0)",
+  },
   threads: { flag: 'threads', parse: positiveInt, what: 'PyTorch threads (default 1)' },
 } as const;
 
@@ -105,6 +115,7 @@ type TrainSetting = keyof typeof TRAIN_SETTINGS;
 
 type TrainOptions = { [K in TrainSetting]?: number } & {
   out: string;
+  stdFloor?: boolean;
   name: string;
   modelVersion: string;
   description?: string;
@@ -134,6 +145,7 @@ async function trainCommand(featuresDir: string, o: TrainOptions) {
     '--out',
     o.out,
     ...settings,
+    ...(o.stdFloor ? ['--std-floor'] : []),
     ...['--name', o.name, '--version', o.modelVersion],
     ...(o.description ? ['--description', o.description] : []),
     ...(o.data ? ['--data', o.data] : []),
@@ -257,6 +269,10 @@ export function registerDatasetCommands(program: Command): void {
     train.option(`--${flag} <x>`, value === undefined ? what : `${what} (seed: ${value})`, parse);
   }
   train
+    .option(
+      '--std-floor',
+      "floor each video feature's std at its block's median when standardising (this project's; for few training faces)",
+    )
     .option('--name <name>', 'package name', 'eri-trained')
     .option('--model-version <version>', 'package version', '1.0.0')
     .option('--description <text>', 'what the model is (goes into the model card)')

@@ -91,6 +91,8 @@ it('headless Chromium publishes through the page and the server emits estimates 
     assert.ok(final, 'a final estimate after Stop');
     assert.match(out.pageText, /Publishing to room/);
     assert.match(out.pageText, /Adoration/, 'the page shows the live estimate');
+    assert.doesNotMatch(out.pageText, /model —/, 'the page names the model');
+    assert.match(out.pageText, /model eri-untrained@\S+ · model card/, 'and links its card');
     if (!real.skip) {
       const last = running.at(-1) as Estimate;
       assert.ok(last.coverage.face > 0.8, `face coverage ${last.coverage.face}`);

@@ -77,9 +77,14 @@ class Normaliser:
         return mean.float(), std.float()
 
     @classmethod
-    def fit(cls, clips, video_dim, audio_dim):
+    def fit(cls, clips, video_dim, audio_dim, video_blocks=None):
+        """video_blocks: (start, end) spans whose std is floored at the span's median std, so a feature
+        that barely varies in the training clips (few faces, little pose) does not turn an ordinary value
+        on a new face into a z-score of 100."""
         vm, vs = cls._stats([c.video for c in clips], video_dim)
         am, as_ = cls._stats([c.audio for c in clips], audio_dim)
+        for lo, hi in video_blocks or []:
+            vs[lo:hi] = torch.clamp(vs[lo:hi], min=float(vs[lo:hi].median()))
         return cls(vm, vs, am, as_)
 
 

@@ -31,7 +31,10 @@ def label_features(features_dir, kind="expr"):
         raise ValueError(f"unknown teacher {kind!r}: one of {', '.join(TEACHERS)}")
     path = os.path.join(features_dir, "index.json")
     original = os.path.join(features_dir, "index.unlabelled.json")
-    if not os.path.exists(original):
+    with open(path, encoding="utf-8") as f:
+        fresh = not any(c.get("labels") for c in json.load(f)["clips"])
+    # A fresh (re-)extraction has no labels yet: it becomes the unlabelled index, never a stale copy.
+    if fresh or not os.path.exists(original):
         shutil.copyfile(path, original)
     with open(original, encoding="utf-8") as f:
         index = json.load(f)

@@ -32,6 +32,9 @@ stopping; the seed keeps the checkpoint with the best validation r over all its 
 PROJECT_DEFAULTS = {
     "modality_dropout": 0.0,
     "feature_dropout": 0.0,
+    "block_dropout": 0.0,
+    "feature_noise": 0.0,
+    "std_floor": False,
     "threads": 1,
     "train_split": "Train",
     "val_split": "Val",
@@ -67,7 +70,9 @@ class TrainConfig:
             f"batch {self.batch} whole clips, dropout {self.dropout} (attention probabilities {self.attn_dropout}, "
             f"head {self.head_dropout}), gradient norm clipped to {self.grad_clip}, {epochs_run} of {self.epochs} "
             f"epochs, {stop}, best {self.val_split} mean Pearson r kept (epoch {best_epoch}), seed {self.seed}, "
-            f"modality dropout {self.modality_dropout}, feature dropout {self.feature_dropout}; inputs standardised "
+            f"modality dropout {self.modality_dropout}, feature dropout {self.feature_dropout}, block dropout "
+            f"{self.block_dropout}, feature noise {self.feature_noise}; inputs standardised "
+            f"{'(std floored at each block median) ' if self.std_floor else ''}"
             f"on {train_clips} {self.train_split} clips, folded into the first GRU layer{differs}"
         )
 
@@ -81,6 +86,28 @@ def build_model(config, video_dim, audio_dim, outputs):
         attn_dropout=config.attn_dropout,
         head_dropout=config.head_dropout,
     )
+
+
+def video_blocks(spec):
+    """(start, end) of each video feature block but the face flags, which say whether the rest is there."""
+    out, at = [], 0
+    for block in spec["video"]["layout"]:
+        if block["name"] != "face":
+            out.append((at, at + block["size"]))
+        at += block["size"]
+    return out
+
+
+def feature_mask(blocks, dim, feature_p, block_p):
+    """A [dim] 0/1 mask for one clip: each feature hidden with feature_p, each block with block_p. A hidden
+    feature reads as its training mean, so the student cannot lean on any one block (the expression
+    embedding, whose directions are particular to the training faces, above all) and has to learn the
+    expression from whichever cues it is shown."""
+    keep = (torch.rand(dim) >= feature_p).float() if feature_p > 0 else torch.ones(dim)
+    for lo, hi in blocks:
+        if block_p > 0 and torch.rand(()) < block_p:
+            keep[lo:hi] = 0
+    return keep
 
 
 def train_step(model, optimiser, inputs, target, grad_clip):
@@ -123,7 +150,8 @@ def train(features_dir, out_dir, config, card_fields, log=_log):
         raise ValueError(f"no labelled clips in split {config.train_split!r} of {features_dir}")
     if not val_clips:
         raise ValueError(f"no labelled clips in split {config.val_split!r} of {features_dir}: early stopping needs them")
-    norm = Normaliser.fit(train_clips, data.video_dim, data.audio_dim)
+    blocks = video_blocks(data.spec)
+    norm = Normaliser.fit(train_clips, data.video_dim, data.audio_dim, blocks if config.std_floor else None)
     model = build_model(config, data.video_dim, data.audio_dim, len(data.emotions))
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimiser, step_size=config.lr_step, gamma=config.lr_gamma)
@@ -163,10 +191,15 @@ def train(features_dir, out_dir, config, card_fields, log=_log):
                         return "audio"
                     return None
             mask = None
-            if config.feature_dropout > 0:
+            if config.feature_dropout > 0 or config.block_dropout > 0:
                 def mask(_k):
-                    return (torch.rand(data.video_dim) >= config.feature_dropout).float()
+                    return feature_mask(blocks, data.video_dim, config.feature_dropout, config.block_dropout)
             inputs = collate(batch, norm, data.video_dim, data.audio_dim, drop, mask)
+            if config.feature_noise > 0:
+                # Gaussian noise on the standardised video: the student must not hang on small differences
+                # that, on the training faces, happen to go with the labels.
+                video = inputs[0]
+                inputs = (video + config.feature_noise * torch.randn_like(video), *inputs[1:])
             target = torch.stack([c.labels for c in batch])
             loss, _ = train_step(model, optimiser, inputs, target, config.grad_clip)
             losses.append(loss)
