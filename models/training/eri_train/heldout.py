@@ -15,7 +15,6 @@ Measures, each with a 95 % bootstrap interval over clips (or over pairs):
   the first.
 """
 
-import json
 import math
 
 import numpy as np
@@ -23,7 +22,7 @@ import torch
 
 from . import safetensors_io
 from .data import collate
-from .teachers import EMOTIONS, TEACHERS, Layout, running_labels, step_labels
+from .teachers import EMOTIONS, running_labels, step_labels
 
 BOOTSTRAP = 2000
 
