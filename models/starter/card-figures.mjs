@@ -177,17 +177,15 @@ if (existsSync(heldoutPath)) {
   );
   const run = h.running?.find((r) => r.windowS === 30) ?? h.running?.[0];
   if (run) {
-    const j =
-      1 +
-      ['Adoration', 'Amusement', 'Anxiety', 'Disgust', 'Empathic-Pain', 'Fear', 'Surprise'].indexOf(
-        'Amusement',
-      );
+    // Each series row is [window end, ...values in heldout.json's emotion order].
+    const emotion = run.scorers.student?.emotion ?? 'Amusement';
+    const j = 1 + h.emotions.indexOf(emotion);
     await writeFile(
       join(dir, 'running.svg'),
       lineChart({
-        title: `Running Amusement, ${run.clip.split('/').pop()} (${run.windowS} s window)`,
+        title: `Running ${emotion}, ${run.clip.split('/').pop()} (${run.windowS} s window)`,
         xLabel: 'media seconds (window end)',
-        yLabel: 'Amusement',
+        yLabel: emotion,
         yMin: 0,
         yMax: 1,
         marks: [run.scorers.student?.splitAtS ?? 0],

@@ -4,10 +4,11 @@
 // seed gives the same clips on every machine. Usage: node models/starter/make-proxy-dataset.mjs <dir> [count] [seed]
 //
 // Each clip places a portrait somewhere on a 640x480 canvas at some size, bends it with a time-varying
-// warp around the mouth or brows (a smile, a frown, an open mouth, raised brows, or none), tilts it, changes
-// its proportions, skin tone, light and contrast, maybe mirrors it; the sound is an espeak-ng sentence (voice, pitch and speed vary),
-// a laugh-like "ha ha", near silence (faint noise) or digital silence (a muted microphone). The clips carry no labels: the teacher (eri_train teacher) labels
-// them from what the extractor measures.
+// warp around the mouth or brows (a smile, a frown, an open mouth, raised brows, or none), tilts it,
+// changes its proportions, skin tone, light and contrast, maybe mirrors it; the sound is an espeak-ng
+// sentence (voice, pitch and speed vary), a laugh-like "ha ha", near silence (faint noise) or digital
+// silence (a muted microphone). The clips carry no labels: the teacher (eri_train teacher) labels them
+// from what the extractor measures. A rerun keeps every clip already rendered.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';

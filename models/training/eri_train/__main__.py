@@ -11,6 +11,7 @@ import torch
 from . import metrics, safetensors_io
 from .data import FeatureDataset, collate
 from .package import load_package, state_dict_from_checkpoint
+from .teachers import TEACHERS
 from .train import PROJECT_DEFAULTS, SEED_RECIPE, TrainConfig, train
 
 
@@ -67,7 +68,7 @@ def cmd_heldout(a):
 
     from . import heldout
     from .teacher import read_teacher
-    from .teachers import TEACHERS, Layout
+    from .teachers import Layout
 
     with open(a.meta, encoding="utf-8") as f:
         meta = json.load(f)
@@ -85,6 +86,7 @@ def cmd_heldout(a):
         scorers["constant"] = np.tile(np.nanmean(student, 0), (len(clips), 1))
     result = {
         "what": meta.get("what"),
+        "emotions": heldout.EMOTIONS,
         "mapped": meta["mapped"],
         "chance_top1": 1 / len(meta["mapped"]),
         "clips": len(clips),
@@ -202,7 +204,7 @@ def main(argv=None):
 
     te = sub.add_parser("teacher", help="write the starter model's proxy labels into an extracted feature set")
     te.add_argument("features")
-    te.add_argument("--kind", default="expr", choices=["expr", "facs", "combo"], help="which teacher (teachers.py)")
+    te.add_argument("--kind", default="expr", choices=TEACHERS, help="which teacher (teachers.py)")
     te.set_defaults(run=cmd_teacher)
 
     h = sub.add_parser("heldout", help="a model and the teacher candidates on held-out people, with bootstrap intervals")

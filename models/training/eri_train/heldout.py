@@ -22,7 +22,7 @@ import torch
 
 from . import safetensors_io
 from .data import collate
-from .teachers import EMOTIONS, running_labels, step_labels
+from .teachers import EMOTIONS, clip_labels, running_labels
 
 BOOTSTRAP = 2000
 
@@ -52,12 +52,9 @@ def student_scores(model, clips):
 
 
 def teacher_scores(kind, clips, layout, reference):
-    out = []
-    for c in clips:
-        face = layout.face_steps(c.video)
-        labels = step_labels(kind, c.video, c.audio, layout, reference)
-        out.append(labels[face].mean(0).numpy() if bool(face.any()) else np.full(7, np.nan))
-    return np.stack(out)
+    """A teacher's clip labels, as training uses them (NaN for a clip without a face step)."""
+    labels = [clip_labels(kind, c.video, c.audio, layout, reference) for c in clips]
+    return np.stack([np.full(len(EMOTIONS), np.nan) if x is None else x.numpy() for x in labels])
 
 
 def measure(scores, meta, mapped):
