@@ -57,6 +57,11 @@ class TrainConfig:
         """The settings that differ from the seed's recipe, name -> (used, seed's)."""
         return {k: (getattr(self, k), v) for k, v in SEED_RECIPE.items() if getattr(self, k) != v}
 
+    def additions(self):
+        """This project's options that are on (the seed has none of them)."""
+        on = [k for k in ("modality_dropout", "feature_dropout", "block_dropout", "feature_noise") if getattr(self, k)]
+        return on + (["std_floor"] if self.std_floor else [])
+
     def describe(self, train_clips, epochs_run, best_epoch):
         stop = f"patience {self.patience}" if self.patience > 0 else "no early stopping"
         departures = self.departures()
@@ -64,6 +69,8 @@ class TrainConfig:
             "; differs from the seed's in " + ", ".join(f"{k} {u} (seed {s})" for k, (u, s) in departures.items())
             if departures
             else "; the seed's recipe exactly"
+            if not self.additions()
+            else "; the seed's settings exactly, with this project's " + ", ".join(self.additions())
         )
         return (
             f"L2 loss, AdamW lr {self.lr} wd {self.weight_decay}, lr x{self.lr_gamma} every {self.lr_step} epochs, "
