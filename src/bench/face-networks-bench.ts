@@ -1,12 +1,8 @@
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { buildCropGraph, roiOf } from '../features/face/crop-graphs.js';
-import {
-  convertedNetwork,
-  FACE_INPUT_SIZES,
-  type FaceNetworkId,
-  humanModelsDir,
-} from '../features/face/face-networks.js';
+import { buildCropGraph } from '../features/face/crop-graphs.js';
+import { FACE_INPUT_SIZES, type FaceNetworkId, roiOf } from '../features/face/face-graphs.js';
+import { convertedNetwork, humanModelsDir } from '../features/face/face-networks.js';
 import { loadReferenceModel } from '../onnx/tfjs/tfjs-reference.js';
 import { fmt } from './harness.js';
 

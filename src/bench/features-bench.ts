@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ACTION_UNITS, blockOffset, ERI_FACE_AUDIO_SPEC } from '../contracts/feature-spec.js';
 import { AudioFeaturizer, initialAudioState } from '../features/audio/audio-features.js';
-import { VoiceActivityDetector } from '../features/audio/vad.js';
+import { loadVoiceActivityDetector } from '../features/audio/vad-node.js';
 import { decodeMedia, type MediaStep } from '../features/decode.js';
 import { DEFAULT_ANALYSIS_SIZE, extractFeatures } from '../features/extract.js';
 import { createFaceAnalyzer } from '../features/face/face-backend.js';
@@ -101,7 +101,7 @@ async function measureStages(
   const size = DEFAULT_ANALYSIS_SIZE;
   const detectorOnly = await createFaceAnalyzer({ backend, mesh: false });
   const full = await createFaceAnalyzer({ backend });
-  const vad = await VoiceActivityDetector.create();
+  const vad = await loadVoiceActivityDetector();
   const audio = new AudioFeaturizer(vad);
   const detector: number[] = [];
   const detected: number[] = [];

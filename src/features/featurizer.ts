@@ -13,10 +13,11 @@ import {
   initialTrackingState,
   type TrackingState,
 } from './face/track.js';
-import type { FaceResult, FeaturePool } from './pool.js';
+import type { FaceResult, FeatureAnalysis } from './feature-analysis.js';
 
 /**
- * Turns one session's media steps into feature steps, through the shared pool. Everything that depends
+ * Turns one session's media steps into feature steps, through the shared pool (or, in a viewer's
+ * browser, the analyzers in its own thread). Everything that depends
  * on the past is applied strictly in step order: the faces tracked from frame to frame (each frame starts
  * from the previous frame's mesh; the detector runs every `detectEvery` frames or when a face is lost),
  * which face the session follows, the audio context and VAD state. Audio and faces of a step run in
@@ -42,7 +43,7 @@ export interface FeaturizedStep extends FeatureStep {
 
 export class SessionFeaturizer {
   readonly spec: FeatureSpec;
-  readonly #pool: FeaturePool;
+  readonly #pool: FeatureAnalysis;
   readonly #width: number;
   readonly #height: number;
   readonly #minBoxScore: number;
@@ -55,7 +56,7 @@ export class SessionFeaturizer {
   #orderChain: Promise<unknown> = Promise.resolve();
   #expectedIndex = 0;
 
-  constructor(pool: FeaturePool, frame: { width: number; height: number }) {
+  constructor(pool: FeatureAnalysis, frame: { width: number; height: number }) {
     this.#pool = pool;
     this.spec = pool.spec;
     this.#width = frame.width;

@@ -5,8 +5,11 @@ import { type FeatureSpec, faceAudioSpec } from '../contracts/feature-spec.js';
 import { EriError, type ErrorCode } from '../errors.js';
 import { settleWorkers } from '../util/settle-workers.js';
 import type { AudioState } from './audio/audio-features.js';
-import type { FaceAnalyzerOptions, FaceCandidateFeatures, FaceTimings } from './face/face-vector.js';
-import type { FaceTrackingOptions, TrackedFace } from './face/track.js';
+import type { FaceAnalyzerOptions } from './face/face-vector.js';
+import type { TrackedFace } from './face/track.js';
+import type { AudioResult, FaceResult, FeatureAnalysis, FeatureWorkerOptions } from './feature-analysis.js';
+
+export type { AudioResult, FaceResult, FeatureWorkerOptions } from './feature-analysis.js';
 
 /**
  * The feature worker pool: sized to the cores and shared by every session of a server, so face models
@@ -25,30 +28,11 @@ export function defaultFaceTasksPerWorker(face: FaceAnalyzerOptions | undefined)
   return face?.backend !== 'tfjs' && providers[0] !== 'cpu' ? 8 : 1;
 }
 
-export interface FeatureWorkerOptions {
-  face?: FaceAnalyzerOptions;
-  /** Read by each session's featurizer, not by the workers. */
-  tracking?: FaceTrackingOptions;
-}
-
 export type FeatureTask =
   | { kind: 'ping' }
   | { kind: 'warmup' }
   | { kind: 'face'; rgb: Uint8Array; width: number; height: number; follow: readonly TrackedFace[] }
   | { kind: 'audio'; samples: Float32Array; coverage: number; state: AudioState };
-
-export interface FaceResult {
-  faces: FaceCandidateFeatures[];
-  timings: FaceTimings;
-  totalMs: number;
-}
-
-export interface AudioResult {
-  vector: Float32Array;
-  state: AudioState;
-  speech: number;
-  totalMs: number;
-}
 
 export type FeatureWorkerReply =
   | ({ ok: true; kind: 'face' } & FaceResult)
@@ -98,7 +82,7 @@ class AudioFirstQueue implements TaskQueue {
   }
 }
 
-export class FeaturePool {
+export class FeaturePool implements FeatureAnalysis {
   readonly #pool: Piscina<FeatureTask, FeatureWorkerReply>;
   readonly options: FeatureWorkerOptions;
   #closed = false;

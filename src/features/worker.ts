@@ -1,9 +1,10 @@
 import { workerData } from 'node:worker_threads';
 import { EriError, isEriError } from '../errors.js';
 import { AudioFeaturizer } from './audio/audio-features.js';
-import { VoiceActivityDetector } from './audio/vad.js';
+import { loadVoiceActivityDetector } from './audio/vad-node.js';
 import { createFaceAnalyzer } from './face/face-backend.js';
 import type { FaceAnalyzerBackend } from './face/face-vector.js';
+import { analyzeAudio, analyzeFace } from './feature-analysis.js';
 import type { FeatureTask, FeatureWorkerOptions, FeatureWorkerReply } from './pool.js';
 
 /**
@@ -24,7 +25,7 @@ function faceAnalyzer(): Promise<FaceAnalyzerBackend> {
 }
 
 function audioFeaturizer(): Promise<AudioFeaturizer> {
-  audio ??= VoiceActivityDetector.create().then((vad) => new AudioFeaturizer(vad));
+  audio ??= loadVoiceActivityDetector().then((vad) => new AudioFeaturizer(vad));
   audio.catch(() => {
     audio = undefined;
   });
@@ -42,19 +43,14 @@ export default async function run(task: FeatureTask): Promise<FeatureWorkerReply
         return { ok: true, kind: 'warmup', backend: f.backend };
       }
       case 'face': {
-        const analyzer = await faceAnalyzer();
-        const t0 = performance.now();
-        const { faces, timings } = await analyzer.analyze(task.rgb, task.width, task.height, task.follow);
-        // The mesh stays here: only the features cross to the session (a 478-point array per face
+        // The meshes stay here: only the features cross to the session (a 478-point array per face
         // would cost a structured clone on every frame).
-        const features = faces.map(({ mesh: _mesh, ...face }) => face);
-        return { ok: true, kind: 'face', faces: features, timings, totalMs: performance.now() - t0 };
+        const face = await analyzeFace(await faceAnalyzer(), task.rgb, task.width, task.height, task.follow);
+        return { ok: true, kind: 'face', ...face };
       }
       case 'audio': {
-        const featurizer = await audioFeaturizer();
-        const t0 = performance.now();
-        const result = await featurizer.step(task.samples, task.coverage, task.state);
-        return { ok: true, kind: 'audio', ...result, totalMs: performance.now() - t0 };
+        const audio = await analyzeAudio(await audioFeaturizer(), task.samples, task.coverage, task.state);
+        return { ok: true, kind: 'audio', ...audio };
       }
     }
   } catch (error) {

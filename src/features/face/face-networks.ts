@@ -8,7 +8,17 @@ import { CONVERTER_VERSION, convertGraphModel } from '../../onnx/tfjs/convert.js
 import { readGraphModel } from '../../onnx/tfjs/graph-model.js';
 import { eriCacheRoot } from '../../util/cache-dir.js';
 import { packageDir } from '../../util/package-dir.js';
-import { buildCropGraph, type CropGraphId, type CropSizes } from './crop-graphs.js';
+import { buildCropGraph } from './crop-graphs.js';
+import {
+  CROP_GRAPH_IDS,
+  type CropGraphId,
+  EMBEDDING_NODE,
+  FACE_INPUT_SIZES,
+  type FaceGraphId,
+  type FaceNetworkId,
+  type FaceSessions,
+  PROBS_NODE,
+} from './face-graphs.js';
 
 /**
  * The four face networks that ship in @vladmandic/human, converted to ONNX on first use and cached under
@@ -16,20 +26,12 @@ import { buildCropGraph, type CropGraphId, type CropSizes } from './crop-graphs.
  * version or a new converter never reuses a stale graph), plus the crop graphs that feed them.
  */
 
-export type FaceNetworkId = 'detector' | 'mesh' | 'iris' | 'expression';
-
-/** The expression net's last residual block, global-average-pooled into the holistic embedding. */
-export const EMBEDDING_NODE = 'StatefulPartitionedCall/model_1/add_2/add';
-export const PROBS_NODE = 'Identity';
-
 const SOURCES: Record<FaceNetworkId, { file: string; outputs?: string[] }> = {
   detector: { file: 'blazeface.json' },
   mesh: { file: 'facemesh.json' },
   iris: { file: 'iris.json' },
   expression: { file: 'emotion.json', outputs: [EMBEDDING_NODE, PROBS_NODE] },
 };
-
-export const FACE_INPUT_SIZES: CropSizes = { detector: 256, mesh: 192, iris: 64, expression: 64 };
 
 /** The folder of the networks inside Human's npm package. */
 export function humanModelsDir(): string {
@@ -67,11 +69,18 @@ export interface FaceNetworkOptions {
   iris?: boolean;
 }
 
-export type Sessions = Record<FaceNetworkId, ort.InferenceSession | undefined> &
-  Record<CropGraphId, ort.InferenceSession>;
+/** Any graph of the face stage as ONNX bytes: a network converted (or cached), a crop graph built. */
+export async function faceGraphBytes(
+  id: FaceGraphId,
+  options: { cacheRoot?: string } = {},
+): Promise<Uint8Array> {
+  return (CROP_GRAPH_IDS as readonly string[]).includes(id)
+    ? buildCropGraph(id as CropGraphId, FACE_INPUT_SIZES)
+    : (await convertedNetwork(id as FaceNetworkId, options)).bytes;
+}
 
 /** Every session the face stage runs, with one intra-op thread each (workers are the parallelism). */
-export async function loadFaceSessions(options: FaceNetworkOptions = {}): Promise<Sessions> {
+export async function loadFaceSessions(options: FaceNetworkOptions = {}): Promise<FaceSessions> {
   const providers = options.executionProviders ?? ['cpu'];
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: 1,
@@ -79,33 +88,32 @@ export async function loadFaceSessions(options: FaceNetworkOptions = {}): Promis
     executionProviders: providers,
     graphOptimizationLevel: 'all',
   };
-  const open = async (what: string, bytes: Uint8Array) => {
+  const open = async (id: FaceGraphId) => {
+    const bytes = await faceGraphBytes(id, options);
     try {
       return await ort.InferenceSession.create(bytes, sessionOptions);
     } catch (cause) {
       throw new EriError(
         'ERI_ERR_FEATURES',
-        `cannot open the ${what} graph on ${providers.join(', ')}: ${(cause as Error).message}`,
+        `cannot open the ${id} graph on ${providers.join(', ')}: ${(cause as Error).message}`,
         { cause },
       );
     }
   };
-  const net = async (id: FaceNetworkId) => open(id, (await convertedNetwork(id, options)).bytes);
-  const crop = (id: CropGraphId) => open(id, buildCropGraph(id, FACE_INPUT_SIZES));
   const [detector, mesh, iris, expression] = await Promise.all([
-    net('detector'),
-    net('mesh'),
-    options.iris === false ? Promise.resolve(undefined) : net('iris'),
-    net('expression'),
+    open('detector'),
+    open('mesh'),
+    options.iris === false ? Promise.resolve(undefined) : open('iris'),
+    open('expression'),
   ]);
   return {
     detector,
     mesh,
     iris,
     expression,
-    detectorInput: await crop('detectorInput'),
-    meshCrop: await crop('meshCrop'),
-    expressionCrop: await crop('expressionCrop'),
-    eyeCrops: await crop('eyeCrops'),
+    detectorInput: await open('detectorInput'),
+    meshCrop: await open('meshCrop'),
+    expressionCrop: await open('expressionCrop'),
+    eyeCrops: await open('eyeCrops'),
   };
 }

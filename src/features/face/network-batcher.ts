@@ -1,4 +1,4 @@
-import * as ort from 'onnxruntime-node';
+import type { InferenceSession, OnnxRuntime } from '../onnx-runtime.js';
 
 /**
  * Runs one network for every caller in a worker that needs it in the same event-loop turn, as one call:
@@ -23,7 +23,8 @@ interface Pending {
 }
 
 export class NetworkBatcher {
-  readonly #session: ort.InferenceSession;
+  readonly #runtime: OnnxRuntime;
+  readonly #session: InferenceSession;
   readonly #input: string;
   readonly #itemDims: readonly number[];
   readonly #maxBatch: number;
@@ -33,7 +34,13 @@ export class NetworkBatcher {
   #items = 0;
 
   /** @param itemDims one item's dimensions, without the batch. */
-  constructor(session: ort.InferenceSession, itemDims: readonly number[], maxBatch: number) {
+  constructor(
+    runtime: OnnxRuntime,
+    session: InferenceSession,
+    itemDims: readonly number[],
+    maxBatch: number,
+  ) {
+    this.#runtime = runtime;
     this.#session = session;
     this.#input = session.inputNames[0] as string;
     this.#itemDims = itemDims;
@@ -84,12 +91,12 @@ export class NetworkBatcher {
         at += p.data.length;
       }
     }
-    let outputs: ort.InferenceSession.OnnxValueMapType;
+    let outputs: InferenceSession.OnnxValueMapType;
     try {
       this.#calls++;
       this.#items += items;
       outputs = await this.#session.run({
-        [this.#input]: new ort.Tensor('float32', input, [items, ...this.#itemDims]),
+        [this.#input]: new this.#runtime.Tensor('float32', input, [items, ...this.#itemDims]),
       });
     } catch (error) {
       for (const p of batch) p.reject(error);

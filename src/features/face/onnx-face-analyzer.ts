@@ -1,5 +1,5 @@
-import * as ort from 'onnxruntime-node';
 import { EriError } from '../../errors.js';
+import type { InferenceSession, OnnxRuntime, Tensor } from '../onnx-runtime.js';
 import { MESH_POINTS, type Point3 } from './action-units.js';
 import {
   anchors,
@@ -10,14 +10,7 @@ import {
   type DetectorSettings,
   detectedBoxes,
 } from './blazeface-decode.js';
-import { roiOf } from './crop-graphs.js';
-import {
-  EMBEDDING_NODE,
-  FACE_INPUT_SIZES,
-  loadFaceSessions,
-  PROBS_NODE,
-  type Sessions,
-} from './face-networks.js';
+import { EMBEDDING_NODE, FACE_INPUT_SIZES, type FaceSessions, PROBS_NODE, roiOf } from './face-graphs.js';
 import {
   averagePool,
   DEFAULT_MIN_BOX_SCORE,
@@ -48,6 +41,9 @@ import type { TrackedFace } from './track.js';
  * One analyzer serves every session of its worker thread, and several frames may be in analysis at
  * once: each network call takes the crops of all of them (NetworkBatcher). Nothing here keeps
  * per-session state; the tracked faces come in with each frame.
+ *
+ * The same class runs in a viewer's browser in edge mode, on onnxruntime-web with the same graphs: it
+ * is given the runtime and the opened sessions (onnx-face-node.ts opens them in Node).
  */
 
 const EMBEDDING_CHANNELS = 256;
@@ -72,11 +68,12 @@ interface Frame {
   rgb: Uint8Array;
   width: number;
   height: number;
-  tensor: ort.Tensor;
+  tensor: Tensor;
 }
 
 export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
-  readonly #s: Sessions;
+  readonly #ort: OnnxRuntime;
+  readonly #s: FaceSessions;
   readonly #detector: NetworkBatcher;
   readonly #mesh: NetworkBatcher;
   readonly #iris: NetworkBatcher | undefined;
@@ -88,18 +85,27 @@ export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
   readonly minBoxScore: number;
   readonly backend: string;
 
-  private constructor(sessions: Sessions, options: FaceAnalyzerOptions) {
+  constructor(runtime: OnnxRuntime, sessions: FaceSessions, options: FaceAnalyzerOptions = {}) {
+    this.#ort = runtime;
     this.#s = sessions;
     const max = options.maxBatch ?? DEFAULT_MAX_BATCH;
     const { detector, mesh, iris, expression } = FACE_INPUT_SIZES;
-    const need = (s: ort.InferenceSession | undefined, what: string) => {
+    const need = (s: InferenceSession | undefined, what: string) => {
       if (!s) throw new EriError('ERI_ERR_FEATURES', `the ${what} network did not load`);
       return s;
     };
-    this.#detector = new NetworkBatcher(need(sessions.detector, 'detector'), [detector, detector, 3], max);
-    this.#mesh = new NetworkBatcher(need(sessions.mesh, 'mesh'), [mesh, mesh, 3], max);
-    this.#iris = sessions.iris ? new NetworkBatcher(sessions.iris, [iris, iris, 3], 2 * max) : undefined;
+    this.#detector = new NetworkBatcher(
+      runtime,
+      need(sessions.detector, 'detector'),
+      [detector, detector, 3],
+      max,
+    );
+    this.#mesh = new NetworkBatcher(runtime, need(sessions.mesh, 'mesh'), [mesh, mesh, 3], max);
+    this.#iris = sessions.iris
+      ? new NetworkBatcher(runtime, sessions.iris, [iris, iris, 3], 2 * max)
+      : undefined;
     this.#expression = new NetworkBatcher(
+      runtime,
       need(sessions.expression, 'expression'),
       [expression, expression, 1],
       max,
@@ -116,21 +122,6 @@ export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
     this.minBoxScore = options.minBoxScore ?? DEFAULT_MIN_BOX_SCORE;
     const providers = options.executionProviders ?? ['cpu'];
     this.backend = `onnxruntime (${providers.join(', ')}${this.#iris ? '' : ', no iris'})`;
-  }
-
-  static async create(options: FaceAnalyzerOptions = {}): Promise<OnnxFaceAnalyzer> {
-    try {
-      const sessions = await loadFaceSessions({
-        ...(options.cacheRoot ? { cacheRoot: options.cacheRoot } : {}),
-        ...(options.executionProviders ? { executionProviders: options.executionProviders } : {}),
-        iris: (options.mesh ?? true) && (options.iris ?? true),
-      });
-      return new OnnxFaceAnalyzer(sessions, options);
-    } catch (cause) {
-      throw new EriError('ERI_ERR_FEATURES', `cannot load the face models: ${(cause as Error).message}`, {
-        cause,
-      });
-    }
   }
 
   /** Network calls and crops run so far (crops / calls is the mean batch). */
@@ -160,7 +151,7 @@ export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
       rgb,
       width,
       height,
-      tensor: new ort.Tensor('float32', buffer, [1, height, width, 3]),
+      tensor: new this.#ort.Tensor('float32', buffer, [1, height, width, 3]),
     };
     try {
       return await followOrDetect(follow, (faces) => this.#analyze(frame, faces));
@@ -185,7 +176,7 @@ export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
 
   async #detect(frame: Frame): Promise<ReturnType<typeof candidatesFromOutputs>> {
     const { input } = await this.#s.detectorInput.run({ frame: frame.tensor });
-    const outputs = await this.#detector.run((input as ort.Tensor).data as Float32Array);
+    const outputs = await this.#detector.run((input as Tensor).data as Float32Array);
     return candidatesFromOutputs(Object.values(outputs), this.#anchors, this.#settings.inputSize);
   }
 
@@ -200,9 +191,9 @@ export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
     const size = FACE_INPUT_SIZES.mesh;
     const { crop } = await this.#s.meshCrop.run({
       frame: frame.tensor,
-      roi: new ort.Tensor('float32', roiOf(box.corners, frame.width, frame.height), [8]),
+      roi: new this.#ort.Tensor('float32', roiOf(box.corners, frame.width, frame.height), [8]),
     });
-    const out = await this.#mesh.run((crop as ort.Tensor).data as Float32Array);
+    const out = await this.#mesh.run((crop as Tensor).data as Float32Array);
     const flag = Object.values(out).find((o) => o.dims.at(-1) === 1);
     const points = Object.values(out).find((o) => o.dims.at(-1) === MESH_POINTS * 3);
     if (!flag || !points) throw new EriError('ERI_ERR_FEATURES', 'face mesh: unexpected outputs');
@@ -215,7 +206,7 @@ export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
       points.data[3 * i + 1] as number,
       points.data[3 * i + 2] as number,
     ]);
-    if (this.#iris) raw = await this.#refineEyes(raw, crop as ort.Tensor);
+    if (this.#iris) raw = await this.#refineEyes(raw, crop as Tensor);
     const mesh = meshToFrame(raw, box.corners, size);
     const follow: Corners = followBox(mesh, box.corners);
     const boxRaw = normalisedBox(follow, frame.width, frame.height);
@@ -225,9 +216,9 @@ export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
     const [x1, y1, x2, y2] = expressionCorners(mesh);
     const { input } = await this.#s.expressionCrop.run({
       frame: frame.tensor,
-      roi: new ort.Tensor('float32', roiOf([x1, y1, x2, y2], frame.width, frame.height), [8]),
+      roi: new this.#ort.Tensor('float32', roiOf([x1, y1, x2, y2], frame.width, frame.height), [8]),
     });
-    const expression = await this.#expression.run((input as ort.Tensor).data as Float32Array);
+    const expression = await this.#expression.run((input as Tensor).data as Float32Array);
     const embedding = averagePool(
       (expression[EMBEDDING_NODE] as { data: Float32Array }).data,
       EMBEDDING_CHANNELS,
@@ -249,16 +240,16 @@ export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
   }
 
   /** The eye contours refined by the iris net, and the 10 iris points appended (478 points). */
-  async #refineEyes(raw: Point3[], crop: ort.Tensor): Promise<Point3[]> {
+  async #refineEyes(raw: Point3[], crop: Tensor): Promise<Point3[]> {
     const size = FACE_INPUT_SIZES.mesh;
     const boxes = { left: eyeBox(raw, 'left', IRIS_SCALE), right: eyeBox(raw, 'right', IRIS_SCALE) };
     const { eyes } = await this.#s.eyeCrops.run({
       face: crop,
-      left: new ort.Tensor('float32', roiOf(boxes.left, size, size), [8]),
-      right: new ort.Tensor('float32', roiOf(boxes.right, size, size), [8]),
+      left: new this.#ort.Tensor('float32', roiOf(boxes.left, size, size), [8]),
+      right: new this.#ort.Tensor('float32', roiOf(boxes.right, size, size), [8]),
     });
     const out = Object.values(
-      await (this.#iris as NetworkBatcher).run((eyes as ort.Tensor).data as Float32Array, 2),
+      await (this.#iris as NetworkBatcher).run((eyes as Tensor).data as Float32Array, 2),
     )[0];
     if (!out || out.data.length !== 2 * IRIS_VALUES)
       throw new EriError('ERI_ERR_FEATURES', 'iris: unexpected output');
@@ -273,7 +264,7 @@ export class OnnxFaceAnalyzer implements FaceAnalyzerBackend {
   async close(): Promise<void> {
     await Promise.all(
       Object.values(this.#s)
-        .filter((s): s is ort.InferenceSession => s !== undefined)
+        .filter((s): s is InferenceSession => s !== undefined)
         .map((s) => s.release()),
     );
   }

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { EriError } from '../../errors.js';
 import { packageDir } from '../../util/package-dir.js';
 import { MESH_POINTS, type Point3 } from './action-units.js';
-import { EMBEDDING_NODE } from './face-networks.js';
+import { EMBEDDING_NODE } from './face-graphs.js';
 import {
   DEFAULT_MIN_BOX_SCORE,
   DETECTOR_IOU,
