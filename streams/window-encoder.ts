@@ -1,5 +1,10 @@
 import { EMOTIONS } from '../src/contracts/emotions.js';
-import { ESTIMATE_VERSION, type Estimate, namedIntensities } from '../src/contracts/estimate.js';
+import {
+  type AnalysisMode,
+  ESTIMATE_VERSION,
+  type Estimate,
+  namedIntensities,
+} from '../src/contracts/estimate.js';
 import type { Branch } from '../src/model/weights.js';
 import type { GruOutput, GruStepper } from './gru-stepper.js';
 import type { InferenceBatcher } from './inference-batcher.js';
@@ -16,6 +21,7 @@ export interface EstimateContext {
   /** name@version of the model package. */
   model: string;
   rateHz: number;
+  analysis: AnalysisMode;
 }
 
 function stack(items: readonly GruOutput[], branch: Branch, width: number): Float32Array {
@@ -73,6 +79,7 @@ export class WindowEncoder {
       modalities: ['video', 'audio'],
       final: o.final,
       model: this.#context.model,
+      analysis: this.#context.analysis,
       latencyMs: Math.max(0, performance.now() - o.readyAt),
       steps: o.steps,
     };

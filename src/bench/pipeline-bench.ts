@@ -83,7 +83,7 @@ export async function runPipelineBench(o: PipelineBenchOptions = {}): Promise<Pi
             from(realTime(stepsOf(mediaSteps, s, dims), start)).pipe(
               estimateSteps(
                 batcher,
-                { sessionId: `s${s}`, roomId: 'r', model: 'bench', rateHz: RATE },
+                { sessionId: `s${s}`, roomId: 'r', model: 'bench', rateHz: RATE, analysis: 'server' },
                 { windowSteps, strideSteps: STRIDE, onDroppedEstimate: () => dropped++ },
               ),
               tap((e) => {

@@ -159,6 +159,7 @@ export async function analyze(input: string, o: AnalyzeOptions): Promise<void> {
           roomId: 'analyze',
           model: `${model.card.name}@${model.card.version}`,
           rateHz: rate,
+          analysis: 'server',
         },
         {
           windowSteps: Math.max(1, Math.round(o.window * rate)),

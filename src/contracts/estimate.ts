@@ -8,6 +8,14 @@ import { EMOTIONS } from './emotions.js';
 
 export const ESTIMATE_VERSION = 1;
 
+/**
+ * Where a session's features were computed: `server` from its media (WebRTC, the frame ingest), `edge`
+ * in the viewer's own browser or app, which sent only feature steps (docs/ingest.md).
+ */
+export const ANALYSIS_MODES = ['server', 'edge'] as const;
+export const analysisModeSchema = z.enum(ANALYSIS_MODES);
+export type AnalysisMode = z.infer<typeof analysisModeSchema>;
+
 export const intensitiesSchema = z.object(
   Object.fromEntries(EMOTIONS.map((e) => [e, z.number().min(0).max(1)])) as Record<
     (typeof EMOTIONS)[number],
@@ -40,6 +48,8 @@ export const estimateSchema = z.object({
   final: z.boolean(),
   /** name@version of the model package. */
   model: z.string(),
+  /** Where the features were computed; absent in history written before edge mode existed (server). */
+  analysis: analysisModeSchema.optional(),
   /** From the last feature step of the window being ready to this estimate being made, in ms. */
   latencyMs: z.number().nonnegative(),
   /** Steps in the window. */

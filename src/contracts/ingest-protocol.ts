@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { edgeAnalysisSchema } from './edge-steps.js';
 import { idSchema } from './ids.js';
 import { errorMessageSchema, estimateMessageSchema, sessionEndedMessageSchema } from './stream-protocol.js';
 import { MARKER_EVENTS } from './study.js';
@@ -11,8 +12,11 @@ import { MARKER_EVENTS } from './study.js';
 
 /** Byte 0: the kind; bytes 1-7: zero; bytes 8-15: media time in seconds (float64 LE); then the payload. */
 export const INGEST_HEADER_BYTES = 16;
-/** 1: a JPEG frame; 2: PCM, signed 16-bit little-endian, mono, 16 kHz. */
-export const INGEST_KIND = { jpeg: 1, pcm: 2 } as const;
+/**
+ * 1: a JPEG frame; 2: PCM, signed 16-bit little-endian, mono, 16 kHz; 3: a feature step computed by the
+ * client (edge mode, contracts/edge-steps.ts).
+ */
+export const INGEST_KIND = { jpeg: 1, pcm: 2, features: 3 } as const;
 export type IngestKind = (typeof INGEST_KIND)[keyof typeof INGEST_KIND];
 export const INGEST_SAMPLE_RATE = 16_000;
 
@@ -22,6 +26,8 @@ export const ingestStartSchema = z
     roomId: idSchema,
     sessionId: idSchema.optional(),
     studyId: idSchema.optional(),
+    /** Present when the client computes the features itself and sends feature steps, not media. */
+    analysis: edgeAnalysisSchema.optional(),
   })
   .strict();
 

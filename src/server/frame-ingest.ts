@@ -1,8 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
 import { Subject } from 'rxjs';
 import type { WebSocket } from 'ws';
 import type { AudioChunk, VideoFrame } from '../../streams/align-media.js';
+import type { FeatureStep } from '../contracts/feature-step.js';
 import {
   INGEST_HEADER_BYTES,
   INGEST_KIND,
@@ -11,8 +10,10 @@ import {
   ingestControlSchema,
 } from '../contracts/ingest-protocol.js';
 import { sessionEndedData } from '../contracts/stream-protocol.js';
-import { EriError, type ErrorCode, zodIssueText } from '../errors.js';
-import { analysisVideoFilter, RecordReader } from '../features/decode.js';
+import { EriError, zodIssueText } from '../errors.js';
+import { JpegFrameDecoder } from '../ingest/jpeg-decoder.js';
+import type { SessionInput } from '../sessions/session.js';
+import { checkEdgeAnalysis, EdgeStepReader } from './edge-step-reader.js';
 import { RateLimit } from './limits.js';
 import { PublisherSession } from './publisher-session.js';
 import type { SignallingDeps } from './signalling.js';
@@ -25,15 +26,14 @@ import { WsChannel } from './ws-channel.js';
  * - text `{"type":"start","roomId":"r","sessionId":"s"?}` -> `{"type":"started","sessionId":…}`
  * - binary: byte 0 = kind (1 JPEG frame, 2 PCM s16le mono 16 kHz), bytes 1-7 zero, bytes 8-15 the
  *   media time in seconds from the session's start (float64 LE), then the payload
+ * - edge mode: a start with `analysis: {mode: "edge", spec, videoDim, audioDim, rateHz}` sends feature
+ *   steps computed by the client (kind 3, contracts/edge-steps.ts) instead of media; the model's spec
+ *   must match, and the steps are checked as untrusted input (EdgeStepReader)
  * - text `{"type":"end"}` ends the session (final estimate, then `session.ended`)
  * - the server sends `{"type":"estimate",…}`, `{"type":"session.ended",…}`, `{"type":"error",code,message}`
  *
- * JPEGs are decoded by one ffmpeg per session (MJPEG stream in, analysis-size RGB out), in order, so
- * each decoded frame takes the timestamp of the JPEG it came from.
+ * JPEGs are decoded by one ffmpeg per session (JpegFrameDecoder).
  */
-
-/** Decoder exits per minute that are repaired by a restart; one more ends the session. */
-const DECODER_RESTARTS_PER_MINUTE = 3;
 
 /** Media kept while a start is being checked: 2 s of 10 Hz video and audio, with room, in 8 MiB. */
 const MAX_EARLY_MESSAGES = 64;
@@ -51,15 +51,15 @@ export class FrameIngestConnection {
   readonly #deps: SignallingDeps;
   readonly #frames = new Subject<VideoFrame>();
   readonly #audio = new Subject<AudioChunk>();
+  readonly #steps = new Subject<FeatureStep>();
   readonly #limit: RateLimit;
   #endRequested = false;
-  readonly #pendingTimes: number[] = [];
   readonly #publisher: PublisherSession;
   /** Media sent between `start` and the session existing (the start awaits its checks): replayed. */
   readonly #early: Buffer[] = [];
-  #decoder: ChildProcess | undefined;
-  /** When the decoder was (re)started within the last minute, oldest first: restarts are bounded. */
-  readonly #decoderStarts: number[] = [];
+  #decoder: JpegFrameDecoder | undefined;
+  /** Set for an edge session: its feature steps' checks. */
+  #edge: EdgeStepReader | undefined;
   #lastFrameT = -1;
   #closed = false;
   /** performance.now() when the session started: media time is checked against it. */
@@ -90,10 +90,6 @@ export class FrameIngestConnection {
       onError: (error) => deps.onError?.(error.code),
       onClose: () => this.#close(),
     });
-  }
-
-  #error(code: ErrorCode, message: string): void {
-    this.#channel.fail(new EriError(code, message));
   }
 
   #onControl(message: IngestControl): void {
@@ -129,9 +125,8 @@ export class FrameIngestConnection {
   /** Starts the publisher session; its checks are awaited, and media sent meanwhile is replayed after. */
   #start(message: IngestStart): void {
     const started = this.#publisher.start(message, async () => {
-      this.#startDecoder();
       this.#startedAt = performance.now();
-      return { frames$: this.#frames, audio$: this.#audio, release: () => this.#stopDecoder() };
+      return { input: this.#openInput(message), release: () => this.#stopDecoder() };
     });
     started
       .then((session) => {
@@ -144,6 +139,18 @@ export class FrameIngestConnection {
         if (!this.#publisher.starting) this.#early.length = 0;
         this.#channel.fail(error);
       });
+  }
+
+  /** Media for the server to analyse, or (edge mode) checked feature steps. */
+  #openInput(message: IngestStart): SessionInput {
+    if (message.analysis) {
+      const spec = this.#deps.featureSpec;
+      checkEdgeAnalysis(message.analysis, spec);
+      this.#edge = new EdgeStepReader(spec);
+      return { mode: 'edge', steps$: this.#steps };
+    }
+    this.#decoder = this.#newDecoder();
+    return { mode: 'server', frames$: this.#frames, audio$: this.#audio };
   }
 
   #onBinary(data: Buffer): void {
@@ -177,6 +184,17 @@ export class FrameIngestConnection {
       );
     }
     const payload = data.subarray(INGEST_HEADER_BYTES);
+    if ((kind === INGEST_KIND.features) !== Boolean(this.#edge))
+      throw new EriError(
+        'ERI_ERR_INVALID_STATE',
+        this.#edge
+          ? 'this session sends feature steps (edge mode): no JPEG or PCM'
+          : 'feature steps need a start with analysis.mode "edge"',
+      );
+    if (kind === INGEST_KIND.features) {
+      for (const step of (this.#edge as EdgeStepReader).read(t, payload)) this.#steps.next(step);
+      return;
+    }
     if (kind === INGEST_KIND.jpeg) {
       if (payload.length > this.#deps.config.maxFrameBytes) {
         throw new EriError(
@@ -204,12 +222,11 @@ export class FrameIngestConnection {
           `frame time ${t} is not after the previous frame's ${this.#lastFrameT}`,
         );
       // Frames waiting for the decoder are bounded (about 2 s' worth): a stalled decoder costs frames, not memory.
-      if (this.#pendingTimes.length >= 2 * this.#deps.config.maxFrameRate) {
+      if ((this.#decoder?.pending ?? 0) >= 2 * this.#deps.config.maxFrameRate) {
         throw new EriError('ERI_ERR_LIMIT', 'the frame decoder is behind; frame dropped');
       }
       this.#lastFrameT = t;
-      this.#pendingTimes.push(t);
-      this.#decoder?.stdin?.write(payload);
+      this.#decoder?.write(t, payload);
       return;
     }
     if (kind === INGEST_KIND.pcm) {
@@ -224,82 +241,30 @@ export class FrameIngestConnection {
       this.#audio.next({ t, samples });
       return;
     }
-    throw new EriError('ERI_ERR_MALFORMED_MESSAGE', `unknown binary kind ${kind} (1 = JPEG, 2 = PCM)`);
+    throw new EriError(
+      'ERI_ERR_MALFORMED_MESSAGE',
+      `unknown binary kind ${kind} (1 = JPEG, 2 = PCM, 3 = a feature step)`,
+    );
   }
 
-  #startDecoder(): void {
-    const { width, height } = this.#deps.frameSize;
-    const child = spawn(
-      'ffmpeg',
-      [
-        '-hide_banner',
-        '-nostdin',
-        '-v',
-        'error',
-        '-f',
-        'mjpeg',
-        '-i',
-        'pipe:0',
-        '-vf',
-        analysisVideoFilter(undefined, width, height),
-        '-fps_mode',
-        'passthrough',
-        '-f',
-        'rawvideo',
-        'pipe:1',
-      ],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    this.#decoder = child;
-    this.#decoderStarts.push(Date.now());
-    child.stdin?.on('error', () => {});
-    child.on('error', () => {}); // followed by 'close', handled there
-    child.on('close', () => this.#decoderGone(child));
-    const reader = new RecordReader(width * height * 3);
-    (child.stdout as Readable).on('data', (chunk: Buffer) =>
-      reader.push(chunk, (rgb) => {
-        const t = this.#pendingTimes.shift();
-        if (t !== undefined) this.#frames.next({ t, rgb });
-      }),
-    );
-    child.stderr?.setEncoding('utf8').on('data', (line: string) => {
-      // A JPEG ffmpeg could not decode yields no frame: resynchronise timestamps from the next one.
-      this.#pendingTimes.length = 0;
-      this.#error('ERI_ERR_MALFORMED_MESSAGE', `a frame could not be decoded: ${line.trim().slice(0, 200)}`);
+  #newDecoder(): JpegFrameDecoder {
+    const live = () => !this.#closed && this.#publisher.session?.state === 'running';
+    return new JpegFrameDecoder(this.#deps.frameSize, {
+      frame: (t, rgb) => this.#frames.next({ t, rgb }),
+      error: (error) => {
+        if (!this.#closed) this.#channel.fail(error);
+      },
+      failed: (error) => {
+        if (!live()) return;
+        this.#channel.fail(error);
+        this.#publisher.session?.end('error', error);
+      },
     });
   }
 
-  /**
-   * The decoder exited on its own (killed, crashed): frames queued for it are lost, the client is told,
-   * and a new one takes the next frames. More than DECODER_RESTARTS_PER_MINUTE exits in a minute means
-   * something is wrong with this machine, not one frame: the session ends with an error instead.
-   */
-  #decoderGone(child: ChildProcess): void {
-    const session = this.#publisher.session;
-    if (this.#decoder !== child || this.#closed || session?.state !== 'running') return;
-    this.#decoder = undefined;
-    const lost = this.#pendingTimes.length;
-    this.#pendingTimes.length = 0;
-    const minuteAgo = Date.now() - 60_000;
-    while ((this.#decoderStarts[0] ?? minuteAgo) < minuteAgo) this.#decoderStarts.shift();
-    if (this.#decoderStarts.length > DECODER_RESTARTS_PER_MINUTE) {
-      const error = new EriError('ERI_ERR_MEDIA_WORKER', 'the frame decoder keeps exiting; the session ends');
-      this.#error(error.code, error.message);
-      session.end('error', error);
-      return;
-    }
-    this.#error(
-      'ERI_ERR_MEDIA_WORKER',
-      `the frame decoder exited and was restarted; ${lost} frame${lost === 1 ? '' : 's'} lost`,
-    );
-    this.#startDecoder();
-  }
-
   #stopDecoder(): void {
-    const decoder = this.#decoder;
+    this.#decoder?.stop();
     this.#decoder = undefined;
-    decoder?.stdin?.end();
-    decoder?.kill('SIGKILL');
   }
 
   #close(): void {
@@ -308,6 +273,7 @@ export class FrameIngestConnection {
     this.#publisher.close('client-gone');
     this.#frames.complete();
     this.#audio.complete();
+    this.#steps.complete();
     this.#stopDecoder();
   }
 }

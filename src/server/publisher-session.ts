@@ -1,9 +1,7 @@
-import type { Observable } from 'rxjs';
-import type { AudioChunk, VideoFrame } from '../../streams/align-media.js';
 import { EriError } from '../errors.js';
 import type { HistoryReader } from '../history/history-store.js';
 import type { SessionRegistry } from '../sessions/registry.js';
-import type { Session, SessionEvent } from '../sessions/session.js';
+import type { Session, SessionEvent, SessionInput } from '../sessions/session.js';
 import { admitPublisher, type Principal } from './auth.js';
 import type { Admission } from './limits.js';
 import { type StudyDeps, studyForViewer } from './study-routes.js';
@@ -27,10 +25,9 @@ export interface PublisherStart {
   studyId?: string;
 }
 
-/** What a transport opens for a session's media, and how it frees it. */
+/** What a transport opens for a session (its media, or edge feature steps), and how it frees it. */
 export interface PublisherMedia {
-  frames$: Observable<VideoFrame>;
-  audio$: Observable<AudioChunk>;
+  input: SessionInput;
   release(): void;
 }
 
@@ -105,8 +102,7 @@ export class PublisherSession {
       const session = d.registry.start({
         id,
         roomId: spec.roomId,
-        frames$: media.frames$,
-        audio$: media.audio$,
+        input: media.input,
         ...(study
           ? {
               windowSeconds: study.windowSeconds,

@@ -444,6 +444,7 @@ export class EriServer {
       rateHz: ERI_FACE_AUDIO_SPEC.rateHz ?? 10,
       frameSize: DEFAULT_ANALYSIS_SIZE,
       model: modelInfo(this.model.card),
+      featureSpec: this.model.card.featureSpec,
       log: this.#log,
       principal,
       admission: this.admission,

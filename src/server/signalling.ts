@@ -1,5 +1,6 @@
 import type { Producer, Transport } from 'mediasoup/types';
 import type { WebSocket } from 'ws';
+import type { FeatureSpec } from '../contracts/feature-spec.js';
 import {
   type JoinResult,
   type PlainTransportResult,
@@ -43,6 +44,8 @@ export interface SignallingDeps {
   rateHz: number;
   frameSize: { width: number; height: number };
   model: JoinResult['model'];
+  /** The model's feature spec: what edge publishers must compute. */
+  featureSpec: FeatureSpec;
   log: Log;
   /** Who this connection is (its token's scopes). */
   principal: Principal;
@@ -215,7 +218,10 @@ export class SignallingConnection {
       this.#room = membership.room;
       this.#leaveRoom = membership.leave;
       this.#tap = tap;
-      return { frames$: tap.frames$, audio$: tap.audio$, release: () => this.#releaseMedia() };
+      return {
+        input: { mode: 'server', frames$: tap.frames$, audio$: tap.audio$ },
+        release: () => this.#releaseMedia(),
+      };
     });
     const room = this.#room;
     if (!room) throw new EriError('ERI_ERR_INVALID_STATE', 'the join opened no room');

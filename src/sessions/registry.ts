@@ -1,10 +1,9 @@
 import { type Observable, Subject } from 'rxjs';
-import type { AudioChunk, VideoFrame } from '../../streams/align-media.js';
 import type { InferenceBatcher } from '../../streams/inference-batcher.js';
 import type { Estimate } from '../contracts/estimate.js';
 import { EriError } from '../errors.js';
 import type { FeaturePool } from '../features/pool.js';
-import type { EndReason, SessionObserver } from './session.js';
+import type { EndReason, SessionInput, SessionObserver } from './session.js';
 import { Session, type SessionEvent } from './session.js';
 
 /**
@@ -29,8 +28,7 @@ export interface RegistryOptions {
 export interface NewSession {
   id: string;
   roomId: string;
-  frames$: Observable<VideoFrame>;
-  audio$: Observable<AudioChunk>;
+  input: SessionInput;
   /** W for this session (a study's viewers use a shorter one); default: the server's. */
   windowSeconds?: number;
   /** The study the publisher is a viewer in, kept with the session's history. */
@@ -78,8 +76,8 @@ export class SessionRegistry {
     const o = this.#o;
     const session = new Session({
       ...spec,
-      frameSize: o.frameSize,
-      pool: o.pool,
+      input:
+        spec.input.mode === 'server' ? { ...spec.input, frameSize: o.frameSize, pool: o.pool } : spec.input,
       batcher: o.batcher,
       model: o.model,
       rateHz: o.rateHz,

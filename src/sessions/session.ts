@@ -5,10 +5,11 @@ import { featurizeSteps } from '../../streams/featurize-steps.js';
 import type { InferenceBatcher } from '../../streams/inference-batcher.js';
 import type { ErrorBody } from '../contracts/error-body.js';
 import type { Estimate } from '../contracts/estimate.js';
+import type { FeatureStep } from '../contracts/feature-step.js';
 import { EriError } from '../errors.js';
 import { AUDIO_SAMPLE_RATE } from '../features/decode.js';
+import type { FeatureAnalysis } from '../features/feature-analysis.js';
 import { SessionFeaturizer } from '../features/featurizer.js';
-import type { FeaturePool } from '../features/pool.js';
 
 /**
  * One viewer's live analysis: frames and audio in, estimates out. Lifecycle created -> running -> ended
@@ -45,14 +46,31 @@ export interface SessionObserver {
   estimateDropped(): void;
 }
 
+/** The media a transport opened, for the server to analyse. */
+export interface ServerAnalysisMedia {
+  mode: 'server';
+  frames$: Observable<VideoFrame>;
+  audio$: Observable<AudioChunk>;
+}
+
+/** Feature steps computed at the edge (validated by the transport), in index order. */
+export interface EdgeAnalysisInput {
+  mode: 'edge';
+  steps$: Observable<FeatureStep>;
+}
+
+export type SessionInput = ServerAnalysisMedia | EdgeAnalysisInput;
+
+interface ServerAnalysisInput extends ServerAnalysisMedia {
+  /** Size of the RGB frames (the ingest decodes to the analysis size). */
+  frameSize: { width: number; height: number };
+  pool: FeatureAnalysis;
+}
+
 export interface SessionOptions {
   id: string;
   roomId: string;
-  frames$: Observable<VideoFrame>;
-  audio$: Observable<AudioChunk>;
-  /** Size of the RGB frames (the ingest decodes to the analysis size). */
-  frameSize: { width: number; height: number };
-  pool: FeaturePool;
+  input: ServerAnalysisInput | EdgeAnalysisInput;
   batcher: InferenceBatcher;
   /** name@version of the model. */
   model: string;
@@ -171,38 +189,25 @@ export class Session {
       at: new Date().toISOString(),
       ...(o.studyId ? { studyId: o.studyId } : {}),
     });
-    const featurizer = new SessionFeaturizer(o.pool, o.frameSize);
     const rate = o.rateHz;
     // A frame is captured at its time; an audio chunk only exists once its last sample is: its end.
     const arrived = (capturedAt: number) => {
       this.#mediaZero = Math.min(this.#mediaZero, performance.now() - capturedAt * 1000);
     };
-    const steps$ = alignMedia(
-      o.frames$.pipe(
-        tap<VideoFrame>((f) => arrived(f.t)),
-        takeUntil(this.#stop),
-      ),
-      o.audio$.pipe(
-        tap<AudioChunk>((c) => arrived(c.t + c.samples.length / AUDIO_SAMPLE_RATE)),
-        takeUntil(this.#stop),
-      ),
-      {
-        rateHz: rate,
-        ...(o.maxWaitMs !== undefined ? { maxWaitMs: o.maxWaitMs } : {}),
-        ...(o.scheduler ? { scheduler: o.scheduler } : {}),
-      },
-      this.#align,
-    );
-    this.#subscription = steps$
+    const input = o.input;
+    const features$: Observable<FeatureStep> =
+      input.mode === 'edge'
+        ? // Computed at the edge: a step exists once it arrives, complete.
+          input.steps$.pipe(
+            tap<FeatureStep>((step) => arrived(step.t + 1 / rate)),
+            takeUntil(this.#stop),
+          )
+        : this.#featurize(input, arrived);
+    this.#subscription = features$
       .pipe(
-        featurizeSteps(featurizer, {
-          maxInFlight: o.maxInFlight ?? 4,
-          onFaceDropped: () => {
-            this.#stats.droppedFaceSteps++;
-            o.observer?.faceStepDropped();
-          },
-        }),
         tap((step) => {
+          // Edge steps say themselves whether their frame existed; the aligner counts the server's.
+          if (input.mode === 'edge' && !step.hasFrame) this.#align.withoutFrame++;
           this.#stats.steps++;
           if (step.face.present) this.#stats.faceSteps++;
           const now = performance.now();
@@ -221,7 +226,7 @@ export class Session {
         }),
         estimateSteps(
           o.batcher,
-          { sessionId: this.id, roomId: this.roomId, model: o.model, rateHz: rate },
+          { sessionId: this.id, roomId: this.roomId, model: o.model, rateHz: rate, analysis: input.mode },
           {
             windowSteps: Math.max(1, Math.round((o.windowSeconds ?? 30) * rate)),
             strideSteps: Math.max(1, Math.round((o.strideSeconds ?? 1) * rate)),
@@ -242,6 +247,36 @@ export class Session {
         error: (error: unknown) => this.#finish('error', error),
         complete: () => this.#finish(this.#endReason, this.#endError),
       });
+  }
+
+  /** The server's own analysis: media aligned into steps, then featurized through the pool. */
+  #featurize(input: ServerAnalysisInput, arrived: (capturedAt: number) => void): Observable<FeatureStep> {
+    const o = this.#options;
+    const steps$ = alignMedia(
+      input.frames$.pipe(
+        tap<VideoFrame>((f) => arrived(f.t)),
+        takeUntil(this.#stop),
+      ),
+      input.audio$.pipe(
+        tap<AudioChunk>((c) => arrived(c.t + c.samples.length / AUDIO_SAMPLE_RATE)),
+        takeUntil(this.#stop),
+      ),
+      {
+        rateHz: o.rateHz,
+        ...(o.maxWaitMs !== undefined ? { maxWaitMs: o.maxWaitMs } : {}),
+        ...(o.scheduler ? { scheduler: o.scheduler } : {}),
+      },
+      this.#align,
+    );
+    return steps$.pipe(
+      featurizeSteps(new SessionFeaturizer(input.pool, input.frameSize), {
+        maxInFlight: o.maxInFlight ?? 4,
+        onFaceDropped: () => {
+          this.#stats.droppedFaceSteps++;
+          o.observer?.faceStepDropped();
+        },
+      }),
+    );
   }
 
   /** Asks for an estimate over the current window now, between strides. */

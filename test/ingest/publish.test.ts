@@ -127,7 +127,7 @@ describe('eri publish through WebRTC ingest', { skip: mediasoupSkip() }, () => {
       from(extractFeatures(clip, t.server.pool)).pipe(
         estimateSteps(
           new InferenceBatcher(model.engine, model.architecture),
-          { sessionId: 'x', roomId: 'x', model: 'x', rateHz: 10 },
+          { sessionId: 'x', roomId: 'x', model: 'x', rateHz: 10, analysis: 'server' },
           { windowSteps: 300, strideSteps: 10 },
         ),
       ),

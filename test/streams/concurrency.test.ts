@@ -72,7 +72,7 @@ it('20 concurrent sessions for 60 s of media: an estimate every S per session, n
         from(steps(s, dims, start)).pipe(
           estimateSteps(
             batcher,
-            { sessionId: `s${s}`, roomId: 'r', model: 'm@1', rateHz: 10 },
+            { sessionId: `s${s}`, roomId: 'r', model: 'm@1', rateHz: 10, analysis: 'server' },
             { windowSteps: W, strideSteps: S, maxFinalSteps: W, onDroppedEstimate: () => dropped++ },
           ),
           tap((e) => {

@@ -11,7 +11,7 @@ import { FeaturePool } from '../../src/features/pool.js';
 import { SeededRandom } from '../../src/model/init.js';
 import { EriModel } from '../../src/model/model.js';
 import { initRandomPackage } from '../../src/model/package-tools.js';
-import { Session, type SessionEvent } from '../../src/sessions/session.js';
+import { type ServerAnalysisMedia, Session, type SessionEvent } from '../../src/sessions/session.js';
 import type { AudioChunk, VideoFrame } from '../../streams/align-media.js';
 import { estimateSteps } from '../../streams/estimate-steps.js';
 import { featurizeSteps, type StepFeaturizer } from '../../streams/featurize-steps.js';
@@ -67,7 +67,7 @@ describe('the estimate pipeline against the offline model', () => {
       from(steps).pipe(
         estimateSteps(
           batcher,
-          { sessionId: 's', roomId: 'r', model: 'm@1', rateHz: 10 },
+          { sessionId: 's', roomId: 'r', model: 'm@1', rateHz: 10, analysis: 'server' },
           { windowSteps: W, strideSteps: S },
         ),
         toArray(),
@@ -138,7 +138,7 @@ describe('the estimate pipeline against the offline model', () => {
         from(syntheticSteps(30, seed)).pipe(
           estimateSteps(
             b,
-            { sessionId: `s${seed}`, roomId: 'r', model: 'm@1', rateHz: 10 },
+            { sessionId: `s${seed}`, roomId: 'r', model: 'm@1', rateHz: 10, analysis: 'server' },
             { windowSteps: 10, strideSteps: 10 },
           ),
           toArray(),
@@ -229,7 +229,7 @@ describe('Session lifecycle', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function media(seconds: number) {
+  function media(seconds: number, replace: Partial<Pick<ServerAnalysisMedia, 'frames$' | 'audio$'>> = {}) {
     const W = 64;
     const H = 48;
     const frames$ = interval(1).pipe(
@@ -240,7 +240,16 @@ describe('Session lifecycle', () => {
       take(seconds * 10),
       map((i): AudioChunk => ({ t: i / 10, samples: new Float32Array(1600) })),
     );
-    return { frames$, audio$, frameSize: { width: W, height: H } };
+    return {
+      input: {
+        mode: 'server' as const,
+        frames$,
+        audio$,
+        frameSize: { width: W, height: H },
+        pool,
+        ...replace,
+      },
+    };
   }
 
   function collect(session: Session): Promise<SessionEvent[]> {
@@ -252,7 +261,6 @@ describe('Session lifecycle', () => {
       id: 'a',
       roomId: 'r',
       ...media(3),
-      pool,
       batcher: new InferenceBatcher(model.engine, model.architecture),
       model: 'm@1',
       rateHz: 10,
@@ -280,9 +288,7 @@ describe('Session lifecycle', () => {
     const session = new Session({
       id: 'b',
       roomId: 'r',
-      ...media(100),
-      audio$: never,
-      pool,
+      ...media(100, { audio$: never }),
       batcher: new InferenceBatcher(model.engine, model.architecture),
       model: 'm@1',
       rateHz: 10,
@@ -305,9 +311,7 @@ describe('Session lifecycle', () => {
     const session = new Session({
       id: 'c',
       roomId: 'r',
-      ...media(1),
-      frames$: broken,
-      pool,
+      ...media(1, { frames$: broken }),
       batcher: new InferenceBatcher(model.engine, model.architecture),
       model: 'm@1',
       rateHz: 10,

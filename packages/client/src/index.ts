@@ -6,11 +6,21 @@
  * @packageDocumentation
  */
 
+export {
+  decodeEdgeStep,
+  EDGE_FEATURE_LIMIT,
+  type EdgeAnalysis,
+  edgeAnalysisSchema,
+  edgeStepBytes,
+  encodeEdgeStep,
+} from '../../../src/contracts/edge-steps.js';
 export { EMOTIONS, type Emotion } from '../../../src/contracts/emotions.js';
 export type { ErrorBody } from '../../../src/contracts/error-body.js';
 export type { ErrorCode } from '../../../src/contracts/error-codes.js';
 export { ERROR_CODES, isErrorCode } from '../../../src/contracts/error-codes.js';
-export { type Estimate, estimateSchema } from '../../../src/contracts/estimate.js';
+export { type AnalysisMode, type Estimate, estimateSchema } from '../../../src/contracts/estimate.js';
+export type { FeatureSpec } from '../../../src/contracts/feature-spec.js';
+export type { FeatureStep } from '../../../src/contracts/feature-step.js';
 export {
   INGEST_HEADER_BYTES,
   INGEST_KIND,

@@ -1,4 +1,6 @@
 import { type Observable, Subject } from 'rxjs';
+import { type EdgeAnalysis, type EdgeStepLayout, encodeEdgeStep } from '../../../src/contracts/edge-steps.js';
+import type { FeatureStep } from '../../../src/contracts/feature-step.js';
 import {
   INGEST_KIND,
   type IngestControl,
@@ -21,8 +23,9 @@ import {
 
 /**
  * The client for the WebSocket frame ingest (`/v1/ingest`, docs/ingest.md), for publishers without
- * WebRTC: start a session, send JPEG frames and PCM audio with media timestamps, end it, and read the
- * session's estimates as they come. One connection carries one session.
+ * WebRTC: start a session, send JPEG frames and PCM audio with media timestamps (or, in edge mode,
+ * feature steps the client computed itself), end it, and read the session's estimates as they come.
+ * One connection carries one session.
  *
  * ```ts
  * const ingest = await IngestClient.connect('http://127.0.0.1:8080', { token });
@@ -42,6 +45,7 @@ export interface IngestClientOptions {
 export class IngestClient {
   readonly #ws: WebSocketLike;
   readonly #messages = new Subject<IngestServerMessage>();
+  #layout: EdgeStepLayout | undefined;
   /** Resolves when the socket closes: with the refusal or the close as an error, or undefined for a normal end. */
   readonly closed: Promise<EriClientError | undefined>;
 
@@ -91,8 +95,23 @@ export class IngestClient {
     return this.#messages.asObservable();
   }
 
-  start(roomId: string, options: { sessionId?: string; studyId?: string } = {}): void {
+  /**
+   * Starts the session. With `analysis` the client computes the features itself (edge mode) and sends
+   * `features()` steps instead of frames and audio; the declared spec must be the server's model's
+   * (GET /v1/model gives it).
+   */
+  start(
+    roomId: string,
+    options: { sessionId?: string; studyId?: string; analysis?: EdgeAnalysis } = {},
+  ): void {
     this.#control({ type: 'start', roomId, ...options });
+    this.#layout = options.analysis;
+  }
+
+  /** Edge mode: one feature step, at its media time `step.t` (index / rate). */
+  features(step: FeatureStep): void {
+    if (!this.#layout) throw new RangeError('features() needs a start with analysis (edge mode)');
+    this.#ws.send(ingestMessage(INGEST_KIND.features, step.t, encodeEdgeStep(step, this.#layout)));
   }
 
   /** A JPEG frame at media time `t` (seconds from the session's start). */
