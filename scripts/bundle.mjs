@@ -20,5 +20,20 @@ await build({
   logLevel: 'warning',
 });
 
+// The edge library (global EriEdge): the server's feature code on onnxruntime-web, loaded by pages that
+// analyse in the browser. Its WebAssembly comes from the server (/v1/edge/runtime/), not the bundle.
+await build({
+  entryPoints: { edge: 'src/client/edge-bundle.ts' },
+  outdir: 'dist/public',
+  bundle: true,
+  format: 'iife',
+  globalName: 'EriEdge',
+  target: 'es2020',
+  external: ['ws'],
+  minify: true,
+  sourcemap: true,
+  logLevel: 'warning',
+});
+
 await mkdir('dist/public', { recursive: true });
 await copyFile('node_modules/uplot/dist/uPlot.min.css', 'dist/public/uPlot.min.css');

@@ -1,5 +1,5 @@
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import { AUDIO_SAMPLE_RATE, type MediaStep } from '../src/features/decode.js';
+import { AUDIO_SAMPLE_RATE, type MediaStep } from '../src/contracts/media-step.js';
 
 /**
  * Pairs live video frames and audio chunks into analysis steps by media time, not arrival order.

@@ -1,6 +1,6 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { FeatureStep } from '../src/contracts/feature-step.js';
-import type { MediaStep } from '../src/features/decode.js';
+import type { MediaStep } from '../src/contracts/media-step.js';
 
 /**
  * Media steps in, feature steps out, in order, through a featurizer that may work on several steps at

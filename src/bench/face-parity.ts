@@ -1,6 +1,6 @@
 import { blockOffset, ERI_FACE_AUDIO_SPEC } from '../contracts/feature-spec.js';
+import { DEFAULT_ANALYSIS_SIZE } from '../contracts/media-step.js';
 import { decodeMedia } from '../features/decode.js';
-import { DEFAULT_ANALYSIS_SIZE } from '../features/extract.js';
 import { createFaceAnalyzer } from '../features/face/face-backend.js';
 import type {
   FaceAnalyzerBackend,

@@ -3,10 +3,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ACTION_UNITS, blockOffset, ERI_FACE_AUDIO_SPEC } from '../contracts/feature-spec.js';
+import type { MediaStep } from '../contracts/media-step.js';
+import { DEFAULT_ANALYSIS_SIZE } from '../contracts/media-step.js';
 import { AudioFeaturizer, initialAudioState } from '../features/audio/audio-features.js';
 import { loadVoiceActivityDetector } from '../features/audio/vad-node.js';
-import { decodeMedia, type MediaStep } from '../features/decode.js';
-import { DEFAULT_ANALYSIS_SIZE, extractFeatures } from '../features/extract.js';
+import { decodeMedia } from '../features/decode.js';
+import { extractFeatures } from '../features/extract.js';
 import { createFaceAnalyzer } from '../features/face/face-backend.js';
 import type { FaceBackendKind } from '../features/face/face-vector.js';
 import {

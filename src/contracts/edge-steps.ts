@@ -130,3 +130,11 @@ export function decodeEdgeStep(payload: Uint8Array, layout: EdgeStepLayout): Dec
     },
   };
 }
+
+/** The face stage's networks (converted from @vladmandic/human) and the crop graphs that feed them. */
+export const FACE_NETWORK_IDS = ['detector', 'mesh', 'iris', 'expression'] as const;
+export const CROP_GRAPH_IDS = ['detectorInput', 'meshCrop', 'expressionCrop', 'eyeCrops'] as const;
+/** The graphs an edge client fetches from `/v1/edge/graphs/{id}`: the face stage's, and the VAD. */
+export const EDGE_GRAPH_IDS = [...FACE_NETWORK_IDS, ...CROP_GRAPH_IDS, 'vad'] as const;
+export const edgeGraphIdSchema = z.enum(EDGE_GRAPH_IDS);
+export type EdgeGraphId = z.infer<typeof edgeGraphIdSchema>;

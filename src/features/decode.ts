@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
+import { AUDIO_SAMPLE_RATE, type MediaStep } from '../contracts/media-step.js';
 import { EriError } from '../errors.js';
 
 /**
@@ -17,8 +18,6 @@ import { EriError } from '../errors.js';
  * one stream has no frame, or zero-padded audio with its coverage saying how much is real.
  */
 
-export const AUDIO_SAMPLE_RATE = 16_000;
-
 export interface DecodeOptions {
   /** Analysis steps per second. */
   rateHz: number;
@@ -29,18 +28,6 @@ export interface DecodeOptions {
   maxBufferedSteps?: number;
   ffmpegPath?: string;
   ffprobePath?: string;
-}
-
-export interface MediaStep {
-  index: number;
-  /** Start of the step in media seconds. */
-  t: number;
-  /** RGB24 frame, width x height x 3; undefined when the clip has no video at this step. */
-  frame?: Uint8Array;
-  /** AUDIO_SAMPLE_RATE / rateHz mono samples in [-1, 1]; zeros where there is no audio. */
-  audio: Float32Array;
-  /** Fraction of the step's samples that came from the media (0 without audio). */
-  audioCoverage: number;
 }
 
 export interface DecodeSummary {

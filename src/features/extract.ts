@@ -1,3 +1,4 @@
+import { DEFAULT_ANALYSIS_SIZE } from '../contracts/media-step.js';
 import { type DecodeCallbacks, decodeMedia, type MediaInput } from './decode.js';
 import { type FeaturizedStep, SessionFeaturizer } from './featurizer.js';
 import type { FeaturePool } from './pool.js';
@@ -15,8 +16,6 @@ export interface ExtractOptions extends DecodeCallbacks {
   /** Steps analysed concurrently; defaults to twice the pool's workers. */
   inFlight?: number;
 }
-
-export const DEFAULT_ANALYSIS_SIZE = { width: 640, height: 480 } as const;
 
 export async function* extractFeatures(
   input: MediaInput,

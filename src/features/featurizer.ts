@@ -1,8 +1,8 @@
 import { blockOffset, type FeatureSpec } from '../contracts/feature-spec.js';
 import type { FeatureStep } from '../contracts/feature-step.js';
+import type { MediaStep } from '../contracts/media-step.js';
 import { EriError } from '../errors.js';
 import { type AudioState, initialAudioState } from './audio/audio-features.js';
-import type { MediaStep } from './decode.js';
 import { DEFAULT_MIN_BOX_SCORE } from './face/face-vector.js';
 import {
   afterFrame,

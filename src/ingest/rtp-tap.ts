@@ -4,12 +4,8 @@ import type { Readable } from 'node:stream';
 import type { Consumer, PlainTransport, Producer, Router } from 'mediasoup/types';
 import { Subject } from 'rxjs';
 import type { AudioChunk, VideoFrame } from '../../streams/align-media.js';
-import {
-  ANALYSIS_AUDIO_FILTER,
-  AUDIO_SAMPLE_RATE,
-  analysisVideoFilter,
-  RecordReader,
-} from '../features/decode.js';
+import { AUDIO_SAMPLE_RATE } from '../contracts/media-step.js';
+import { ANALYSIS_AUDIO_FILTER, analysisVideoFilter, RecordReader } from '../features/decode.js';
 import { consumerSdp, type SdpMedia } from './sdp.js';
 
 /**

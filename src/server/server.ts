@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { availableParallelism, loadavg, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -15,9 +13,9 @@ import type { Bus } from '../bus/bus.js';
 import { LocalBus } from '../bus/local-bus.js';
 import { RedisBus } from '../bus/redis-bus.js';
 import { ERI_FACE_AUDIO_SPEC, faceAudioSpec } from '../contracts/feature-spec.js';
+import { DEFAULT_ANALYSIS_SIZE } from '../contracts/media-step.js';
 import { placementResponse } from '../contracts/rest-api.js';
 import { EriError, type ErrorCode, isEriError } from '../errors.js';
-import { DEFAULT_ANALYSIS_SIZE } from '../features/extract.js';
 import { FeaturePool } from '../features/pool.js';
 import { openLocalHistory } from '../history/open-history.js';
 import { MediaWorkerPool } from '../ingest/media-workers.js';
@@ -34,6 +32,7 @@ import { PACKAGE_VERSION } from '../util/package-version.js';
 import { Authenticator, access, type Principal } from './auth.js';
 import { type AddressOf, clientAddress } from './client-address.js';
 import { nodeIdOf, type ServerConfig } from './config.js';
+import { registerEdgeRoutes } from './edge-routes.js';
 import { FrameIngestConnection } from './frame-ingest.js';
 import { applyHttpConventions } from './http-conventions.js';
 import { Admission } from './limits.js';
@@ -42,6 +41,7 @@ import { ServerMetrics } from './metrics.js';
 import { modelInfo, registerModelRoutes } from './model-routes.js';
 import { errorResponses, registerOpenApi } from './openapi.js';
 import { registerOpsRoutes } from './ops-routes.js';
+import { registerPageRoutes } from './page-routes.js';
 import type { ReadinessCheck } from './readiness.js';
 import { logRequests } from './request-log.js';
 import { registerRestRoutes } from './rest.js';
@@ -62,9 +62,6 @@ declare module 'fastify' {
     principal: Principal | null;
   }
 }
-
-const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
-const SOURCE_PUBLIC_DIR = fileURLToPath(new URL('../../../src/server/public/', import.meta.url));
 
 /**
  * The URL others reach this node at when ERI_PUBLIC_URL is not set: listening on every interface
@@ -402,34 +399,8 @@ export class EriServer {
         publicUrl: () => this.publicUrl,
       });
     });
-    http.get('/watch', async (_req, reply) =>
-      reply.type('text/html').send(await readFile(`${SOURCE_PUBLIC_DIR}watch.html`)),
-    );
-    http.get('/public/viewer.js', async (_req, reply) =>
-      reply.type('text/javascript').send(await readFile(`${PUBLIC_DIR}viewer.js`)),
-    );
-    http.get('/study', async (_req, reply) =>
-      reply.type('text/html').send(await readFile(`${SOURCE_PUBLIC_DIR}study.html`)),
-    );
-    http.get('/public/study.js', async (_req, reply) =>
-      reply.type('text/javascript').send(await readFile(`${PUBLIC_DIR}study.js`)),
-    );
-    http.get('/', async (_req, reply) => reply.redirect('/dashboard'));
-    http.get('/dashboard', async (_req, reply) =>
-      reply.type('text/html').send(await readFile(`${SOURCE_PUBLIC_DIR}dashboard.html`)),
-    );
-    http.get('/public/dashboard.js', async (_req, reply) =>
-      reply.type('text/javascript').send(await readFile(`${PUBLIC_DIR}dashboard.js`)),
-    );
-    http.get('/public/uPlot.min.css', async (_req, reply) =>
-      reply.type('text/css').send(await readFile(`${PUBLIC_DIR}uPlot.min.css`)),
-    );
-    http.get('/publish', async (_req, reply) =>
-      reply.type('text/html').send(await readFile(`${SOURCE_PUBLIC_DIR}publish.html`)),
-    );
-    http.get('/public/publisher.js', async (_req, reply) =>
-      reply.type('text/javascript').send(await readFile(`${PUBLIC_DIR}publisher.js`)),
-    );
+    http.register(registerPageRoutes);
+    http.register(async (app) => registerEdgeRoutes(app, {}));
     http.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.#gateway.upgrade(req, socket, head),
     );

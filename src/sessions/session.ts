@@ -6,8 +6,8 @@ import type { InferenceBatcher } from '../../streams/inference-batcher.js';
 import type { ErrorBody } from '../contracts/error-body.js';
 import type { Estimate } from '../contracts/estimate.js';
 import type { FeatureStep } from '../contracts/feature-step.js';
+import { AUDIO_SAMPLE_RATE } from '../contracts/media-step.js';
 import { EriError } from '../errors.js';
-import { AUDIO_SAMPLE_RATE } from '../features/decode.js';
 import type { FeatureAnalysis } from '../features/feature-analysis.js';
 import { SessionFeaturizer } from '../features/featurizer.js';
 

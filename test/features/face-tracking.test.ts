@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cosine as cosineOf } from '../../src/bench/face-parity.js';
+import type { MediaStep } from '../../src/contracts/media-step.js';
+import { DEFAULT_ANALYSIS_SIZE } from '../../src/contracts/media-step.js';
 import { portraitPath, portraitsMissing } from '../../src/dataset/portraits.js';
-import { decodeMedia, type MediaStep } from '../../src/features/decode.js';
-import { DEFAULT_ANALYSIS_SIZE, extractFeatures } from '../../src/features/extract.js';
+import { decodeMedia } from '../../src/features/decode.js';
+import { extractFeatures } from '../../src/features/extract.js';
 import { createFaceAnalyzer } from '../../src/features/face/face-backend.js';
 import type { FaceAnalyzerBackend } from '../../src/features/face/face-vector.js';
 import {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { compareFaceBackends, decodeFrames } from '../../src/bench/face-parity.js';
-import { DEFAULT_ANALYSIS_SIZE } from '../../src/features/extract.js';
+import { DEFAULT_ANALYSIS_SIZE } from '../../src/contracts/media-step.js';
 import type { OnnxFaceAnalyzer } from '../../src/features/face/onnx-face-analyzer.js';
 import { createOnnxFaceAnalyzer } from '../../src/features/face/onnx-face-node.js';
 import { testMedia } from '../media.js';

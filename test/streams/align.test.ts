@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { map } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import type { MediaStep } from '../../src/features/decode.js';
+import type { MediaStep } from '../../src/contracts/media-step.js';
 import { type AlignStats, type AudioChunk, alignMedia, type VideoFrame } from '../../streams/align-media.js';
 
 // Steps at 10 Hz; audio in 1600-sample steps. A step prints as "k:f<frame id>/<audio coverage>".

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { from, interval, lastValueFrom, map, Observable, take, toArray } from 'rxjs';
 import type { Estimate } from '../../src/contracts/estimate.js';
 import type { FeatureStep } from '../../src/contracts/feature-step.js';
-import type { MediaStep } from '../../src/features/decode.js';
+import type { MediaStep } from '../../src/contracts/media-step.js';
 import { FeaturePool } from '../../src/features/pool.js';
 import { SeededRandom } from '../../src/model/init.js';
 import { EriModel } from '../../src/model/model.js';

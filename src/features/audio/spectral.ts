@@ -1,6 +1,6 @@
 import FFT from 'fft.js';
 import { MEL_BANDS, MFCC_COEFFS } from '../../contracts/feature-spec.js';
-import { AUDIO_SAMPLE_RATE } from '../decode.js';
+import { AUDIO_SAMPLE_RATE } from '../../contracts/media-step.js';
 
 /**
  * Log-mel spectra and MFCCs of 16 kHz audio: 25 ms Hann windows every 10 ms, a 512-point FFT, 64 HTK

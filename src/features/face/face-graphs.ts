@@ -1,4 +1,7 @@
+import { CROP_GRAPH_IDS, FACE_NETWORK_IDS } from '../../contracts/edge-steps.js';
 import type { InferenceSession } from '../onnx-runtime.js';
+
+export { CROP_GRAPH_IDS, FACE_NETWORK_IDS };
 
 /**
  * The graphs the onnx face stage runs, by name, wherever it runs: the four networks converted from
@@ -6,17 +9,9 @@ import type { InferenceSession } from '../onnx-runtime.js';
  * (face-networks.ts); in a viewer's browser (edge mode) from the server's graph routes, the same bytes.
  */
 
-export type FaceNetworkId = 'detector' | 'mesh' | 'iris' | 'expression';
-export type CropGraphId = 'detectorInput' | 'meshCrop' | 'expressionCrop' | 'eyeCrops';
+export type FaceNetworkId = (typeof FACE_NETWORK_IDS)[number];
+export type CropGraphId = (typeof CROP_GRAPH_IDS)[number];
 export type FaceGraphId = FaceNetworkId | CropGraphId;
-
-export const FACE_NETWORK_IDS: readonly FaceNetworkId[] = ['detector', 'mesh', 'iris', 'expression'];
-export const CROP_GRAPH_IDS: readonly CropGraphId[] = [
-  'detectorInput',
-  'meshCrop',
-  'expressionCrop',
-  'eyeCrops',
-];
 
 export interface CropSizes {
   detector: number;

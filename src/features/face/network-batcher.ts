@@ -22,6 +22,9 @@ interface Pending {
   reject(error: unknown): void;
 }
 
+/** After the current turn's callbacks (Node: setImmediate; a browser has only microtasks for it). */
+const nextTurn: (run: () => void) => void = globalThis.setImmediate ?? queueMicrotask;
+
 export class NetworkBatcher {
   readonly #runtime: OnnxRuntime;
   readonly #session: InferenceSession;
@@ -53,7 +56,7 @@ export class NetworkBatcher {
       this.#pending.push({ data, count, resolve, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
-        setImmediate(() => this.#flush());
+        nextTurn(() => this.#flush());
       }
     });
   }

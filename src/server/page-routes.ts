@@ -1,0 +1,31 @@
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * The server's pages and their scripts: the HTML from src/server/public, the bundles esbuild writes to
+ * dist/public (scripts/bundle.mjs), served by @fastify/static (ETags, ranges, no path escapes).
+ */
+
+const BUNDLE_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
+const PAGE_DIR = fileURLToPath(new URL('../../../src/server/public/', import.meta.url));
+
+const PAGES: Record<string, string> = {
+  '/publish': 'publish.html',
+  '/dashboard': 'dashboard.html',
+  '/watch': 'watch.html',
+  '/study': 'study.html',
+};
+
+export async function registerPageRoutes(http: FastifyInstance): Promise<void> {
+  await http.register(fastifyStatic, {
+    root: BUNDLE_DIR,
+    prefix: '/public/',
+    // Only what the pages load: bundles, their source maps, the chart styles.
+    allowedPath: (path) => /^\/[a-z-]+\.(js|js\.map|css)$/.test(path),
+    schemaHide: true,
+  });
+  http.get('/', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/dashboard'));
+  for (const [path, file] of Object.entries(PAGES))
+    http.get(path, { schema: { hide: true } }, async (_req, reply) => reply.sendFile(file, PAGE_DIR));
+}
