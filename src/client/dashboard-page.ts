@@ -118,9 +118,10 @@ function renderTable(): void {
     const cells = e
       ? `<td>${(e.coverage.face * 100).toFixed(0)} %</td><td>${(e.coverage.speech * 100).toFixed(0)} %</td><td>${e.latencyMs.toFixed(0)} ms</td><td>${e.windowEnd.toFixed(0)} s</td>`
       : '<td colspan="4">waiting for the first estimate</td>';
-    return `<tr><td><i class="dot" style="background:${v.color}"></i>${v.id}</td><td>${v.status}</td>${cells}</tr>`;
+    const mode = e ? (e.analysis === 'edge' ? 'in browser' : 'server') : '–';
+    return `<tr><td><i class="dot" style="background:${v.color}"></i>${v.id}</td><td>${v.status}</td><td>${mode}</td>${cells}</tr>`;
   });
-  $('viewers').innerHTML = rows.join('') || '<tr><td colspan="6" class="empty">No viewers yet.</td></tr>';
+  $('viewers').innerHTML = rows.join('') || '<tr><td colspan="7" class="empty">No viewers yet.</td></tr>';
   $('count').textContent = String([...viewers.values()].filter((v) => v.status === 'live').length);
   $('empty').hidden = viewers.size > 0;
 }

@@ -35,9 +35,13 @@ export interface EdgePublication {
   backend: string;
   /** Steps sent, and of those, steps whose frame was skipped because the page was busy. */
   readonly stats: { steps: number; faceSkipped: number };
+  /** A study viewer's stimulus event, at the session's media time now (`stimulus.marked` answers). */
+  stimulus(event: StimulusEvent, position: number): void;
   /** Ends the session (its final estimate follows) and stops capture; resolves once it has ended. */
   stop(): Promise<void>;
 }
+
+export type StimulusEvent = Parameters<IngestClient['stimulus']>[0];
 
 async function modelSpec(server: string): Promise<FeatureSpec> {
   const res = await fetch(`${server}/v1/model`);
@@ -91,6 +95,8 @@ export async function publishEdge(o: EdgePublishOptions): Promise<EdgePublicatio
     sessionId,
     backend: opened.backend,
     stats,
+    stimulus: (event, position) =>
+      client.stimulus(event, position, Math.max(0, (performance.now() - startedAt) / 1000)),
     stop: async () => {
       stop$.next();
       subscription.unsubscribe();

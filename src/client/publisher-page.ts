@@ -1,11 +1,14 @@
 import { endpointUrl } from '../../packages/client/src/socket.js';
 import type { JoinResult } from '../contracts/signalling.js';
+import { edgeModeRequested, loadEdgeLibrary } from './edge-loader.js';
 import { fetchModel, showModel } from './model-badge.js';
 import { Signal, sendStream } from './webrtc-publisher.js';
 
 /**
  * The publisher page's script (bundled by esbuild into dist/public/publisher.js): camera preview,
  * publishing over WebRTC with mediasoup-client, and this viewer's own live estimate from the server.
+ * In edge mode (the checkbox, or `?analysis=edge`) the page computes the features itself and sends
+ * only those: camera video and sound never leave the browser.
  */
 
 const EMOTIONS = ['Adoration', 'Amusement', 'Anxiety', 'Disgust', 'Empathic-Pain', 'Fear', 'Surprise'];
@@ -34,8 +37,55 @@ function renderEstimate(e: {
   $('estimates').dataset.count = String(Number($('estimates').dataset.count ?? '0') + 1);
 }
 
-async function publish(): Promise<void> {
+function sessionEnded(d: { reason: string; error?: { message: string } }): void {
+  status(
+    `Session ended (${d.reason})${d.error ? `: ${d.error.message}` : ''}`,
+    d.reason === 'error' ? 'error' : 'info',
+  );
+}
+
+/** Stop ends the session and the camera; `?autostop=S` presses it after S seconds. */
+function stopWith(stop: () => Promise<void>, stream: MediaStream): void {
   const params = new URLSearchParams(location.search);
+  $('stop').removeAttribute('disabled');
+  $('stop').addEventListener(
+    'click',
+    async () => {
+      $('stop').setAttribute('disabled', '');
+      await stop().catch(() => {});
+      for (const track of stream.getTracks()) track.stop();
+      status('Stopped. The final estimate covers the whole session.');
+    },
+    { once: true },
+  );
+  if (params.get('autostop')) setTimeout(() => $('stop').click(), Number(params.get('autostop')) * 1000);
+}
+
+/** Edge mode: the features are computed here and only they are sent (the frame ingest). */
+async function publishFromEdge(stream: MediaStream, roomId: string, sessionId: string | undefined) {
+  status('Loading the analysis into this page…');
+  const edge = await loadEdgeLibrary();
+  const token = new URLSearchParams(location.search).get('token') ?? undefined;
+  const publication = await edge.publishEdge({
+    server: location.origin,
+    roomId,
+    ...(sessionId ? { sessionId } : {}),
+    ...(token ? { token } : {}),
+    video: $('preview') as HTMLVideoElement,
+    stream,
+    onMessage: (m) => {
+      if (m.type === 'estimate') renderEstimate(m.data);
+      if (m.type === 'session.ended') sessionEnded(m.data);
+      if (m.type === 'error') status(`${m.code}: ${m.message}`, 'error');
+    },
+  });
+  $('session-id').textContent = publication.sessionId;
+  $('mode').textContent = `analysed in this browser on ${publication.backend}; only features are sent`;
+  status(`Publishing features to room “${roomId}”. Estimates appear every second.`, 'ok');
+  stopWith(() => publication.stop(), stream);
+}
+
+async function publish(): Promise<void> {
   const roomId = ($('room') as HTMLInputElement).value || 'lobby';
   const sessionId = ($('session') as HTMLInputElement).value || undefined;
   $('start').setAttribute('disabled', '');
@@ -45,6 +95,7 @@ async function publish(): Promise<void> {
     audio: { echoCancellation: true, noiseSuppression: true },
   });
   ($('preview') as HTMLVideoElement).srcObject = stream;
+  if (($('edge') as HTMLInputElement).checked) return publishFromEdge(stream, roomId, sessionId);
   status('Connecting…');
   const wsUrl = endpointUrl(
     location.origin,
@@ -54,13 +105,7 @@ async function publish(): Promise<void> {
   const signal = await Signal.open(wsUrl);
   signal.onNotification = (name, data) => {
     if (name === 'estimate') renderEstimate(data as Parameters<typeof renderEstimate>[0]);
-    if (name === 'session.ended') {
-      const d = data as { reason: string; error?: { message: string } };
-      status(
-        `Session ended (${d.reason})${d.error ? `: ${d.error.message}` : ''}`,
-        d.reason === 'error' ? 'error' : 'info',
-      );
-    }
+    if (name === 'session.ended') sessionEnded(data as Parameters<typeof sessionEnded>[0]);
   };
   const joined = await signal.request<JoinResult>('join', {
     roomId,
@@ -72,24 +117,24 @@ async function publish(): Promise<void> {
     if (state === 'connected') status(`Publishing to room “${roomId}”. Estimates appear every second.`, 'ok');
     if (state === 'failed') status('The media connection failed.', 'error');
   });
-  $('stop').removeAttribute('disabled');
-  $('stop').addEventListener(
-    'click',
-    async () => {
-      $('stop').setAttribute('disabled', '');
-      await signal.request('leave').catch(() => {});
-      for (const track of stream.getTracks()) track.stop();
-      status('Stopped. The final estimate covers the whole session.');
-    },
-    { once: true },
-  );
-  if (params.get('autostop')) setTimeout(() => $('stop').click(), Number(params.get('autostop')) * 1000);
+  $('mode').textContent = 'analysed by the server';
+  stopWith(async () => {
+    await signal.request('leave');
+  }, stream);
 }
 
 window.addEventListener('DOMContentLoaded', () => {
   const params = new URLSearchParams(location.search);
   ($('room') as HTMLInputElement).value = params.get('room') ?? 'lobby';
   ($('session') as HTMLInputElement).value = params.get('session') ?? '';
+  const edge = $('edge') as HTMLInputElement;
+  const describeMode = () => {
+    for (const el of document.querySelectorAll<HTMLElement>('[data-analysis]'))
+      el.hidden = el.dataset.analysis !== (edge.checked ? 'edge' : 'server');
+  };
+  edge.checked = edgeModeRequested(params);
+  edge.addEventListener('change', describeMode);
+  describeMode();
   $('start').addEventListener('click', () => {
     publish().catch((e: Error) => {
       status(e.message, 'error');

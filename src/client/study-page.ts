@@ -8,6 +8,12 @@ import uPlot from 'uplot';
  */
 
 const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'];
+/** How many viewers computed their own features (edge mode), when any did. */
+function edgeViewers(t: Timeline): string {
+  const n = t.viewers.filter((v) => v.analysis === 'edge').length;
+  return n ? ` (${n} analysed in their own browser)` : '';
+}
+
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
 const studyId = params.get('study') ?? '';
@@ -18,7 +24,7 @@ interface Timeline {
   emotions: string[];
   durationS: number | null;
   audience: { second: number; viewers: number; mean: number[]; std: number[] }[];
-  viewers: { sessionId: string; seconds: Record<string, number[]> }[];
+  viewers: { sessionId: string; seconds: Record<string, number[]>; analysis: 'server' | 'edge' }[];
   peaks: Record<string, { second: number; mean: number; viewers: number }[]>;
 }
 
@@ -108,7 +114,13 @@ function build(t: Timeline): void {
 function render(study: { name: string; durationS: number | null }, t: Timeline): void {
   $('name').textContent = study.name;
   $('summary').textContent =
-    `${t.viewers.length} viewer(s) · stimulus ${study.durationS ? `${study.durationS.toFixed(1)} s` : 'length unknown'} · updated ${new Date().toLocaleTimeString()}`;
+    `${t.viewers.length} viewer(s)${edgeViewers(t)} · stimulus ${study.durationS ? `${study.durationS.toFixed(1)} s` : 'length unknown'} · updated ${new Date().toLocaleTimeString()}`;
+  $('viewer-modes').textContent = t.viewers
+    .map(
+      (v) =>
+        `${v.sessionId}: ${v.analysis === 'edge' ? 'analysed in their browser' : 'analysed by the server'}`,
+    )
+    .join(' · ');
   $('summary').dataset.viewers = String(t.viewers.length);
   const nextShape = `${t.viewers.map((v) => v.sessionId).join()}|${t.audience.length}`;
   if (nextShape !== shape || charts.length === 0) build(t);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { EMOTIONS } from './emotions.js';
 import { errorBodySchema } from './error-body.js';
-import { estimateSchema } from './estimate.js';
+import { analysisModeSchema, estimateSchema } from './estimate.js';
 import { idSchema } from './ids.js';
 import { MARKER_EVENTS, studyCreateSchema, studySchema } from './study.js';
 
@@ -123,6 +123,9 @@ export const audienceTimelineSchema = z.object({
       sessionId: idSchema,
       roomId: idSchema,
       seconds: z.record(z.string(), z.array(z.number())).describe('stimulus second -> mean values'),
+      analysis: analysisModeSchema.describe(
+        'where the features were computed: the server, or the viewer (edge)',
+      ),
     }),
   ),
   peaks: z.record(

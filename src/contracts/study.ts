@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { AnalysisMode } from './estimate.js';
 import { idSchema } from './ids.js';
 
 /**
@@ -66,6 +67,8 @@ export interface ViewerTrace {
   roomId: string;
   /** second -> values in emotion order (seconds the viewer did not watch are absent). */
   seconds: Record<number, number[]>;
+  /** Where this viewer's features were computed. */
+  analysis: AnalysisMode;
 }
 
 export interface AudienceTimeline {

@@ -22,10 +22,13 @@ export async function registerPageRoutes(http: FastifyInstance): Promise<void> {
     root: BUNDLE_DIR,
     prefix: '/public/',
     // Only what the pages load: bundles, their source maps, the chart styles.
-    allowedPath: (path) => /^\/[a-z-]+\.(js|js\.map|css)$/.test(path),
+    allowedPath: (path) => /^\/[A-Za-z-]+(\.min)?\.(js|js\.map|css)$/.test(path),
+    decorateReply: false,
     schemaHide: true,
   });
+  // The pages, each at its own route (reply.sendFile from this folder only; nothing served by path).
+  await http.register(fastifyStatic, { root: PAGE_DIR, serve: false });
   http.get('/', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/dashboard'));
   for (const [path, file] of Object.entries(PAGES))
-    http.get(path, { schema: { hide: true } }, async (_req, reply) => reply.sendFile(file, PAGE_DIR));
+    http.get(path, { schema: { hide: true } }, async (_req, reply) => reply.sendFile(file));
 }

@@ -31,7 +31,9 @@ export function viewerTrace(
   const seconds: Record<number, number[]> = {};
   for (const [second, { n, sum }] of [...sums].sort((a, b) => a[0] - b[0]))
     seconds[second] = sum.map((s) => s / n);
-  return { sessionId: record.sessionId, roomId: record.roomId, seconds };
+  // Records written before edge mode existed have no mode: the server analysed them.
+  const analysis = estimates.find((e) => e.analysis)?.analysis ?? 'server';
+  return { sessionId: record.sessionId, roomId: record.roomId, seconds, analysis };
 }
 
 /** The audience from its viewers' traces (each viewer reduced to per-second means as it is read). */

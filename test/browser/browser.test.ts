@@ -313,3 +313,46 @@ it('edge mode: features computed in headless Chromium equal the server’s own o
     assert.ok(parity.actionUnitRMin >= 0.98, `action units r ${parity.actionUnitRMin}`);
   });
 });
+
+it('edge mode on the publisher page: the browser sends only feature steps and gets its estimates', {
+  skip: skipReason(),
+  timeout: 180_000,
+}, async () => {
+  await withTempDir(async (dir) => {
+    const { y4m, wav, real } = await fakeCamera(dir);
+    const result = join(dir, 'edge-publisher.json');
+    const screenshot = join(await artifactsDir(), 'publisher-page-edge.png');
+    await runInLoopbackNamespace('edge-publisher-e2e.js', [y4m, wav, result, screenshot, String(SECONDS)]);
+    const out = JSON.parse(await readFile(result, 'utf8')) as {
+      estimates: Estimate[];
+      error?: string;
+      pageText: string;
+      consoleErrors: string[];
+      upload: { messages: number; bytes: number; bytesPerSecond: number };
+      rooms: number;
+      logs: string[];
+    };
+    assert.equal(out.error, undefined, `${out.error}\n${out.logs.join('\n')}`);
+    const running = out.estimates.filter((e) => !e.final);
+    assert.ok(running.length >= SECONDS, `${running.length} running estimates\n${out.logs.join('\n')}`);
+    assert.ok(
+      out.estimates.every((e) => e.analysis === 'edge'),
+      'every estimate says edge',
+    );
+    assert.ok(
+      out.estimates.some((e) => e.final),
+      'a final estimate after Stop',
+    );
+    assert.equal(out.rooms, 0, 'no media room was opened: nothing but features reached the server');
+    assert.match(out.pageText, /analysed in this browser/);
+    assert.match(out.pageText, /Adoration/, 'the page shows the live estimate');
+    assert.deepEqual(out.consoleErrors, []);
+    // One step every 100 ms, each (4 + 28 + 4 x 441) bytes plus the 16-byte header: ~18 KB/s.
+    assert.ok(out.upload.bytesPerSecond < 40_000, `upload ${out.upload.bytesPerSecond.toFixed(0)} B/s`);
+    if (!real.skip) {
+      const last = running.at(-1) as Estimate;
+      assert.ok(last.coverage.face > 0.8, `face coverage ${last.coverage.face}`);
+    }
+    await copyFile(result, join(await artifactsDir(), 'edge-publisher-e2e.json'));
+  });
+});
