@@ -70,35 +70,61 @@ async function fakeCamera(
   return { y4m, wav, real };
 }
 
+interface PublisherRun {
+  estimates: Estimate[];
+  error?: string;
+  pageText: string;
+  consoleErrors: string[];
+  upload: { messages: number; bytes: number; bytesPerSecond: number };
+  rooms: number;
+  logs: string[];
+}
+
+/** The publisher page in headless Chromium for SECONDS, in one analysis mode (publisher-e2e.ts). */
+async function publishFromPage(
+  dir: string,
+  mode: 'server' | 'edge',
+): Promise<PublisherRun & { face: boolean }> {
+  const { y4m, wav, real } = await fakeCamera(dir);
+  const result = join(dir, `${mode}.json`);
+  const screenshot = join(
+    await artifactsDir(),
+    mode === 'edge' ? 'publisher-page-edge.png' : 'publisher-page.png',
+  );
+  await runInLoopbackNamespace('publisher-e2e.js', [y4m, wav, result, screenshot, String(SECONDS), mode]);
+  await copyFile(result, join(await artifactsDir(), `publisher-e2e-${mode}.json`));
+  const out = JSON.parse(await readFile(result, 'utf8')) as PublisherRun;
+  assert.equal(out.error, undefined, `${out.error}\n${out.logs.join('\n')}`);
+  const running = out.estimates.filter((e) => !e.final);
+  assert.ok(running.length >= SECONDS, `${running.length} running estimates\n${out.logs.join('\n')}`);
+  assert.ok(
+    out.estimates.some((e) => e.final),
+    'a final estimate after Stop',
+  );
+  assert.ok(
+    out.estimates.every((e) => e.analysis === mode),
+    `every estimate says ${mode}`,
+  );
+  assert.match(out.pageText, /Adoration/, 'the page shows the live estimate');
+  assert.doesNotMatch(out.pageText, /model —/, 'the page names the model');
+  assert.match(out.pageText, /model eri-untrained@\S+ · model card/, 'and links its card');
+  assert.deepEqual(out.consoleErrors, []);
+  if (!real.skip) {
+    const last = running.at(-1) as Estimate;
+    assert.ok(last.coverage.face > 0.8, `face coverage ${last.coverage.face}`);
+  }
+  return { ...out, face: !real.skip };
+}
+
 it('headless Chromium publishes through the page and the server emits estimates for that session', {
   skip: skipReason(),
   timeout: 180_000,
 }, async () => {
   await withTempDir(async (dir) => {
-    const { y4m, wav, real } = await fakeCamera(dir);
-    const result = join(dir, 'result.json');
-    const screenshot = join(await artifactsDir(), 'publisher-page.png');
-    await runInLoopbackNamespace('publisher-e2e.js', [y4m, wav, result, screenshot, String(SECONDS)]);
-    const out = JSON.parse(await readFile(result, 'utf8')) as {
-      estimates: Estimate[];
-      error?: string;
-      pageText: string;
-      logs: string[];
-    };
-    assert.equal(out.error, undefined, `${out.error}\n${out.logs.join('\n')}`);
-    const running = out.estimates.filter((e) => !e.final);
-    const final = out.estimates.find((e) => e.final);
-    assert.ok(running.length >= SECONDS, `${running.length} running estimates\n${out.logs.join('\n')}`);
-    assert.ok(final, 'a final estimate after Stop');
+    const out = await publishFromPage(dir, 'server');
     assert.match(out.pageText, /Publishing to room/);
-    assert.match(out.pageText, /Adoration/, 'the page shows the live estimate');
-    assert.doesNotMatch(out.pageText, /model —/, 'the page names the model');
-    assert.match(out.pageText, /model eri-untrained@\S+ · model card/, 'and links its card');
-    if (!real.skip) {
-      const last = running.at(-1) as Estimate;
-      assert.ok(last.coverage.face > 0.8, `face coverage ${last.coverage.face}`);
-    }
-    await copyFile(result, join(await artifactsDir(), 'publisher-e2e.json'));
+    assert.match(out.pageText, /analysed by the server/);
+    assert.ok(out.rooms >= 1, 'the media went to a mediasoup room');
   });
 });
 
@@ -319,40 +345,10 @@ it('edge mode on the publisher page: the browser sends only feature steps and ge
   timeout: 180_000,
 }, async () => {
   await withTempDir(async (dir) => {
-    const { y4m, wav, real } = await fakeCamera(dir);
-    const result = join(dir, 'edge-publisher.json');
-    const screenshot = join(await artifactsDir(), 'publisher-page-edge.png');
-    await runInLoopbackNamespace('edge-publisher-e2e.js', [y4m, wav, result, screenshot, String(SECONDS)]);
-    const out = JSON.parse(await readFile(result, 'utf8')) as {
-      estimates: Estimate[];
-      error?: string;
-      pageText: string;
-      consoleErrors: string[];
-      upload: { messages: number; bytes: number; bytesPerSecond: number };
-      rooms: number;
-      logs: string[];
-    };
-    assert.equal(out.error, undefined, `${out.error}\n${out.logs.join('\n')}`);
-    const running = out.estimates.filter((e) => !e.final);
-    assert.ok(running.length >= SECONDS, `${running.length} running estimates\n${out.logs.join('\n')}`);
-    assert.ok(
-      out.estimates.every((e) => e.analysis === 'edge'),
-      'every estimate says edge',
-    );
-    assert.ok(
-      out.estimates.some((e) => e.final),
-      'a final estimate after Stop',
-    );
-    assert.equal(out.rooms, 0, 'no media room was opened: nothing but features reached the server');
+    const out = await publishFromPage(dir, 'edge');
     assert.match(out.pageText, /analysed in this browser/);
-    assert.match(out.pageText, /Adoration/, 'the page shows the live estimate');
-    assert.deepEqual(out.consoleErrors, []);
-    // One step every 100 ms, each (4 + 28 + 4 x 441) bytes plus the 16-byte header: ~18 KB/s.
+    assert.equal(out.rooms, 0, 'no media room was opened: nothing but features reached the server');
+    // One step every 100 ms, each 16 + 32 + 4 x 441 bytes: ~18 KB/s (video would be ~100x that).
     assert.ok(out.upload.bytesPerSecond < 40_000, `upload ${out.upload.bytesPerSecond.toFixed(0)} B/s`);
-    if (!real.skip) {
-      const last = running.at(-1) as Estimate;
-      assert.ok(last.coverage.face > 0.8, `face coverage ${last.coverage.face}`);
-    }
-    await copyFile(result, join(await artifactsDir(), 'edge-publisher-e2e.json'));
   });
 });
