@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { formatE2eBench, runE2eBench } from '../bench/e2e-bench.js';
+import { formatEdgeBench, runEdgeBench } from '../bench/edge-bench.js';
 import { formatEstimateCostBench, runEstimateCostBench } from '../bench/estimate-cost-bench.js';
 import { formatFanoutBench, runFanoutBench } from '../bench/fanout-bench.js';
 import { formatFeaturesBench, runFeaturesBench } from '../bench/features-bench.js';
@@ -45,6 +46,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--clip <file>', 'a clip with a face (looped); default: a synthetic test pattern')
     .option('--face-backend <name>', 'face runtime: onnx or tfjs', faceBackend, 'onnx')
     .option('--face-batch <n>', 'frames a face worker takes at once (ERI_FACE_BATCH)', positiveInt)
+    .option('--edge', 'edge publishers instead: recorded feature steps of the clip, sent in real time')
     .option('--json <file>', 'also write the results as JSON')
     .action(
       async (o: {
@@ -54,8 +56,20 @@ export function registerBenchCommands(program: Command): void {
         clip?: string;
         faceBackend: FaceBackendKind;
         faceBatch?: number;
+        edge?: boolean;
         json?: string;
       }) => {
+        if (o.edge) {
+          const result = await runEdgeBench({
+            sessions: o.sessions,
+            seconds: o.seconds,
+            subscribers: o.subscribers,
+            ...(o.clip ? { clip: o.clip } : {}),
+          });
+          console.log(formatEdgeBench(result));
+          if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+          return;
+        }
         const result = await runE2eBench({
           sessions: o.sessions,
           faceBackend: o.faceBackend,

@@ -1,0 +1,251 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { IngestClient, type IngestServerMessage } from '../../packages/client/src/index.js';
+import type { EdgeAnalysis } from '../contracts/edge-steps.js';
+import { type FeatureSpec, faceAudioSpec } from '../contracts/feature-spec.js';
+import type { FeatureStep } from '../contracts/feature-step.js';
+import { extractFeatures } from '../features/extract.js';
+import { FeaturePool } from '../features/pool.js';
+import { synthesizeClip } from '../features/synthetic-clip.js';
+import { initRandomPackage } from '../model/package-tools.js';
+import { describeMachine, machineInfo, type Summary, summarize } from './harness.js';
+
+/**
+ * `eri bench e2e --edge`: N simulated edge publishers (each an IngestClient sending recorded feature
+ * steps of a real clip in real time, as a viewer's browser in edge mode does) and M subscribers on
+ * their room, against `eri serve` in a child process, so the server's own CPU and memory are read
+ * apart from the publishers'. Per N: steps sent, dropped (refused with an error, or not covered by
+ * the sessions' final estimates), estimate latency (the window's last step sent -> its estimate back at the publisher),
+ * delivery to subscribers, the server's CPU and RSS.
+ */
+
+export interface EdgeRun {
+  sessions: number;
+  stepsSent: number;
+  /** Steps the server refused or did not count, over steps sent. */
+  droppedFraction: number;
+  errors: number;
+  estimates: number;
+  /** The window's last step sent -> its running estimate at the publisher (ms). */
+  estimateLatency: Summary;
+  delivery: Summary;
+  /** The server process's CPU over the run, in cores (2 = both cores of this machine busy). */
+  serverCores: number;
+  serverRssMiB: number;
+}
+
+export interface EdgeResult {
+  machine: ReturnType<typeof machineInfo>;
+  clip: string;
+  seconds: number;
+  subscribers: number;
+  idleRssMiB: number;
+  runs: EdgeRun[];
+}
+
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const RATE = 10;
+
+/** utime + stime of a process, in seconds, and its RSS in MiB (Linux /proc). */
+async function processUsage(pid: number): Promise<{ cpuSeconds: number; rssMiB: number }> {
+  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return { cpuSeconds: ticks / 100, rssMiB: rssKiB / 1024 };
+}
+
+async function serve(modelDir: string, dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [CLI, 'serve', '--insecure-dev', '--port', '0', '--model', modelDir],
+    {
+      env: {
+        ...process.env,
+        ERI_DATA_DIR: dataDir,
+        ERI_MAX_SESSIONS: '1000',
+        ERI_MAX_SESSIONS_PER_TOKEN: '1000',
+        ERI_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let log = '';
+  child.stderr?.setEncoding('utf8').on('data', (t: string) => {
+    log += t;
+  });
+  const deadline = Date.now() + 120_000;
+  while (!/listening on (http:\/\/\S+)/.test(log) && Date.now() < deadline && child.exitCode === null)
+    await new Promise((r) => setTimeout(r, 100));
+  const url = /listening on (http:\/\/\S+)/.exec(log)?.[1];
+  if (!url) {
+    child.kill('SIGKILL');
+    throw new Error(`eri serve did not start: ${log.slice(-2000)}`);
+  }
+  return { child, url };
+}
+
+/** A clip's features as the server computes them, once, looped to the run's length by the publishers. */
+async function recordSteps(clip: string): Promise<FeatureStep[]> {
+  const pool = new FeaturePool({});
+  try {
+    const steps: FeatureStep[] = [];
+    for await (const step of extractFeatures(clip, pool)) steps.push(step);
+    return steps;
+  } finally {
+    await pool.close();
+  }
+}
+
+function analysisOf(spec: FeatureSpec): EdgeAnalysis {
+  return { mode: 'edge', spec: spec.id, videoDim: spec.video.dim, audioDim: spec.audio.dim, rateHz: RATE };
+}
+
+async function runOnce(
+  url: string,
+  pid: number,
+  n: number,
+  o: { seconds: number; subscribers: number },
+  recorded: FeatureStep[],
+): Promise<EdgeRun> {
+  const room = `edge-${n}`;
+  const delivery: number[] = [];
+  const sockets = Array.from({ length: o.subscribers }, () => {
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/stream`, { perMessageDeflate: false });
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', id: 1, target: { roomId: room } })));
+    ws.on('message', (d) => {
+      const m = JSON.parse(String(d));
+      if (m.type === 'estimate' && !m.data.final) delivery.push(Date.now() - Date.parse(m.data.wallTime));
+    });
+    ws.on('error', () => {});
+    return ws;
+  });
+  const spec = faceAudioSpec();
+  const latency: number[] = [];
+  let errors = 0;
+  let estimates = 0;
+  const counted: number[] = [];
+  const clients = await Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const client = await IngestClient.connect(url);
+      const sentAt: number[] = [];
+      const started = new Promise<void>((resolve) => {
+        client.messages$.subscribe({
+          next: (m: IngestServerMessage) => {
+            if (m.type === 'started') resolve();
+            if (m.type === 'error') errors++;
+            if (m.type === 'estimate' && m.data.final) counted.push(m.data.steps);
+            if (m.type === 'estimate' && !m.data.final) {
+              estimates++;
+              const last = Math.round(m.data.windowEnd * RATE) - 1;
+              const at = sentAt[last];
+              if (at !== undefined) latency.push(Date.now() - at);
+            }
+          },
+          error: () => resolve(),
+        });
+      });
+      client.start(room, { sessionId: `${room}-${i}`, analysis: analysisOf(spec) });
+      await started;
+      return { client, sentAt };
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  const before = await processUsage(pid);
+  const steps = o.seconds * RATE;
+  const t0 = performance.now();
+  let stepsSent = 0;
+  // Publishers spread over the step interval, as independent viewers would be.
+  await Promise.all(
+    clients.map(async ({ client, sentAt }, i) => {
+      const offset = (i / n) * (1000 / RATE);
+      for (let k = 0; k < steps; k++) {
+        const wait = t0 + offset + (k * 1000) / RATE - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const step = recorded[k % recorded.length] as FeatureStep;
+        sentAt[k] = Date.now();
+        client.features({ ...step, index: k, t: k / RATE });
+        stepsSent++;
+      }
+    }),
+  );
+  const after = await processUsage(pid);
+  const wall = (performance.now() - t0) / 1000;
+  await Promise.all(
+    clients.map(async ({ client }) => {
+      client.end();
+      await Promise.race([client.closed, new Promise((r) => setTimeout(r, 5000))]);
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 1000));
+  for (const { client } of clients) client.close();
+  for (const s of sockets) s.close();
+  const kept = counted.reduce((a, b) => a + b, 0);
+  return {
+    sessions: n,
+    stepsSent,
+    // A refused step answers with an error; a step missing at the end is one the final did not cover.
+    droppedFraction: stepsSent ? (errors + Math.max(0, stepsSent - kept)) / stepsSent : 0,
+    errors,
+    estimates,
+    estimateLatency: summarize(latency),
+    delivery: summarize(delivery),
+    serverCores: (after.cpuSeconds - before.cpuSeconds) / wall,
+    serverRssMiB: after.rssMiB,
+  };
+}
+
+export async function runEdgeBench(
+  o: { sessions?: number[]; seconds?: number; subscribers?: number; clip?: string } = {},
+): Promise<EdgeResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'eri-edge-bench-'));
+  const seconds = o.seconds ?? 30;
+  const subscribers = o.subscribers ?? 20;
+  try {
+    await initRandomPackage(join(dir, 'model'), { seed: 1 });
+    const clip = o.clip ?? (await synthesizeClip(join(dir, 'synthetic.mkv'), { seconds: 10, fps: 30 }));
+    const recorded = await recordSteps(clip);
+    const { child, url } = await serve(join(dir, 'model'), join(dir, 'data'));
+    try {
+      const pid = child.pid as number;
+      await new Promise((r) => setTimeout(r, 2000));
+      const idle = await processUsage(pid);
+      const runs: EdgeRun[] = [];
+      for (const n of o.sessions ?? [16, 32, 64, 128]) {
+        runs.push(await runOnce(url, pid, n, { seconds, subscribers }, recorded));
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+      return {
+        machine: machineInfo(),
+        clip: o.clip ?? 'synthetic (no face)',
+        seconds,
+        subscribers,
+        idleRssMiB: idle.rssMiB,
+        runs,
+      };
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function formatEdgeBench(r: EdgeResult): string {
+  const ms = (s: Summary) => `${s.medianMs.toFixed(0)} / ${s.p95Ms.toFixed(0)}`;
+  return [
+    `machine: ${describeMachine(r.machine)}`,
+    `edge publishers sending recorded feature steps of ${r.clip} at 10 Hz for ${r.seconds} s; ${r.subscribers} subscribers on the room; eri serve idle RSS ${r.idleRssMiB.toFixed(0)} MiB`,
+    '',
+    'sessions  steps sent  dropped  errors  estimates  estimate latency p50/p95 ms  delivery p50/p95 ms  server cores  server RSS MiB',
+    ...r.runs.map(
+      (x) =>
+        `${String(x.sessions).padStart(8)}  ${String(x.stepsSent).padStart(10)}  ${`${(100 * x.droppedFraction).toFixed(2)} %`.padStart(7)}  ${String(x.errors).padStart(6)}  ${String(x.estimates).padStart(9)}  ${ms(x.estimateLatency).padStart(27)}  ${ms(x.delivery).padStart(19)}  ${x.serverCores.toFixed(2).padStart(12)}  ${x.serverRssMiB.toFixed(0).padStart(14)}`,
+    ),
+  ].join('\n');
+}
