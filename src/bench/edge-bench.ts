@@ -32,6 +32,10 @@ export interface EdgeRun {
   estimates: number;
   /** The window's last step sent -> its running estimate at the publisher (ms). */
   estimateLatency: Summary;
+  /** The server's own part: the window's last step ready -> its estimate made (the estimate's latencyMs). */
+  serverLatency: Summary;
+  /** The publishers' and subscribers' process (this one), in cores: it shares the machine. */
+  loadCores: number;
   delivery: Summary;
   /** The server process's CPU over the run, in cores (2 = both cores of this machine busy). */
   serverCores: number;
@@ -43,6 +47,8 @@ export interface EdgeResult {
   clip: string;
   seconds: number;
   subscribers: number;
+  /** The server's stride (ERI_STRIDE_SECONDS): one estimate per session per stride. */
+  strideSeconds: number;
   idleRssMiB: number;
   runs: EdgeRun[];
 }
@@ -59,7 +65,11 @@ async function processUsage(pid: number): Promise<{ cpuSeconds: number; rssMiB: 
   return { cpuSeconds: ticks / 100, rssMiB: rssKiB / 1024 };
 }
 
-async function serve(modelDir: string, dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+async function serve(
+  modelDir: string,
+  dataDir: string,
+  strideSeconds: number,
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
     [CLI, 'serve', '--insecure-dev', '--port', '0', '--model', modelDir],
@@ -67,6 +77,7 @@ async function serve(modelDir: string, dataDir: string): Promise<{ child: ChildP
       env: {
         ...process.env,
         ERI_DATA_DIR: dataDir,
+        ERI_STRIDE_SECONDS: String(strideSeconds),
         ERI_MAX_SESSIONS: '1000',
         ERI_MAX_SESSIONS_PER_TOKEN: '1000',
         ERI_LOG_LEVEL: 'warn',
@@ -109,7 +120,7 @@ async function runOnce(
   url: string,
   pid: number,
   n: number,
-  o: { seconds: number; subscribers: number },
+  o: { seconds: number; subscribers: number; strideSeconds: number },
   recorded: FeatureStep[],
 ): Promise<EdgeRun> {
   const room = `edge-${n}`;
@@ -126,6 +137,7 @@ async function runOnce(
   });
   const spec = faceAudioSpec();
   const latency: number[] = [];
+  const serverLatency: number[] = [];
   let errors = 0;
   let estimates = 0;
   const counted: number[] = [];
@@ -133,14 +145,20 @@ async function runOnce(
     Array.from({ length: n }, async (_, i) => {
       const client = await IngestClient.connect(url);
       const sentAt: number[] = [];
+      let endedNow: () => void = () => {};
+      const ended = new Promise<void>((resolve) => {
+        endedNow = resolve;
+      });
       const started = new Promise<void>((resolve) => {
         client.messages$.subscribe({
           next: (m: IngestServerMessage) => {
             if (m.type === 'started') resolve();
             if (m.type === 'error') errors++;
             if (m.type === 'estimate' && m.data.final) counted.push(m.data.steps);
+            if (m.type === 'session.ended') endedNow();
             if (m.type === 'estimate' && !m.data.final) {
               estimates++;
+              serverLatency.push(m.data.latencyMs);
               const last = Math.round(m.data.windowEnd * RATE) - 1;
               const at = sentAt[last];
               if (at !== undefined) latency.push(Date.now() - at);
@@ -151,18 +169,21 @@ async function runOnce(
       });
       client.start(room, { sessionId: `${room}-${i}`, analysis: analysisOf(spec) });
       await started;
-      return { client, sentAt };
+      return { client, sentAt, ended };
     }),
   );
   await new Promise((r) => setTimeout(r, 500));
   const before = await processUsage(pid);
+  const load = process.cpuUsage();
   const steps = o.seconds * RATE;
   const t0 = performance.now();
   let stepsSent = 0;
-  // Publishers spread over the step interval, as independent viewers would be.
+  // Publishers that joined at independent moments: their first steps spread over one stride, so their
+  // strides' estimates do too. (All starting in the same 100 ms would ask for every session's estimate
+  // in the same 100 ms, once a stride: a worst case, not an audience.)
   await Promise.all(
     clients.map(async ({ client, sentAt }, i) => {
-      const offset = (i / n) * (1000 / RATE);
+      const offset = (i / n) * o.strideSeconds * 1000;
       for (let k = 0; k < steps; k++) {
         const wait = t0 + offset + (k * 1000) / RATE - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -174,11 +195,12 @@ async function runOnce(
     }),
   );
   const after = await processUsage(pid);
+  const loadUsed = process.cpuUsage(load);
   const wall = (performance.now() - t0) / 1000;
   await Promise.all(
-    clients.map(async ({ client }) => {
+    clients.map(async ({ client, ended }) => {
       client.end();
-      await Promise.race([client.closed, new Promise((r) => setTimeout(r, 5000))]);
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 15_000))]);
     }),
   );
   await new Promise((r) => setTimeout(r, 1000));
@@ -193,6 +215,8 @@ async function runOnce(
     errors,
     estimates,
     estimateLatency: summarize(latency),
+    serverLatency: summarize(serverLatency),
+    loadCores: (loadUsed.user + loadUsed.system) / 1e6 / wall,
     delivery: summarize(delivery),
     serverCores: (after.cpuSeconds - before.cpuSeconds) / wall,
     serverRssMiB: after.rssMiB,
@@ -200,8 +224,15 @@ async function runOnce(
 }
 
 export async function runEdgeBench(
-  o: { sessions?: number[]; seconds?: number; subscribers?: number; clip?: string } = {},
+  o: {
+    sessions?: number[];
+    seconds?: number;
+    subscribers?: number;
+    clip?: string;
+    strideSeconds?: number;
+  } = {},
 ): Promise<EdgeResult> {
+  const strideSeconds = o.strideSeconds ?? 1;
   const dir = await mkdtemp(join(tmpdir(), 'eri-edge-bench-'));
   const seconds = o.seconds ?? 30;
   const subscribers = o.subscribers ?? 20;
@@ -209,14 +240,14 @@ export async function runEdgeBench(
     await initRandomPackage(join(dir, 'model'), { seed: 1 });
     const clip = o.clip ?? (await synthesizeClip(join(dir, 'synthetic.mkv'), { seconds: 10, fps: 30 }));
     const recorded = await recordSteps(clip);
-    const { child, url } = await serve(join(dir, 'model'), join(dir, 'data'));
+    const { child, url } = await serve(join(dir, 'model'), join(dir, 'data'), strideSeconds);
     try {
       const pid = child.pid as number;
       await new Promise((r) => setTimeout(r, 2000));
       const idle = await processUsage(pid);
       const runs: EdgeRun[] = [];
       for (const n of o.sessions ?? [16, 32, 64, 128]) {
-        runs.push(await runOnce(url, pid, n, { seconds, subscribers }, recorded));
+        runs.push(await runOnce(url, pid, n, { seconds, subscribers, strideSeconds }, recorded));
         await new Promise((r) => setTimeout(r, 2000));
       }
       return {
@@ -224,6 +255,7 @@ export async function runEdgeBench(
         clip: o.clip ?? 'synthetic (no face)',
         seconds,
         subscribers,
+        strideSeconds,
         idleRssMiB: idle.rssMiB,
         runs,
       };
@@ -240,12 +272,12 @@ export function formatEdgeBench(r: EdgeResult): string {
   const ms = (s: Summary) => `${s.medianMs.toFixed(0)} / ${s.p95Ms.toFixed(0)}`;
   return [
     `machine: ${describeMachine(r.machine)}`,
-    `edge publishers sending recorded feature steps of ${r.clip} at 10 Hz for ${r.seconds} s; ${r.subscribers} subscribers on the room; eri serve idle RSS ${r.idleRssMiB.toFixed(0)} MiB`,
+    `edge publishers sending recorded feature steps of ${r.clip} at 10 Hz for ${r.seconds} s; an estimate every ${r.strideSeconds} s; ${r.subscribers} subscribers on the room; eri serve idle RSS ${r.idleRssMiB.toFixed(0)} MiB`,
     '',
-    'sessions  steps sent  dropped  errors  estimates  estimate latency p50/p95 ms  delivery p50/p95 ms  server cores  server RSS MiB',
+    'sessions  steps sent  dropped  errors  estimates  estimate latency p50/p95 ms  of it, server p50/p95 ms  delivery p50/p95 ms  server cores  load cores  server RSS MiB',
     ...r.runs.map(
       (x) =>
-        `${String(x.sessions).padStart(8)}  ${String(x.stepsSent).padStart(10)}  ${`${(100 * x.droppedFraction).toFixed(2)} %`.padStart(7)}  ${String(x.errors).padStart(6)}  ${String(x.estimates).padStart(9)}  ${ms(x.estimateLatency).padStart(27)}  ${ms(x.delivery).padStart(19)}  ${x.serverCores.toFixed(2).padStart(12)}  ${x.serverRssMiB.toFixed(0).padStart(14)}`,
+        `${String(x.sessions).padStart(8)}  ${String(x.stepsSent).padStart(10)}  ${`${(100 * x.droppedFraction).toFixed(2)} %`.padStart(7)}  ${String(x.errors).padStart(6)}  ${String(x.estimates).padStart(9)}  ${ms(x.estimateLatency).padStart(27)}  ${ms(x.serverLatency).padStart(24)}  ${ms(x.delivery).padStart(19)}  ${x.serverCores.toFixed(2).padStart(12)}  ${x.loadCores.toFixed(2).padStart(10)}  ${x.serverRssMiB.toFixed(0).padStart(14)}`,
     ),
   ].join('\n');
 }

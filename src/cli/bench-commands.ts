@@ -12,7 +12,7 @@ import { formatPipelineBench, runPipelineBench } from '../bench/pipeline-bench.j
 import { formatProfileSummary, summarizeProfileFile } from '../bench/profile-summary.js';
 import type { FaceBackendKind } from '../features/face/face-vector.js';
 import { DEFAULT_DETECT_EVERY } from '../features/face/track.js';
-import { faceBackend, faceBackendList, positiveInt, positiveIntList } from './options.js';
+import { faceBackend, faceBackendList, positiveInt, positiveIntList, positiveNumber } from './options.js';
 
 /** `eri bench …`: benchmarks that print a table and can write JSON. */
 
@@ -47,6 +47,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--face-backend <name>', 'face runtime: onnx or tfjs', faceBackend, 'onnx')
     .option('--face-batch <n>', 'frames a face worker takes at once (ERI_FACE_BATCH)', positiveInt)
     .option('--edge', 'edge publishers instead: recorded feature steps of the clip, sent in real time')
+    .option('--stride <s>', "with --edge: the server's stride (ERI_STRIDE_SECONDS)", positiveNumber, 1)
     .option('--json <file>', 'also write the results as JSON')
     .action(
       async (o: {
@@ -57,6 +58,7 @@ export function registerBenchCommands(program: Command): void {
         faceBackend: FaceBackendKind;
         faceBatch?: number;
         edge?: boolean;
+        stride: number;
         json?: string;
       }) => {
         if (o.edge) {
@@ -64,6 +66,7 @@ export function registerBenchCommands(program: Command): void {
             sessions: o.sessions,
             seconds: o.seconds,
             subscribers: o.subscribers,
+            strideSeconds: o.stride,
             ...(o.clip ? { clip: o.clip } : {}),
           });
           console.log(formatEdgeBench(result));

@@ -348,7 +348,7 @@ it('edge mode on the publisher page: the browser sends only feature steps and ge
     const out = await publishFromPage(dir, 'edge');
     assert.match(out.pageText, /analysed in this browser/);
     assert.equal(out.rooms, 0, 'no media room was opened: nothing but features reached the server');
-    // One step every 100 ms, each 16 + 32 + 4 x 441 bytes: ~18 KB/s (video would be ~100x that).
+    // One step every 100 ms, each 16 + 32 + 4 x 442 bytes (1,816): ~18 KB/s.
     assert.ok(out.upload.bytesPerSecond < 40_000, `upload ${out.upload.bytesPerSecond.toFixed(0)} B/s`);
   });
 });

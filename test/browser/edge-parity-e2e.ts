@@ -5,6 +5,7 @@ import { decodeMedia } from '../../src/features/decode.js';
 import { SessionFeaturizer } from '../../src/features/featurizer.js';
 import { startServer } from '../server-harness.js';
 import { launchChromium } from './chromium.js';
+import type { ParityStep } from './edge-parity.js';
 
 /**
  * Run by browser.test.ts inside a network namespace with only loopback up: the same clip's media steps
@@ -26,15 +27,7 @@ for await (const step of decodeMedia(clip, { rateHz: 10, width, height })) {
   steps.push(step);
 }
 
-interface Features {
-  video: number[];
-  audio: number[];
-  face: boolean;
-  faceMs: number;
-  detector: boolean;
-}
-
-const server: Features[] = [];
+const server: ParityStep[] = [];
 const featurizer = new SessionFeaturizer(t.server.pool, DEFAULT_ANALYSIS_SIZE);
 for (const step of steps) {
   // A copy: the pool takes the frame's buffer, and the browser gets the same bytes.
@@ -44,12 +37,13 @@ for (const step of steps) {
     audio: [...f.audio],
     face: f.face.present,
     faceMs: f.timings.faceMs,
+    audioMs: f.timings.audioMs,
     detector: f.timings.detector,
   });
 }
 
 const browser = await launchChromium();
-let edge: Features[] = [];
+let edge: ParityStep[] = [];
 let backend = '';
 let error: string | undefined;
 try {
@@ -107,13 +101,14 @@ try {
           video: Float32Array;
           audio: Float32Array;
           face: { present: boolean };
-          timings: { faceMs: number; detector: boolean };
+          timings: { faceMs: number; audioMs: number; detector: boolean };
         };
         results.push({
           video: [...f.video],
           audio: [...f.audio],
           face: f.face.present,
           faceMs: f.timings.faceMs,
+          audioMs: f.timings.audioMs,
           detector: f.timings.detector,
         });
       }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { IngestClient, type IngestServerMessage } from '../../packages/client/src/index.js';
 import { type EdgeAnalysis, edgeStepBytes, encodeEdgeStep } from '../../src/contracts/edge-steps.js';
@@ -6,6 +7,8 @@ import type { Estimate } from '../../src/contracts/estimate.js';
 import { blockOffset, type FeatureSpec } from '../../src/contracts/feature-spec.js';
 import type { FeatureStep } from '../../src/contracts/feature-step.js';
 import { INGEST_KIND, ingestMessage } from '../../src/contracts/ingest-protocol.js';
+import { sileroModelPath } from '../../src/features/audio/vad-node.js';
+import { faceGraphBytes } from '../../src/features/face/face-networks.js';
 import { EriModel } from '../../src/model/model.js';
 import { assertClose } from '../helpers.js';
 import { mediasoupSkip, startServer, type TestServer } from '../server-harness.js';
@@ -182,6 +185,60 @@ describe('edge mode: feature steps computed by the client', { skip: mediasoupSki
     assert.ok(final, 'the session still ends with its final estimate');
     assert.ok(final.steps < 40, `only the accepted steps count (${final.steps})`);
     client.close();
+  });
+
+  it('a study viewer in edge mode: stimulus events on the same connection, the timeline says edge', async () => {
+    const created = await fetch(`${t.url}/v1/studies`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Edge study', rooms: ['edge-study'], windowSeconds: 2 }),
+    });
+    assert.equal(created.status, 201);
+    const { study } = (await created.json()) as { study: { id: string } };
+    const client = await IngestClient.connect(t.url);
+    const messages: IngestServerMessage[] = [];
+    client.messages$.subscribe({ next: (m) => messages.push(m), error: () => {} });
+    client.start('edge-study', { sessionId: 'edge-viewer', studyId: study.id, analysis: analysisOf(spec) });
+    await until(messages, 'started', 5000);
+    const start = Date.now();
+    for (const step of edgeSteps(spec, 40)) {
+      const wait = start + step.index * 100 - Date.now();
+      if (wait > 0) await sleep(wait);
+      if (step.index === 5) client.stimulus('play', 0, 0.5);
+      client.features(step);
+    }
+    client.end();
+    await until(messages, 'session.ended');
+    assert.ok(messages.some((m) => m.type === 'stimulus.marked'));
+    const { timeline } = (await (await fetch(`${t.url}/v1/studies/${study.id}/timeline`)).json()) as {
+      timeline: { viewers: { sessionId: string; analysis: string; seconds: Record<string, number[]> }[] };
+    };
+    assert.deepEqual(
+      timeline.viewers.map((v) => [v.sessionId, v.analysis]),
+      [['edge-viewer', 'edge']],
+    );
+    assert.ok(Object.keys(timeline.viewers[0]?.seconds ?? {}).length >= 2);
+    client.close();
+  });
+
+  it("serves the graphs an edge page runs, byte for byte the server's own, and only its runtime files", async () => {
+    for (const id of ['mesh', 'eyeCrops'] as const) {
+      const res = await fetch(`${t.url}/v1/edge/graphs/${id}`);
+      assert.equal(res.status, 200);
+      assert.ok(res.headers.get('etag'));
+      assert.deepEqual(Buffer.from(await res.arrayBuffer()), Buffer.from(await faceGraphBytes(id)));
+    }
+    const vad = await fetch(`${t.url}/v1/edge/graphs/vad`);
+    assert.deepEqual(Buffer.from(await vad.arrayBuffer()), await readFile(sileroModelPath()));
+    const unknown = await fetch(`${t.url}/v1/edge/graphs/secrets`);
+    assert.equal(unknown.status, 400);
+    assert.equal(((await unknown.json()) as { code: string }).code, 'ERI_ERR_INVALID_ARGUMENT');
+    const wasm = await fetch(`${t.url}/v1/edge/runtime/ort-wasm-simd-threaded.wasm`);
+    assert.equal(wasm.status, 200);
+    assert.equal(wasm.headers.get('content-type'), 'application/wasm');
+    await wasm.arrayBuffer();
+    for (const path of ['ort.min.js', 'ort.all.min.js.map', '..%2Fpackage.json'])
+      assert.equal((await fetch(`${t.url}/v1/edge/runtime/${path}`)).status, 404, path);
   });
 
   it('a media session refuses feature steps', async () => {

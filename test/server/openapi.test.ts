@@ -17,6 +17,7 @@ const ROUTES: [string, string][] = [
   ['get', '/readyz'],
   ['get', '/v1/model'],
   ['get', '/model'],
+  ['get', '/v1/edge/graphs/{id}'],
   ['get', '/metrics'],
   ['get', '/v1/placement'],
   ['get', '/v1/sessions'],
