@@ -35,5 +35,18 @@ await build({
   logLevel: 'warning',
 });
 
+// Its worker: the analysis off the page's thread (a plain script, as every browser loads workers).
+await build({
+  entryPoints: { 'edge-worker': 'src/client/edge-worker.ts' },
+  outdir: 'dist/public',
+  bundle: true,
+  format: 'iife',
+  target: 'es2020',
+  external: ['ws'],
+  minify: true,
+  sourcemap: true,
+  logLevel: 'warning',
+});
+
 await mkdir('dist/public', { recursive: true });
 await copyFile('node_modules/uplot/dist/uPlot.min.css', 'dist/public/uPlot.min.css');

@@ -1,20 +1,17 @@
-import { Subject, type Subscription, takeUntil } from 'rxjs';
+import { merge, type Subscription } from 'rxjs';
 import { IngestClient, type IngestServerMessage } from '../../packages/client/src/index.js';
-import { alignMedia } from '../../streams/align-media.js';
-import { featurizeSteps } from '../../streams/featurize-steps.js';
 import type { FeatureSpec } from '../contracts/feature-spec.js';
-import { EDGE_FRAME_SIZE, type OpenedEdgeAnalysis, openEdgeAnalysis } from './edge-analysis.js';
+import { EDGE_FRAME_SIZE } from './edge-analysis.js';
 import { cameraFrames, microphoneChunks } from './edge-capture.js';
+import type { FromEdgeWorker, ToEdgeWorker } from './edge-worker-protocol.js';
 
 /**
- * Publishing in edge mode: the camera and microphone are analysed in this page, and only feature steps
- * go to the server, over the frame ingest WebSocket (docs/ingest.md, "Edge mode"), which answers with
- * this session's estimates. When the page cannot keep up, a step goes without its face (as on the
- * server), never late: the step's audio and time still go.
+ * Publishing in edge mode: the camera and microphone are captured in this page and analysed in a worker
+ * (`/public/edge-worker.js`, so the page stays responsive), and only feature steps go to the server,
+ * over the frame ingest WebSocket (docs/ingest.md, "Edge mode"), which answers with this session's
+ * estimates. When the analysis cannot keep up, a step goes without its face (as on the server), never
+ * late: the step's audio and time still go.
  */
-
-/** Steps being analysed at once before a frame is skipped (the page has one thread for it). */
-const MAX_IN_FLIGHT = 2;
 
 export interface EdgePublishOptions {
   /** The server's origin. */
@@ -33,7 +30,7 @@ export interface EdgePublishOptions {
 export interface EdgePublication {
   sessionId: string;
   backend: string;
-  /** Steps sent, and of those, steps whose frame was skipped because the page was busy. */
+  /** Steps sent, and of those, steps whose frame was skipped because the analysis was busy. */
   readonly stats: { steps: number; faceSkipped: number };
   /** A study viewer's stimulus event, at the session's media time now (`stimulus.marked` answers). */
   stimulus(event: StimulusEvent, position: number): void;
@@ -49,12 +46,48 @@ async function modelSpec(server: string): Promise<FeatureSpec> {
   return ((await res.json()) as { card: { featureSpec: FeatureSpec } }).card.featureSpec;
 }
 
+/** The analysis worker, opened on the model's spec; resolves once its graphs are loaded. */
+async function openWorker(
+  server: string,
+  onStep: (message: FromEdgeWorker) => void,
+): Promise<{ worker: Worker; opened: Extract<FromEdgeWorker, { type: 'opened' }> }> {
+  const spec = await modelSpec(server);
+  const worker = new Worker(`${server}/public/edge-worker.js`);
+  const send = (m: ToEdgeWorker) => worker.postMessage(m);
+  const opened = await new Promise<Extract<FromEdgeWorker, { type: 'opened' }>>((resolve, reject) => {
+    worker.onerror = (e) => reject(new Error(`the analysis worker failed: ${e.message}`));
+    worker.onmessage = (event: MessageEvent<FromEdgeWorker>) => {
+      const m = event.data;
+      if (m.type === 'opened') resolve(m);
+      else if (m.type === 'error') reject(new Error(m.message));
+      else onStep(m);
+    };
+    send({ type: 'open', server, spec });
+  });
+  worker.onmessage = (event: MessageEvent<FromEdgeWorker>) => onStep(event.data);
+  return { worker, opened };
+}
+
 export async function publishEdge(o: EdgePublishOptions): Promise<EdgePublication> {
   const server = o.server.replace(/\/$/, '');
-  const opened: OpenedEdgeAnalysis = await openEdgeAnalysis({ server, spec: await modelSpec(server) });
-  const client = await IngestClient.connect(server, o.token ? { token: o.token } : {});
+  const stats = { steps: 0, faceSkipped: 0 };
+  let client: IngestClient | undefined;
+  let stopped: () => void = () => {};
+  const analysisDone = new Promise<void>((resolve) => {
+    stopped = resolve;
+  });
+  const { worker, opened } = await openWorker(server, (m) => {
+    if (m.type === 'step') {
+      stats.steps++;
+      client?.features(m.step);
+    }
+    if (m.type === 'face-skipped') stats.faceSkipped++;
+    if (m.type === 'stopped') stopped();
+    if (m.type === 'error') o.onMessage({ type: 'error', code: 'ERI_ERR_FEATURES', message: m.message });
+  });
+  const ingest = await IngestClient.connect(server, o.token ? { token: o.token } : {});
   const started = new Promise<string>((resolve, reject) => {
-    client.messages$.subscribe({
+    ingest.messages$.subscribe({
       next: (m) => {
         o.onMessage(m);
         if (m.type === 'started') resolve(m.sessionId);
@@ -63,53 +96,46 @@ export async function publishEdge(o: EdgePublishOptions): Promise<EdgePublicatio
       error: (e: unknown) => reject(e),
     });
   });
-  client.start(o.roomId, {
+  ingest.start(o.roomId, {
     ...(o.sessionId ? { sessionId: o.sessionId } : {}),
     ...(o.studyId ? { studyId: o.studyId } : {}),
     analysis: opened.declared,
   });
   const sessionId = await started;
-  const rate = opened.declared.rateHz;
+  client = ingest;
   const startedAt = performance.now();
-  const stop$ = new Subject<void>();
-  const stats = { steps: 0, faceSkipped: 0 };
-  const featurizer = opened.featurizer();
-  const subscription: Subscription = alignMedia(
-    cameraFrames(o.video, EDGE_FRAME_SIZE, rate, startedAt).pipe(takeUntil(stop$)),
-    microphoneChunks(o.stream, startedAt).pipe(takeUntil(stop$)),
-    { rateHz: rate, maxWaitMs: 300 },
-  )
-    .pipe(
-      featurizeSteps(featurizer, {
-        maxInFlight: MAX_IN_FLIGHT,
-        onFaceDropped: () => {
-          stats.faceSkipped++;
-        },
-      }),
-    )
-    .subscribe((step) => {
-      stats.steps++;
-      client.features(step);
-    });
+  const send = (m: ToEdgeWorker) => worker.postMessage(m);
+  const capture: Subscription = merge(
+    cameraFrames(o.video, EDGE_FRAME_SIZE, opened.declared.rateHz, startedAt),
+    microphoneChunks(o.stream, startedAt),
+  ).subscribe((item) => {
+    // The frame's pixels are handed over, not copied (921,600 bytes ten times a second).
+    if ('rgb' in item)
+      worker.postMessage({ type: 'frame', frame: item } satisfies ToEdgeWorker, [item.rgb.buffer]);
+    else send({ type: 'audio', chunk: item });
+  });
   return {
     sessionId,
     backend: opened.backend,
     stats,
     stimulus: (event, position) =>
-      client.stimulus(event, position, Math.max(0, (performance.now() - startedAt) / 1000)),
+      ingest.stimulus(event, position, Math.max(0, (performance.now() - startedAt) / 1000)),
     stop: async () => {
-      stop$.next();
-      subscription.unsubscribe();
+      capture.unsubscribe();
+      send({ type: 'stop' });
+      // The steps still in analysis go first, then the end.
+      await Promise.race([analysisDone, new Promise((r) => setTimeout(r, 2000))]);
+      worker.terminate();
       const ended = new Promise<void>((resolve) => {
-        client.messages$.subscribe({
+        ingest.messages$.subscribe({
           next: (m) => m.type === 'session.ended' && resolve(),
           error: () => resolve(),
           complete: () => resolve(),
         });
       });
-      client.end();
+      ingest.end();
       await ended;
-      client.close();
+      ingest.close();
     },
   };
 }

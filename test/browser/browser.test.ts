@@ -239,10 +239,11 @@ it('a reaction study: two viewers at different times, one pauses and seeks; both
       timeline: {
         timeline: {
           audience: { second: number; viewers: number }[];
-          viewers: { sessionId: string; seconds: Record<string, number[]> }[];
+          viewers: { sessionId: string; seconds: Record<string, number[]>; analysis: string }[];
         };
       };
       csv: string;
+      viewerModes: string;
       logs: string[];
     };
     assert.equal(out.error, undefined, `${out.error}\n${out.logs.slice(-30).join('\n')}`);
@@ -252,6 +253,8 @@ it('a reaction study: two viewers at different times, one pauses and seeks; both
     const b = running(out.sessions.B);
     assert.ok(a.length >= 15 && b.length >= 8, `estimates: A ${a.length}, B ${b.length}`);
     for (const e of [...a, ...b]) assert.equal(e.stimulus?.studyId, out.studyId);
+    // A is analysed by the server, B in its own page: the estimates, the timeline and the page say so.
+    assert.ok(a.every((e) => e.analysis === 'server') && b.every((e) => e.analysis === 'edge'));
     // Before A's first play (3 s measured first) and during its pause: no stimulus position.
     assert.equal(a[0]?.stimulus?.position, null, 'nothing attributed before the first play');
     const pos = a.map((e) => e.stimulus?.position ?? null);
@@ -282,6 +285,11 @@ it('a reaction study: two viewers at different times, one pauses and seeks; both
     // The audience curve counts each second's viewers: A watched up to ~7 s, B from 0 s to ~15 s.
     const { audience, viewers } = out.timeline.timeline;
     assert.equal(viewers.length, 2);
+    assert.deepEqual(Object.fromEntries(viewers.map((v) => [v.sessionId, v.analysis])), {
+      [out.sessions.A]: 'server',
+      [out.sessions.B]: 'edge',
+    });
+    assert.match(out.viewerModes, new RegExp(`${out.sessions.B}: analysed in their browser`));
     for (const s of audience) {
       const expected = viewers.filter((v) => v.seconds[String(s.second)] !== undefined).length;
       assert.equal(s.viewers, expected, `second ${s.second}`);

@@ -7,7 +7,8 @@ import { launchChromium } from './chromium.js';
 /**
  * Run by browser.test.ts in a loopback-only network namespace: a study with a 20 s stimulus, two viewer
  * pages in headless Chromium (fake camera and microphone from a clip) joining at different times; A
- * waits before pressing play, pauses, seeks back and plays on; B plays straight through. Screenshots of
+ * waits before pressing play, pauses, seeks back and plays on; B plays straight through, in edge mode
+ * (its features computed in its page, its stimulus events on the ingest connection). Screenshots of
  * the viewer page and the study view; the estimates, the timeline and its CSV as JSON.
  *
  * argv: <stimulus.webm> <y4m> <wav> <result.json> <viewer.png> <study.png>
@@ -36,6 +37,7 @@ const player = (page: Page, action: string) =>
 let error: string | undefined;
 let timeline: unknown;
 let csv = '';
+let viewerModes = '';
 const studyId: string = await (async () => {
   const created = await fetch(`${t.url}/v1/studies`, {
     method: 'POST',
@@ -54,9 +56,10 @@ const studyId: string = await (async () => {
 const sessions: Record<string, string> = {};
 try {
   const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
-  const open = async (name: string) => {
+  const open = async (name: string, analysis: 'server' | 'edge') => {
     const page = await context.newPage();
-    await page.goto(`${t.url}/watch?study=${studyId}&room=trailer&autostart=1`);
+    const edge = analysis === 'edge' ? '&analysis=edge' : '';
+    await page.goto(`${t.url}/watch?study=${studyId}&room=trailer${edge}&autostart=1`);
     await page.waitForSelector('#viewing[data-published="true"]', { timeout: 20_000 });
     await page.waitForFunction(`document.getElementById('stimulus').readyState >= 2`, undefined, {
       timeout: 10_000,
@@ -64,11 +67,11 @@ try {
     sessions[name] = (await page.getAttribute('#viewing', 'data-session')) ?? '';
     return page;
   };
-  const a = await open('A');
+  const a = await open('A', 'server');
   await a.waitForTimeout(3000); // measured, but the stimulus has not started: nothing attributed
   await player(a, 'v.play();');
   await a.waitForTimeout(4000);
-  const b = await open('B'); // joins later, on its own wall clock
+  const b = await open('B', 'edge'); // joins later, on its own wall clock
   await player(b, 'v.play();');
   await a.waitForTimeout(3000);
   await a.screenshot({ path: viewerShot });
@@ -83,6 +86,7 @@ try {
   await study.waitForSelector('#summary[data-viewers="2"]', { timeout: 10_000 });
   await study.waitForTimeout(1500);
   await study.screenshot({ path: studyShot, fullPage: true });
+  viewerModes = (await study.textContent('#viewer-modes')) ?? '';
   timeline = await (await fetch(`${t.url}/v1/studies/${studyId}/timeline`)).json();
   csv = await (await fetch(`${t.url}/v1/studies/${studyId}/timeline?format=csv`)).text();
 } catch (e) {
@@ -92,7 +96,7 @@ try {
 }
 await writeFile(
   resultPath,
-  JSON.stringify({ error, studyId, sessions, estimates, timeline, csv, logs: t.logs }, null, 2),
+  JSON.stringify({ error, studyId, sessions, estimates, timeline, csv, viewerModes, logs: t.logs }, null, 2),
 );
 await t.stop();
 process.exit(0);
