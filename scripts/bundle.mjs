@@ -2,13 +2,7 @@
 import { copyFile, mkdir } from 'node:fs/promises';
 import { build } from 'esbuild';
 
-await build({
-  entryPoints: {
-    publisher: 'src/client/publisher-page.ts',
-    dashboard: 'src/client/dashboard-page.ts',
-    viewer: 'src/client/viewer-page.ts',
-    study: 'src/client/study-page.ts',
-  },
+const common = {
   outdir: 'dist/public',
   bundle: true,
   format: 'iife',
@@ -18,35 +12,23 @@ await build({
   minify: true,
   sourcemap: true,
   logLevel: 'warning',
+};
+
+await build({
+  ...common,
+  entryPoints: {
+    publisher: 'src/client/publisher-page.ts',
+    dashboard: 'src/client/dashboard-page.ts',
+    viewer: 'src/client/viewer-page.ts',
+    study: 'src/client/study-page.ts',
+    // The edge analysis worker: the server's feature code on onnxruntime-web, off the page's thread.
+    // Its WebAssembly comes from the server (/v1/edge/runtime/), not the bundle.
+    'edge-worker': 'src/client/edge-worker.ts',
+  },
 });
 
-// The edge library (global EriEdge): the server's feature code on onnxruntime-web, loaded by pages that
-// analyse in the browser. Its WebAssembly comes from the server (/v1/edge/runtime/), not the bundle.
-await build({
-  entryPoints: { edge: 'src/client/edge-bundle.ts' },
-  outdir: 'dist/public',
-  bundle: true,
-  format: 'iife',
-  globalName: 'EriEdge',
-  target: 'es2020',
-  external: ['ws'],
-  minify: true,
-  sourcemap: true,
-  logLevel: 'warning',
-});
-
-// Its worker: the analysis off the page's thread (a plain script, as every browser loads workers).
-await build({
-  entryPoints: { 'edge-worker': 'src/client/edge-worker.ts' },
-  outdir: 'dist/public',
-  bundle: true,
-  format: 'iife',
-  target: 'es2020',
-  external: ['ws'],
-  minify: true,
-  sourcemap: true,
-  logLevel: 'warning',
-});
+// The edge library (global EriEdge), loaded by pages that analyse in the browser, or any web app.
+await build({ ...common, entryPoints: { edge: 'src/client/edge-bundle.ts' }, globalName: 'EriEdge' });
 
 await mkdir('dist/public', { recursive: true });
 await copyFile('node_modules/uplot/dist/uPlot.min.css', 'dist/public/uPlot.min.css');
