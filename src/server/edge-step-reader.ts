@@ -12,11 +12,14 @@ import { RateLimit } from './limits.js';
  * - steps arrive no faster than real time: the rate, with a burst of BURST_SECONDS to catch up after a
  *   network stall (the connection also refuses media time far ahead of its clock);
  * - steps the client skipped are filled as empty steps (no frame, no audio), so media time stays
- *   aligned and the window covers what it says. Fill is bounded by that same clock check.
+ *   aligned and the window covers what it says; a gap longer than MAX_GAP_SECONDS is refused (one
+ *   message never costs more than that many steps of work and memory).
  * The face block's flag and confidence are set from the step's own fields, so the two cannot disagree.
  */
 
 const BURST_SECONDS = 2;
+/** The longest stretch of skipped steps one step may fill: a viewer gone longer starts a new session. */
+export const MAX_GAP_SECONDS = 60;
 /** Media time within this fraction of a step of the grid counts as on it (float32 clients). */
 const GRID_TOLERANCE = 1e-3;
 
@@ -66,6 +69,11 @@ export class EdgeStepReader {
       throw new EriError(
         'ERI_ERR_MALFORMED_MESSAGE',
         `step ${index} (t = ${t} s) is not after the previous step ${this.#next - 1}`,
+      );
+    if (index - this.#next > MAX_GAP_SECONDS * this.#rate)
+      throw new EriError(
+        'ERI_ERR_INVALID_STATE',
+        `step ${index} follows step ${this.#next - 1} after more than ${MAX_GAP_SECONDS} s without steps: end this session and start a new one`,
       );
     if (!this.#limit.take())
       throw new EriError(
