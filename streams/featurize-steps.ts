@@ -4,18 +4,27 @@ import type { MediaStep } from '../src/contracts/media-step.js';
 
 /**
  * Media steps in, feature steps out, in order, through a featurizer that may work on several steps at
- * once (the shared worker pool). Backpressure policy: when `maxInFlight` steps of this session are
- * already being analysed, a new step's frame is not analysed at all: the step goes on with its audio and
- * no face (its face flag 0, counted by `onFaceDropped`). Steps are never skipped or queued without bound,
- * so media time stays aligned and one slow session holds at most `maxInFlight` tasks of the shared pool.
+ * once (the shared worker pool). Backpressure policy: a new step's frame is not analysed at all (the
+ * step goes on with its audio and no face, its face flag 0, counted by `onFaceDropped`) when
+ * - the session's faces are more than `maxFaceDelayMs` behind (the featurizer's `faceDelayMs`: the age
+ *   of its oldest face still waiting), or
+ * - `maxInFlight` steps of this session are already being analysed (a backstop).
+ * A burst of steps (media that arrived late, all at once) therefore keeps its faces while the machine
+ * can analyse them in time; only a featurizer that falls behind sheds them. Steps are never skipped or
+ * queued without bound, so media time stays aligned and one slow session holds at most `maxInFlight`
+ * tasks of the shared pool.
  */
 
 export interface StepFeaturizer {
   featurize(step: MediaStep): Promise<FeatureStep>;
+  /** How far behind the featurizer's faces are (ms), if it can tell. */
+  readonly faceDelayMs?: number;
 }
 
 export interface FeaturizeOptions {
   maxInFlight: number;
+  /** While the faces are further behind than this (ms), frames are not analysed (needs `faceDelayMs`). */
+  maxFaceDelayMs?: number;
   onFaceDropped?: (step: MediaStep) => void;
 }
 
@@ -31,7 +40,9 @@ export function featurizeSteps(
       const subscription = source.subscribe({
         next: (step) => {
           let input = step;
-          if (inFlight >= options.maxInFlight && step.frame) {
+          const late =
+            options.maxFaceDelayMs !== undefined && (featurizer.faceDelayMs ?? 0) > options.maxFaceDelayMs;
+          if (step.frame && (inFlight >= options.maxInFlight || late)) {
             const { frame: _dropped, ...rest } = step;
             input = rest;
             options.onFaceDropped?.(step);

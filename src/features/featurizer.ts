@@ -51,6 +51,8 @@ export class SessionFeaturizer {
   #track: Box | undefined;
   #tracking: TrackingState = initialTrackingState();
   #faceChain: Promise<unknown> = Promise.resolve();
+  /** When each frame whose face is not done yet was submitted (performance.now(), oldest first). */
+  readonly #facesPending: number[] = [];
   #audioState: AudioState = initialAudioState();
   #audioChain: Promise<unknown> = Promise.resolve();
   #orderChain: Promise<unknown> = Promise.resolve();
@@ -65,6 +67,16 @@ export class SessionFeaturizer {
     this.#detectEvery = Math.max(1, pool.options.tracking?.detectEvery ?? DEFAULT_DETECT_EVERY);
   }
 
+  /**
+   * How far behind this session's faces are (ms): the age of the oldest face not done yet (0 when none
+   * is waiting). It includes waiting for the shared pool, so it grows with the load, and it falls as
+   * soon as the backlog clears; a burst of frames that the pool clears quickly keeps it small.
+   */
+  get faceDelayMs(): number {
+    const oldest = this.#facesPending[0];
+    return oldest === undefined ? 0 : performance.now() - oldest;
+  }
+
   /** Starts a step; steps must be submitted in index order (results also resolve in that order). */
   featurize(step: MediaStep): Promise<FeaturizedStep> {
     if (step.index !== this.#expectedIndex) {
@@ -75,16 +87,22 @@ export class SessionFeaturizer {
     }
     this.#expectedIndex++;
     const frame = step.frame;
+    const submitted = performance.now();
+    if (frame) this.#facesPending.push(submitted);
     const face: Promise<FaceResult | undefined> = frame
       ? this.#faceChain.then(async () => {
-          const follow = facesToFollow(this.#tracking, this.#detectEvery);
-          const result = await this.#pool.face(frame, this.#width, this.#height, follow);
-          this.#tracking = afterFrame(
-            this.#tracking,
-            { detector: result.timings.detector, faces: result.faces },
-            this.#minBoxScore,
-          );
-          return result;
+          try {
+            const follow = facesToFollow(this.#tracking, this.#detectEvery);
+            const result = await this.#pool.face(frame, this.#width, this.#height, follow);
+            this.#tracking = afterFrame(
+              this.#tracking,
+              { detector: result.timings.detector, faces: result.faces },
+              this.#minBoxScore,
+            );
+            return result;
+          } finally {
+            this.#facesPending.shift();
+          }
         })
       : Promise.resolve(undefined);
     // A failed frame leaves the tracking as it was; the next frame carries on from there.

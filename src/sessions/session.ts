@@ -85,6 +85,8 @@ export interface SessionOptions {
   maxWaitMs?: number;
   /** Steps of this session analysed at once before frames are dropped (see featurizeSteps). */
   maxInFlight?: number;
+  /** While this session's faces are further behind than this (ms), frames are dropped (see featurizeSteps). */
+  maxFaceDelayMs?: number;
   scheduler?: SchedulerLike;
   observer?: SessionObserver;
 }
@@ -116,6 +118,16 @@ export interface SessionStats {
 }
 
 const LATENCY_SAMPLES = 600;
+
+/**
+ * While a session's faces run further behind than this (ms), its new frames are not analysed: media
+ * that arrives in a burst keeps its faces while the pool clears them in time, and an overloaded pool
+ * sheds faces before a session falls seconds behind. Half of the 400 ms capture -> features budget,
+ * the other half being transport and decoding.
+ */
+const MAX_FACE_DELAY_MS = 200;
+/** A backstop on a session's steps in analysis, whatever the estimate above says. */
+const MAX_STEPS_IN_FLIGHT = 16;
 
 function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return 0;
@@ -270,7 +282,8 @@ export class Session {
     );
     return steps$.pipe(
       featurizeSteps(new SessionFeaturizer(input.pool, input.frameSize), {
-        maxInFlight: o.maxInFlight ?? 4,
+        maxInFlight: o.maxInFlight ?? MAX_STEPS_IN_FLIGHT,
+        maxFaceDelayMs: o.maxFaceDelayMs ?? MAX_FACE_DELAY_MS,
         onFaceDropped: () => {
           this.#stats.droppedFaceSteps++;
           o.observer?.faceStepDropped();

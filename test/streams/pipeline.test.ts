@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { from, interval, lastValueFrom, map, Observable, take, toArray } from 'rxjs';
+import { from, interval, lastValueFrom, map, Observable, Subject, take, toArray } from 'rxjs';
 import type { Estimate } from '../../src/contracts/estimate.js';
 import type { FeatureStep } from '../../src/contracts/feature-step.js';
 import type { MediaStep } from '../../src/contracts/media-step.js';
@@ -209,6 +209,60 @@ describe('featurizeSteps under load', () => {
       [0, 1, 2, 3, 4, 5, 6, 7],
     );
     assert.equal(dropped, 5);
+  });
+});
+
+describe('featurizeSteps: frames dropped only while the faces run behind', () => {
+  it('a burst is analysed in full while the featurizer keeps up; frames go while it is further behind than the bound', async () => {
+    let delay = 0;
+    const seen: boolean[] = [];
+    const featurizer: StepFeaturizer = {
+      get faceDelayMs() {
+        return delay;
+      },
+      featurize: async (step) => {
+        seen.push(Boolean(step.frame));
+        return {
+          index: step.index,
+          t: step.t,
+          video: new Float32Array(1),
+          audio: new Float32Array(1),
+          face: { present: Boolean(step.frame), confidence: 0 },
+          speech: 0,
+          audioCoverage: 1,
+          hasFrame: Boolean(step.frame),
+        };
+      },
+    };
+    const media = (n: number, from0: number): MediaStep[] =>
+      Array.from({ length: n }, (_, i) => ({
+        index: from0 + i,
+        t: (from0 + i) / 10,
+        frame: new Uint8Array(3),
+        audio: new Float32Array(1600),
+        audioCoverage: 1,
+      }));
+    const source = new Subject<MediaStep>();
+    let dropped = 0;
+    const done = lastValueFrom(
+      source.pipe(
+        featurizeSteps(featurizer, { maxInFlight: 16, maxFaceDelayMs: 200, onFaceDropped: () => dropped++ }),
+        toArray(),
+      ),
+    );
+    for (const step of media(8, 0)) source.next(step); // a burst of 8, all at once
+    delay = 350; // the pool falls behind
+    for (const step of media(3, 8)) source.next(step);
+    delay = 20; // and catches up
+    for (const step of media(2, 11)) source.next(step);
+    source.complete();
+    const out = await done;
+    assert.deepEqual(seen, [...Array(8).fill(true), false, false, false, true, true]);
+    assert.equal(dropped, 3);
+    assert.deepEqual(
+      out.map((s) => s.index),
+      Array.from({ length: 13 }, (_, i) => i),
+    );
   });
 });
 
