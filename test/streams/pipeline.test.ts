@@ -163,6 +163,20 @@ describe('the estimate pipeline against the offline model', () => {
   });
 });
 
+/** A stand-in featurizer's result: a face exactly when the step has a frame. */
+function featuresOf(step: MediaStep): FeatureStep {
+  return {
+    index: step.index,
+    t: step.t,
+    video: new Float32Array(1),
+    audio: new Float32Array(1),
+    face: { present: Boolean(step.frame), confidence: 0 },
+    speech: 0,
+    audioCoverage: 1,
+    hasFrame: Boolean(step.frame),
+  };
+}
+
 describe('featurizeSteps under load', () => {
   it('beyond maxInFlight, frames are dropped (never steps), and order is kept', async () => {
     const started: boolean[] = [];
@@ -171,18 +185,7 @@ describe('featurizeSteps under load', () => {
       featurize: (step) => {
         started.push(Boolean(step.frame));
         return new Promise<FeatureStep>((resolve) => {
-          release.push(() =>
-            resolve({
-              index: step.index,
-              t: step.t,
-              video: new Float32Array(1),
-              audio: new Float32Array(1),
-              face: { present: Boolean(step.frame), confidence: 0 },
-              speech: 0,
-              audioCoverage: 1,
-              hasFrame: Boolean(step.frame),
-            }),
-          );
+          release.push(() => resolve(featuresOf(step)));
         });
       },
     };
@@ -222,16 +225,7 @@ describe('featurizeSteps: frames dropped only while the faces run behind', () =>
       },
       featurize: async (step) => {
         seen.push(Boolean(step.frame));
-        return {
-          index: step.index,
-          t: step.t,
-          video: new Float32Array(1),
-          audio: new Float32Array(1),
-          face: { present: Boolean(step.frame), confidence: 0 },
-          speech: 0,
-          audioCoverage: 1,
-          hasFrame: Boolean(step.frame),
-        };
+        return featuresOf(step);
       },
     };
     const media = (n: number, from0: number): MediaStep[] =>
