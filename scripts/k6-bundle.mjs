@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', 'load-tests');
-export const K6_SCENARIOS = ['subscribers', 'publishers', 'signalling', 'history'];
+export const K6_SCENARIOS = ['subscribers', 'publishers', 'edge-publishers', 'signalling', 'history'];
 
 await build({
   entryPoints: Object.fromEntries(K6_SCENARIOS.map((name) => [name, join(root, `${name}.ts`)])),

@@ -14,6 +14,9 @@ export interface Scenarios {
   publishers: Scaled<{ publishers: number; seconds: number }> & {
     thresholds: { captureToEstimateP95Ms: number; errors: number; minEstimatesPerPublisherPerMinute: number };
   };
+  edgePublishers: Scaled<{ publishers: number; seconds: number }> & {
+    thresholds: { stepToEstimateP95Ms: number; errors: number; minEstimatesPerPublisherPerMinute: number };
+  };
   signalling: Scaled<{ vus: number; iterations: number }> & {
     thresholds: { joinP95Ms: number; failRate: number };
   };

@@ -5,9 +5,12 @@ import ws from 'k6/ws';
 import { mediaDir, wsUrl } from './config.ts';
 
 const MEDIA_DIR = mediaDir();
-const manifest: { frames: number; rateHz: number; sampleRate: number } = JSON.parse(
-  open(`${MEDIA_DIR}/media.json`),
-);
+const manifest: {
+  frames: number;
+  rateHz: number;
+  sampleRate: number;
+  edge: { analysis: { rateHz: number }; steps: number };
+} = JSON.parse(open(`${MEDIA_DIR}/media.json`));
 const frames: ArrayBuffer[] = [];
 for (let i = 1; i <= manifest.frames; i++)
   frames.push(open(`${MEDIA_DIR}/frames/${String(i).padStart(5, '0')}.jpg`, 'b'));
@@ -17,8 +20,11 @@ export const captureToEstimate = new Trend('eri_capture_to_estimate_ms', true);
 export const estimates = new Counter('eri_estimates');
 export const ingestErrors = new Counter('eri_ingest_errors');
 
-/** kind 1 = JPEG frame, 2 = PCM chunk; bytes 8-15: media time in seconds (float64 LE); payload from 16. */
-function message(kind: 1 | 2, t: number, payload: ArrayBuffer): ArrayBuffer {
+/**
+ * kind 1 = JPEG frame, 2 = PCM chunk, 3 = a feature step (edge mode); bytes 8-15: media time in seconds
+ * (float64 LE); payload from 16.
+ */
+function message(kind: 1 | 2 | 3, t: number, payload: ArrayBuffer): ArrayBuffer {
   const out = new Uint8Array(16 + payload.byteLength);
   const view = new DataView(out.buffer);
   view.setUint8(0, kind);
@@ -55,6 +61,50 @@ export function publish(room: string, sessionId: string, seconds: number): void 
         // The estimate covers media up to windowEnd: the frame for the step that ends there was sent at…
         const sent = sentAt[(m.data.windowEnd - 1 / manifest.rateHz).toFixed(1)];
         if (sent !== undefined) captureToEstimate.add(Date.now() - sent);
+      } else if (m.type === 'error') {
+        ingestErrors.add(1);
+        console.error(`ingest error ${m.code}: ${m.message}`);
+      } else if (m.type === 'session.ended') socket.close();
+    });
+    socket.setTimeout(() => socket.close(), (seconds + 15) * 1000);
+  });
+}
+
+const steps: ArrayBuffer = open(`${MEDIA_DIR}/steps.bin`, 'b');
+const stepBytes = steps.byteLength / manifest.edge.steps;
+
+export const stepToEstimate = new Trend('eri_step_to_estimate_ms', true);
+
+/**
+ * One edge publisher session of `seconds` (docs/ingest.md, "Edge mode"): the clip's feature steps at
+ * 10 Hz, as a viewer's browser sends them, looped; latency is the window's last step sent -> its
+ * running estimate received.
+ */
+export function publishEdge(room: string, sessionId: string, seconds: number): void {
+  const rate = manifest.edge.analysis.rateHz;
+  const total = seconds * rate;
+  const sentAt: number[] = [];
+  ws.connect(wsUrl('/v1/ingest'), null, (socket) => {
+    let step = 0;
+    socket.on('open', () => {
+      socket.send(
+        JSON.stringify({ type: 'start', roomId: room, sessionId, analysis: manifest.edge.analysis }),
+      );
+      socket.setInterval(() => {
+        if (step >= total) return;
+        const i = step % manifest.edge.steps;
+        sentAt[step] = Date.now();
+        socket.sendBinary(message(3, step / rate, steps.slice(i * stepBytes, (i + 1) * stepBytes)));
+        step++;
+        if (step === total) socket.send(JSON.stringify({ type: 'end' }));
+      }, 1000 / rate);
+    });
+    socket.on('message', (text: string) => {
+      const m = JSON.parse(text);
+      if (m.type === 'estimate' && !m.data.final) {
+        estimates.add(1);
+        const sent = sentAt[Math.round(m.data.windowEnd * rate) - 1];
+        if (sent !== undefined) stepToEstimate.add(Date.now() - sent);
       } else if (m.type === 'error') {
         ingestErrors.add(1);
         console.error(`ingest error ${m.code}: ${m.message}`);

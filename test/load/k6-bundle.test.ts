@@ -17,7 +17,7 @@ import { type Node, parse } from 'acorn';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DIST = join(ROOT, 'load-tests', 'dist');
-const SCENARIOS = ['subscribers', 'publishers', 'signalling', 'history'];
+const SCENARIOS = ['subscribers', 'publishers', 'edge-publishers', 'signalling', 'history'];
 
 function walk(node: Node, visit: (n: Node & Record<string, unknown>) => void): void {
   visit(node as Node & Record<string, unknown>);

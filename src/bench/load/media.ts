@@ -3,12 +3,23 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
+import {
+  type EdgeAnalysis,
+  edgeAnalysisSchema,
+  edgeStepBytes,
+  encodeEdgeStep,
+} from '../../contracts/edge-steps.js';
+import { faceAudioSpec } from '../../contracts/feature-spec.js';
 import { EriError } from '../../errors.js';
+import { extractFeatures } from '../../features/extract.js';
+import { FeaturePool } from '../../features/pool.js';
 
 /**
  * Media for load publishers, prepared once from a real clip: JPEG frames at 10 Hz (640x480, letterboxed)
- * and mono 16 kHz 16-bit PCM, the frame ingest's formats. The k6 scripts (`open()`) and `eri load` read
- * the same folder: frames/00001.jpg …, audio.pcm, media.json.
+ * and mono 16 kHz 16-bit PCM, the frame ingest's formats; and for edge publishers the clip's feature
+ * steps as the server computes them, each in the edge step layout (contracts/edge-steps.ts), end to end
+ * in steps.bin. The k6 scripts (`open()`) and `eri load` read the same folder: frames/00001.jpg …,
+ * audio.pcm, steps.bin, media.json.
  */
 
 const manifestSchema = z.object({
@@ -16,6 +27,8 @@ const manifestSchema = z.object({
   rateHz: z.number().positive(),
   sampleRate: z.number().int().positive(),
   source: z.string(),
+  /** What an edge publisher of steps.bin declares in its start, and how many steps the file holds. */
+  edge: z.object({ analysis: edgeAnalysisSchema, steps: z.number().int().positive() }),
 });
 
 export interface PreparedMedia {
@@ -23,6 +36,25 @@ export interface PreparedMedia {
   audio: Buffer;
   rateHz: number;
   sampleRate: number;
+  /** Edge publishers: the declaration and one payload per step. */
+  edge: { analysis: EdgeAnalysis; steps: Buffer[] };
+}
+
+/** The clip's feature steps, each encoded as an edge publisher sends it. */
+async function edgeSteps(clip: string): Promise<{ analysis: EdgeAnalysis; payloads: Uint8Array[] }> {
+  const spec = faceAudioSpec();
+  const layout = { videoDim: spec.video.dim, audioDim: spec.audio.dim };
+  const pool = new FeaturePool({});
+  try {
+    const payloads: Uint8Array[] = [];
+    for await (const step of extractFeatures(clip, pool)) payloads.push(encodeEdgeStep(step, layout));
+    return {
+      analysis: { mode: 'edge', spec: spec.id, ...layout, rateHz: spec.rateHz ?? 10 },
+      payloads,
+    };
+  } finally {
+    await pool.close();
+  }
 }
 
 export async function prepareMedia(
@@ -57,10 +89,16 @@ export async function prepareMedia(
       ...['-t', String(frames / rateHz), ...pcm],
     ]),
   );
-  await writeFile(
-    join(outDir, 'media.json'),
-    `${JSON.stringify({ frames, rateHz, sampleRate, source: clip }, null, 2)}\n`,
-  );
+  const edge = await edgeSteps(clip);
+  await writeFile(join(outDir, 'steps.bin'), Buffer.concat(edge.payloads));
+  const manifest = {
+    frames,
+    rateHz,
+    sampleRate,
+    source: clip,
+    edge: { analysis: edge.analysis, steps: edge.payloads.length },
+  };
+  await writeFile(join(outDir, 'media.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 export async function loadPreparedMedia(dir: string): Promise<PreparedMedia> {
@@ -79,10 +117,21 @@ export async function loadPreparedMedia(dir: string): Promise<PreparedMedia> {
       readFile(join(dir, 'frames', `${String(i + 1).padStart(5, '0')}.jpg`)),
     ),
   );
+  const steps = await readFile(join(dir, 'steps.bin'));
+  const size = edgeStepBytes(manifest.edge.analysis);
+  if (steps.length !== size * manifest.edge.steps)
+    throw new EriError(
+      'ERI_ERR_INVALID_ARGUMENT',
+      `${dir}/steps.bin is not ${manifest.edge.steps} steps of ${size} bytes`,
+    );
   return {
     frames,
     audio: await readFile(join(dir, 'audio.pcm')),
     rateHz: manifest.rateHz,
     sampleRate: manifest.sampleRate,
+    edge: {
+      analysis: manifest.edge.analysis,
+      steps: Array.from({ length: manifest.edge.steps }, (_, i) => steps.subarray(i * size, (i + 1) * size)),
+    },
   };
 }

@@ -33,42 +33,40 @@ interface PublishSink {
   errors: string[];
 }
 
-/** One publisher session over the frame ingest, looping the prepared clip (load-tests/lib/ingest.ts). */
-export function publishSession(
-  url: string,
-  room: string,
-  sessionId: string,
-  seconds: number,
-  media: PreparedMedia,
-  sink: PublishSink,
-): Promise<void> {
-  const steps = Math.round(seconds * media.rateHz);
-  const chunk = Math.round(media.sampleRate / media.rateHz) * 2;
-  const sentAt = new Map<string, number>();
+/** What one ingest session sends: its start, then each step's messages at the step rate. */
+interface IngestPlan {
+  start: Record<string, unknown>;
+  steps: number;
+  rateHz: number;
+  send(ws: WebSocket, step: number): void;
+}
+
+/**
+ * One session over the frame ingest: the start, a step every 1/rate s, the end; each running estimate
+ * timed from when the step its window ends on was sent.
+ */
+function ingestSession(url: string, plan: IngestPlan, seconds: number, sink: PublishSink): Promise<void> {
+  const sentAt: number[] = [];
   return new Promise((resolve) => {
     const ws = new WebSocket(`${wsBase(url)}/v1/ingest`);
     let timer: NodeJS.Timeout | undefined;
     const deadline = setTimeout(() => ws.close(), (seconds + 15) * 1000);
     ws.on('open', () => {
-      ws.send(JSON.stringify({ type: 'start', roomId: room, sessionId }));
+      ws.send(JSON.stringify(plan.start));
       let step = 0;
       timer = setInterval(() => {
-        if (step >= steps) return;
-        const t = step / media.rateHz;
-        const i = step % media.frames.length;
-        const offset = (i * chunk) % Math.max(chunk, media.audio.length - chunk);
-        sentAt.set(t.toFixed(1), performance.now());
-        ws.send(ingestMessage(1, t, media.frames[i] as Buffer));
-        ws.send(ingestMessage(2, t, media.audio.subarray(offset, offset + chunk)));
+        if (step >= plan.steps) return;
+        sentAt[step] = performance.now();
+        plan.send(ws, step);
         step++;
-        if (step === steps) ws.send(JSON.stringify({ type: 'end' }));
-      }, 1000 / media.rateHz);
+        if (step === plan.steps) ws.send(JSON.stringify({ type: 'end' }));
+      }, 1000 / plan.rateHz);
     });
     ws.on('message', (data) => {
       const m = JSON.parse(String(data));
       if (m.type === 'estimate' && !m.data.final) {
         sink.estimates++;
-        const sent = sentAt.get((m.data.windowEnd - 1 / media.rateHz).toFixed(1));
+        const sent = sentAt[Math.round(m.data.windowEnd * plan.rateHz) - 1];
         if (sent !== undefined) sink.captureToEstimateMs.push(performance.now() - sent);
       } else if (m.type === 'error') sink.errors.push(`${m.code}: ${m.message}`);
       else if (m.type === 'session.ended') ws.close();
@@ -82,7 +80,55 @@ export function publishSession(
   });
 }
 
+/** One publisher session over the frame ingest, looping the prepared clip (load-tests/lib/ingest.ts). */
+export function publishSession(
+  url: string,
+  room: string,
+  sessionId: string,
+  seconds: number,
+  media: PreparedMedia,
+  sink: PublishSink,
+): Promise<void> {
+  const chunk = Math.round(media.sampleRate / media.rateHz) * 2;
+  const plan: IngestPlan = {
+    start: { type: 'start', roomId: room, sessionId },
+    steps: Math.round(seconds * media.rateHz),
+    rateHz: media.rateHz,
+    send: (ws, step) => {
+      const t = step / media.rateHz;
+      const i = step % media.frames.length;
+      const offset = (i * chunk) % Math.max(chunk, media.audio.length - chunk);
+      ws.send(ingestMessage(1, t, media.frames[i] as Buffer));
+      ws.send(ingestMessage(2, t, media.audio.subarray(offset, offset + chunk)));
+    },
+  };
+  return ingestSession(url, plan, seconds, sink);
+}
+
 const newSink = (): PublishSink => ({ captureToEstimateMs: [], estimates: 0, errors: [] });
+
+/**
+ * One edge publisher session (load-tests/lib/ingest.ts, publishEdge): the clip's feature steps at
+ * 10 Hz, as a viewer's browser in edge mode sends them, looped.
+ */
+export function publishEdgeSession(
+  url: string,
+  room: string,
+  sessionId: string,
+  seconds: number,
+  media: PreparedMedia,
+  sink: PublishSink,
+): Promise<void> {
+  const { analysis, steps } = media.edge;
+  const plan: IngestPlan = {
+    start: { type: 'start', roomId: room, sessionId, analysis },
+    steps: Math.round(seconds * analysis.rateHz),
+    rateHz: analysis.rateHz,
+    send: (ws, step) =>
+      ws.send(ingestMessage(3, step / analysis.rateHz, steps[step % steps.length] as Buffer)),
+  };
+  return ingestSession(url, plan, seconds, sink);
+}
 
 async function publishers(
   url: string,
@@ -99,23 +145,75 @@ async function publishers(
       publishSession(url, sc.room, `load-pub-${i}-${stamp}`, p.seconds, media, sink),
     ),
   );
-  const capture = summarize(sink.captureToEstimateMs);
-  return report(
-    'publishers',
+  return publisherReport('publishers', 'captureToEstimateMs', 'eri_capture_to_estimate_ms', {
     scale,
     url,
-    { captureToEstimateMs: capture, estimates: sink.estimates, errors: sink.errors.length },
-    [
-      threshold('eri_capture_to_estimate_ms p(95)', '<', t.captureToEstimateP95Ms, capture.p95Ms),
-      threshold('eri_ingest_errors count', '<=', t.errors, sink.errors.length),
-      threshold(
-        'eri_estimates count',
-        '>=',
-        Math.floor((t.minEstimatesPerPublisherPerMinute * p.publishers * p.seconds) / 60),
-        sink.estimates,
-      ),
-    ],
+    sink,
+    publishers: p.publishers,
+    seconds: p.seconds,
+    p95Ms: t.captureToEstimateP95Ms,
+    errors: t.errors,
+    minEstimatesPerPublisherPerMinute: t.minEstimatesPerPublisherPerMinute,
+  });
+}
+
+/** A publisher scenario's report: its latency, estimates and errors against the same three thresholds. */
+function publisherReport(
+  scenario: ScenarioName,
+  latencyName: string,
+  latencyMetric: string,
+  o: {
+    scale: Scale;
+    url: string;
+    sink: PublishSink;
+    publishers: number;
+    seconds: number;
+    p95Ms: number;
+    errors: number;
+    minEstimatesPerPublisherPerMinute: number;
+  },
+): LoadReport {
+  const latency = summarize(o.sink.captureToEstimateMs);
+  const errors = o.sink.errors.length;
+  return report(scenario, o.scale, o.url, { [latencyName]: latency, estimates: o.sink.estimates, errors }, [
+    threshold(`${latencyMetric} p(95)`, '<', o.p95Ms, latency.p95Ms),
+    threshold('eri_ingest_errors count', '<=', o.errors, errors),
+    threshold(
+      'eri_estimates count',
+      '>=',
+      Math.floor((o.minEstimatesPerPublisherPerMinute * o.publishers * o.seconds) / 60),
+      o.sink.estimates,
+    ),
+  ]);
+}
+
+async function edgePublishers(
+  url: string,
+  sc: Scenarios,
+  scale: Scale,
+  media: PreparedMedia,
+): Promise<LoadReport> {
+  const p = sc.edgePublishers[scale];
+  const t = sc.edgePublishers.thresholds;
+  const sink = newSink();
+  const stamp = Date.now();
+  // Viewers join at independent moments: their first steps spread over a second.
+  await Promise.all(
+    Array.from({ length: p.publishers }, async (_, i) => {
+      await sleep((i / p.publishers) * 1000);
+      await publishEdgeSession(url, sc.room, `load-edge-${i}-${stamp}`, p.seconds, media, sink);
+    }),
   );
+  return publisherReport('edge-publishers', 'stepToEstimateMs', 'eri_step_to_estimate_ms', {
+    scale,
+    url,
+    sink,
+    publishers: p.publishers,
+    seconds: p.seconds,
+    p95Ms: t.stepToEstimateP95Ms,
+    errors: t.errors,
+    minEstimatesPerPublisherPerMinute: t.minEstimatesPerPublisherPerMinute,
+  });
 }
 
 async function subscribers(
@@ -325,6 +423,8 @@ export async function runScenario(
   switch (name) {
     case 'publishers':
       return publishers(url, scenarios, scale, media);
+    case 'edge-publishers':
+      return edgePublishers(url, scenarios, scale, media);
     case 'subscribers':
       return subscribers(url, scenarios, scale, media);
     case 'signalling':

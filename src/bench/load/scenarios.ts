@@ -40,6 +40,15 @@ export const scenariosSchema = z.object({
       minEstimatesPerPublisherPerMinute: z.number(),
     }),
   }),
+  edgePublishers: scaled(
+    z.object({ publishers: z.number().int().positive(), seconds: z.number().positive() }),
+  ).extend({
+    thresholds: z.object({
+      stepToEstimateP95Ms: z.number(),
+      errors: z.number(),
+      minEstimatesPerPublisherPerMinute: z.number(),
+    }),
+  }),
   signalling: scaled(
     z.object({ vus: z.number().int().positive(), iterations: z.number().int().positive() }),
   ).extend({
@@ -52,7 +61,13 @@ export const scenariosSchema = z.object({
 
 export type Scenarios = z.infer<typeof scenariosSchema>;
 export type Scale = 'small' | 'full';
-export const SCENARIO_NAMES = ['subscribers', 'publishers', 'signalling', 'history'] as const;
+export const SCENARIO_NAMES = [
+  'subscribers',
+  'publishers',
+  'edge-publishers',
+  'signalling',
+  'history',
+] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export async function loadScenarios(path = SCENARIOS_FILE): Promise<Scenarios> {
