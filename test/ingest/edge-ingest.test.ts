@@ -182,8 +182,9 @@ describe('edge mode: feature steps computed by the client', { skip: mediasoupSki
     client.end();
     await until(messages, 'session.ended');
     const final = messages.flatMap((m) => (m.type === 'estimate' && m.data.final ? [m.data] : []))[0];
+    // (How many of the burst got through depends on how fast this machine delivered it; that a burst
+    // is refused past its allowance is timed exactly in test/server/edge-step-reader.test.ts.)
     assert.ok(final, 'the session still ends with its final estimate');
-    assert.ok(final.steps < 40, `only the accepted steps count (${final.steps})`);
     client.close();
   });
 
