@@ -1,14 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ServeProcess, spawnEriServe } from '../src/bench/serve-process.js';
 import { mediasoupWorkerBin } from '../src/ingest/media-workers.js';
 import { initRandomPackage } from '../src/model/package-tools.js';
 import { loadServerConfig, type ServerConfig } from '../src/server/config.js';
 import { memoryLogger } from '../src/server/logger.js';
 import { EriServer } from '../src/server/server.js';
-import { CLI } from './helpers.js';
 
 /** Starts a real server on loopback (random port) with an untrained model, for tests. */
 
@@ -64,37 +63,13 @@ export async function startServer(overrides: Partial<Record<string, unknown>> = 
 }
 
 /** `eri serve` as a child process (one worker of each kind), for tests that kill it; resolves once it listens. */
-export async function spawnServe(
-  modelDir: string,
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'serve', '--insecure-dev', '--port', '0', '--model', modelDir],
-    {
-      env: {
-        ...process.env,
-        // Its own history and studies, never the working directory's (the caller may name one).
-        ERI_DATA_DIR: join(modelDir, '..', 'serve-data'),
-        ERI_MEDIA_WORKERS: '1',
-        ERI_FEATURE_WORKERS: '1',
-        ERI_INFERENCE_WORKERS: '1',
-        ...env,
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  let log = '';
-  child.stderr?.setEncoding('utf8').on('data', (text: string) => {
-    log += text;
+export function spawnServe(modelDir: string, env: Record<string, string>): Promise<ServeProcess> {
+  return spawnEriServe(modelDir, {
+    // Its own history and studies, never the working directory's (the caller may name one).
+    ERI_DATA_DIR: join(modelDir, '..', 'serve-data'),
+    ERI_MEDIA_WORKERS: '1',
+    ERI_FEATURE_WORKERS: '1',
+    ERI_INFERENCE_WORKERS: '1',
+    ...env,
   });
-  const deadline = Date.now() + 60_000;
-  while (!/listening on (http:\/\/\S+)/.test(log) && Date.now() < deadline && child.exitCode === null)
-    await new Promise((r) => setTimeout(r, 100));
-  const url = /listening on (http:\/\/\S+)/.exec(log)?.[1];
-  if (!url) {
-    child.kill('SIGKILL');
-    throw new Error(`eri serve did not start: ${log}`);
-  }
-  return { child, url, output: () => log };
 }

@@ -33,6 +33,27 @@ function message(kind: 1 | 2 | 3, t: number, payload: ArrayBuffer): ArrayBuffer 
   return out.buffer;
 }
 
+/**
+ * What the server says on an ingest session: each running estimate counted and timed from when the
+ * step its window ends on was sent (`sentFor`), errors counted, and the end closes the socket.
+ */
+function onServerMessage(
+  socket: { close(): void },
+  text: string,
+  latency: Trend,
+  sentFor: (windowEnd: number) => number | undefined,
+): void {
+  const m = JSON.parse(text);
+  if (m.type === 'estimate' && !m.data.final) {
+    estimates.add(1);
+    const sent = sentFor(m.data.windowEnd);
+    if (sent !== undefined) latency.add(Date.now() - sent);
+  } else if (m.type === 'error') {
+    ingestErrors.add(1);
+    console.error(`ingest error ${m.code}: ${m.message}`);
+  } else if (m.type === 'session.ended') socket.close();
+}
+
 /** One publisher session of `seconds`, looping the prepared clip; resolves when the server ends it. */
 export function publish(room: string, sessionId: string, seconds: number): void {
   const stepMs = 1000 / manifest.rateHz;
@@ -54,18 +75,15 @@ export function publish(room: string, sessionId: string, seconds: number): void 
         if (step === seconds * manifest.rateHz) socket.send(JSON.stringify({ type: 'end' }));
       }, stepMs);
     });
-    socket.on('message', (text: string) => {
-      const m = JSON.parse(text);
-      if (m.type === 'estimate' && !m.data.final) {
-        estimates.add(1);
-        // The estimate covers media up to windowEnd: the frame for the step that ends there was sent at…
-        const sent = sentAt[(m.data.windowEnd - 1 / manifest.rateHz).toFixed(1)];
-        if (sent !== undefined) captureToEstimate.add(Date.now() - sent);
-      } else if (m.type === 'error') {
-        ingestErrors.add(1);
-        console.error(`ingest error ${m.code}: ${m.message}`);
-      } else if (m.type === 'session.ended') socket.close();
-    });
+    // The estimate covers media up to windowEnd: the frame for the step that ends there was sent at…
+    socket.on('message', (text: string) =>
+      onServerMessage(
+        socket,
+        text,
+        captureToEstimate,
+        (windowEnd) => sentAt[(windowEnd - 1 / manifest.rateHz).toFixed(1)],
+      ),
+    );
     socket.setTimeout(() => socket.close(), (seconds + 15) * 1000);
   });
 }
@@ -99,17 +117,9 @@ export function publishEdge(room: string, sessionId: string, seconds: number): v
         if (step === total) socket.send(JSON.stringify({ type: 'end' }));
       }, 1000 / rate);
     });
-    socket.on('message', (text: string) => {
-      const m = JSON.parse(text);
-      if (m.type === 'estimate' && !m.data.final) {
-        estimates.add(1);
-        const sent = sentAt[Math.round(m.data.windowEnd * rate) - 1];
-        if (sent !== undefined) stepToEstimate.add(Date.now() - sent);
-      } else if (m.type === 'error') {
-        ingestErrors.add(1);
-        console.error(`ingest error ${m.code}: ${m.message}`);
-      } else if (m.type === 'session.ended') socket.close();
-    });
+    socket.on('message', (text: string) =>
+      onServerMessage(socket, text, stepToEstimate, (windowEnd) => sentAt[Math.round(windowEnd * rate) - 1]),
+    );
     socket.setTimeout(() => socket.close(), (seconds + 15) * 1000);
   });
 }

@@ -51,7 +51,8 @@ export interface E2eResult {
 
 const MiB = 2 ** 20;
 
-function subscribe(url: string, room: string, delivery: number[]): WebSocket {
+/** A `/v1/stream` subscriber on a room, recording each running estimate's delivery latency (ms). */
+export function subscribe(url: string, room: string, delivery: number[]): WebSocket {
   const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/stream`, { perMessageDeflate: false });
   ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', id: 1, target: { roomId: room } })));
   ws.on('message', (d) => {

@@ -1,9 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
 import { IngestClient, type IngestServerMessage } from '../../packages/client/src/index.js';
 import type { EdgeAnalysis } from '../contracts/edge-steps.js';
 import { type FeatureSpec, faceAudioSpec } from '../contracts/feature-spec.js';
@@ -12,7 +9,9 @@ import { extractFeatures } from '../features/extract.js';
 import { FeaturePool } from '../features/pool.js';
 import { synthesizeClip } from '../features/synthetic-clip.js';
 import { initRandomPackage } from '../model/package-tools.js';
+import { subscribe } from './e2e-bench.js';
 import { describeMachine, machineInfo, type Summary, summarize } from './harness.js';
+import { spawnEriServe } from './serve-process.js';
 
 /**
  * `eri bench e2e --edge`: N simulated edge publishers (each an IngestClient sending recorded feature
@@ -53,7 +52,6 @@ export interface EdgeResult {
   runs: EdgeRun[];
 }
 
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const RATE = 10;
 
 /** utime + stime of a process, in seconds, and its RSS in MiB (Linux /proc). */
@@ -63,41 +61,6 @@ async function processUsage(pid: number): Promise<{ cpuSeconds: number; rssMiB: 
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return { cpuSeconds: ticks / 100, rssMiB: rssKiB / 1024 };
-}
-
-async function serve(
-  modelDir: string,
-  dataDir: string,
-  strideSeconds: number,
-): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [CLI, 'serve', '--insecure-dev', '--port', '0', '--model', modelDir],
-    {
-      env: {
-        ...process.env,
-        ERI_DATA_DIR: dataDir,
-        ERI_STRIDE_SECONDS: String(strideSeconds),
-        ERI_MAX_SESSIONS: '1000',
-        ERI_MAX_SESSIONS_PER_TOKEN: '1000',
-        ERI_LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  let log = '';
-  child.stderr?.setEncoding('utf8').on('data', (t: string) => {
-    log += t;
-  });
-  const deadline = Date.now() + 120_000;
-  while (!/listening on (http:\/\/\S+)/.test(log) && Date.now() < deadline && child.exitCode === null)
-    await new Promise((r) => setTimeout(r, 100));
-  const url = /listening on (http:\/\/\S+)/.exec(log)?.[1];
-  if (!url) {
-    child.kill('SIGKILL');
-    throw new Error(`eri serve did not start: ${log.slice(-2000)}`);
-  }
-  return { child, url };
 }
 
 /** A clip's features as the server computes them, once, looped to the run's length by the publishers. */
@@ -125,16 +88,7 @@ async function runOnce(
 ): Promise<EdgeRun> {
   const room = `edge-${n}`;
   const delivery: number[] = [];
-  const sockets = Array.from({ length: o.subscribers }, () => {
-    const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/stream`, { perMessageDeflate: false });
-    ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', id: 1, target: { roomId: room } })));
-    ws.on('message', (d) => {
-      const m = JSON.parse(String(d));
-      if (m.type === 'estimate' && !m.data.final) delivery.push(Date.now() - Date.parse(m.data.wallTime));
-    });
-    ws.on('error', () => {});
-    return ws;
-  });
+  const sockets = Array.from({ length: o.subscribers }, () => subscribe(url, room, delivery));
   const spec = faceAudioSpec();
   const latency: number[] = [];
   const serverLatency: number[] = [];
@@ -240,7 +194,17 @@ export async function runEdgeBench(
     await initRandomPackage(join(dir, 'model'), { seed: 1 });
     const clip = o.clip ?? (await synthesizeClip(join(dir, 'synthetic.mkv'), { seconds: 10, fps: 30 }));
     const recorded = await recordSteps(clip);
-    const { child, url } = await serve(join(dir, 'model'), join(dir, 'data'), strideSeconds);
+    const { child, url } = await spawnEriServe(
+      join(dir, 'model'),
+      {
+        ERI_DATA_DIR: join(dir, 'data'),
+        ERI_STRIDE_SECONDS: String(strideSeconds),
+        ERI_MAX_SESSIONS: '1000',
+        ERI_MAX_SESSIONS_PER_TOKEN: '1000',
+        ERI_LOG_LEVEL: 'warn',
+      },
+      120_000,
+    );
     try {
       const pid = child.pid as number;
       await new Promise((r) => setTimeout(r, 2000));

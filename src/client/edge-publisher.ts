@@ -63,9 +63,39 @@ async function openWorker(
       else onStep(m);
     };
     send({ type: 'open', server, spec });
+  }).catch((error: unknown) => {
+    worker.terminate();
+    throw error;
   });
   worker.onmessage = (event: MessageEvent<FromEdgeWorker>) => onStep(event.data);
   return { worker, opened };
+}
+
+/** Starts the edge session on `ingest`; resolves with its id (every server message goes to onMessage). */
+function startSession(
+  ingest: IngestClient,
+  o: EdgePublishOptions,
+  analysis: Extract<FromEdgeWorker, { type: 'opened' }>['declared'],
+): Promise<string> {
+  const started = new Promise<string>((resolve, reject) => {
+    ingest.messages$.subscribe({
+      next: (m) => {
+        o.onMessage(m);
+        if (m.type === 'started') resolve(m.sessionId);
+        if (m.type === 'error') reject(new Error(`${m.code}: ${m.message}`));
+      },
+      error: (e: unknown) => reject(e),
+    });
+  });
+  ingest.start(o.roomId, {
+    ...(o.sessionId ? { sessionId: o.sessionId } : {}),
+    ...(o.studyId ? { studyId: o.studyId } : {}),
+    analysis,
+  });
+  return started.catch((error: unknown) => {
+    ingest.close();
+    throw error;
+  });
 }
 
 export async function publishEdge(o: EdgePublishOptions): Promise<EdgePublication> {
@@ -85,23 +115,16 @@ export async function publishEdge(o: EdgePublishOptions): Promise<EdgePublicatio
     if (m.type === 'stopped') stopped();
     if (m.type === 'error') o.onMessage({ type: 'error', code: 'ERI_ERR_FEATURES', message: m.message });
   });
-  const ingest = await IngestClient.connect(server, o.token ? { token: o.token } : {});
-  const started = new Promise<string>((resolve, reject) => {
-    ingest.messages$.subscribe({
-      next: (m) => {
-        o.onMessage(m);
-        if (m.type === 'started') resolve(m.sessionId);
-        if (m.type === 'error') reject(new Error(`${m.code}: ${m.message}`));
-      },
-      error: (e: unknown) => reject(e),
-    });
-  });
-  ingest.start(o.roomId, {
-    ...(o.sessionId ? { sessionId: o.sessionId } : {}),
-    ...(o.studyId ? { studyId: o.studyId } : {}),
-    analysis: opened.declared,
-  });
-  const sessionId = await started;
+  let ingest: IngestClient;
+  let sessionId: string;
+  try {
+    ingest = await IngestClient.connect(server, o.token ? { token: o.token } : {});
+    sessionId = await startSession(ingest, o, opened.declared);
+  } catch (error) {
+    // Nothing is published: the analysis and the connection go with the failed start.
+    worker.terminate();
+    throw error;
+  }
   client = ingest;
   const startedAt = performance.now();
   const send = (m: ToEdgeWorker) => worker.postMessage(m);

@@ -145,45 +145,33 @@ async function publishers(
       publishSession(url, sc.room, `load-pub-${i}-${stamp}`, p.seconds, media, sink),
     ),
   );
-  return publisherReport('publishers', 'captureToEstimateMs', 'eri_capture_to_estimate_ms', {
-    scale,
-    url,
-    sink,
-    publishers: p.publishers,
-    seconds: p.seconds,
+  const latency = {
+    name: 'captureToEstimateMs',
+    metric: 'eri_capture_to_estimate_ms',
     p95Ms: t.captureToEstimateP95Ms,
-    errors: t.errors,
-    minEstimatesPerPublisherPerMinute: t.minEstimatesPerPublisherPerMinute,
-  });
+  };
+  return publisherReport('publishers', latency, { scale, url, sink, run: p, limits: t });
 }
 
 /** A publisher scenario's report: its latency, estimates and errors against the same three thresholds. */
 function publisherReport(
   scenario: ScenarioName,
-  latencyName: string,
-  latencyMetric: string,
+  latency: { name: string; metric: string; p95Ms: number },
   o: {
     scale: Scale;
     url: string;
     sink: PublishSink;
-    publishers: number;
-    seconds: number;
-    p95Ms: number;
-    errors: number;
-    minEstimatesPerPublisherPerMinute: number;
+    run: { publishers: number; seconds: number };
+    limits: { errors: number; minEstimatesPerPublisherPerMinute: number };
   },
 ): LoadReport {
-  const latency = summarize(o.sink.captureToEstimateMs);
+  const measured = summarize(o.sink.captureToEstimateMs);
   const errors = o.sink.errors.length;
-  return report(scenario, o.scale, o.url, { [latencyName]: latency, estimates: o.sink.estimates, errors }, [
-    threshold(`${latencyMetric} p(95)`, '<', o.p95Ms, latency.p95Ms),
-    threshold('eri_ingest_errors count', '<=', o.errors, errors),
-    threshold(
-      'eri_estimates count',
-      '>=',
-      Math.floor((o.minEstimatesPerPublisherPerMinute * o.publishers * o.seconds) / 60),
-      o.sink.estimates,
-    ),
+  const minEstimates = (o.limits.minEstimatesPerPublisherPerMinute * o.run.publishers * o.run.seconds) / 60;
+  return report(scenario, o.scale, o.url, { [latency.name]: measured, estimates: o.sink.estimates, errors }, [
+    threshold(`${latency.metric} p(95)`, '<', latency.p95Ms, measured.p95Ms),
+    threshold('eri_ingest_errors count', '<=', o.limits.errors, errors),
+    threshold('eri_estimates count', '>=', Math.floor(minEstimates), o.sink.estimates),
   ]);
 }
 
@@ -204,16 +192,12 @@ async function edgePublishers(
       await publishEdgeSession(url, sc.room, `load-edge-${i}-${stamp}`, p.seconds, media, sink);
     }),
   );
-  return publisherReport('edge-publishers', 'stepToEstimateMs', 'eri_step_to_estimate_ms', {
-    scale,
-    url,
-    sink,
-    publishers: p.publishers,
-    seconds: p.seconds,
+  const latency = {
+    name: 'stepToEstimateMs',
+    metric: 'eri_step_to_estimate_ms',
     p95Ms: t.stepToEstimateP95Ms,
-    errors: t.errors,
-    minEstimatesPerPublisherPerMinute: t.minEstimatesPerPublisherPerMinute,
-  });
+  };
+  return publisherReport('edge-publishers', latency, { scale, url, sink, run: p, limits: t });
 }
 
 async function subscribers(

@@ -23,10 +23,12 @@ export function initialVadState(): VadState {
 export class VoiceActivityDetector {
   readonly #ort: OnnxRuntime;
   readonly #session: InferenceSession;
+  readonly #sr: InstanceType<OnnxRuntime['Tensor']>;
 
   constructor(runtime: OnnxRuntime, session: InferenceSession) {
     this.#ort = runtime;
     this.#session = session;
+    this.#sr = new runtime.Tensor('int64', BigInt64Array.from([16000n]), [1]);
   }
 
   /** Speech probability of one VAD_CHUNK chunk; advances `state` in place. */
@@ -34,7 +36,7 @@ export class VoiceActivityDetector {
     const { Tensor } = this.#ort;
     const out = await this.#session.run({
       input: new Tensor('float32', samples, [1, VAD_CHUNK]),
-      sr: new Tensor('int64', BigInt64Array.from([16000n]), [1]),
+      sr: this.#sr,
       h: new Tensor('float32', state.h, [2, 1, 64]),
       c: new Tensor('float32', state.c, [2, 1, 64]),
     });
