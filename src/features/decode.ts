@@ -147,10 +147,23 @@ async function* prefixThenRest(prefix: Uint8Array, rest: Readable): AsyncGenerat
   for await (const chunk of rest) yield chunk as Uint8Array;
 }
 
-/** ffmpeg video filter: the frame at each step start, scaled to fit and letterboxed into w x h, RGB24. */
-export function analysisVideoFilter(rateHz: number | undefined, w: number, h: number): string {
+/**
+ * Which source frame a step gets. `nearest`: the frame nearest the step's start, as a file is decoded
+ * (ffmpeg's fps filter by default). `shown`: the frame on screen at the step's start (the last one at or
+ * before it), which a live decoder can emit as soon as the next frame arrives, instead of waiting for a
+ * frame past the middle of the interval (~50-70 ms less capture -> features at 30 fps, measured).
+ */
+export type StepFrameChoice = 'nearest' | 'shown';
+
+/** ffmpeg video filter: one frame per step, scaled to fit and letterboxed into w x h, RGB24. */
+export function analysisVideoFilter(
+  rateHz: number | undefined,
+  w: number,
+  h: number,
+  choice: StepFrameChoice = 'nearest',
+): string {
   return [
-    ...(rateHz ? [`fps=${rateHz}:start_time=0`] : []),
+    ...(rateHz ? [`fps=${rateHz}:start_time=0${choice === 'shown' ? ':round=up' : ''}`] : []),
     `scale=${w}:${h}:force_original_aspect_ratio=decrease:flags=bilinear`,
     `pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2`,
     'format=rgb24',

@@ -160,7 +160,7 @@ export class RtpTap {
             '-map',
             '0:v:0',
             '-vf',
-            analysisVideoFilter(o.rateHz, o.frameSize.width, o.frameSize.height),
+            analysisVideoFilter(o.rateHz, o.frameSize.width, o.frameSize.height, 'shown'),
             '-f',
             'rawvideo',
             'pipe:1',

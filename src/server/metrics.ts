@@ -111,7 +111,7 @@ export class ServerMetrics {
     const captureToFeatures = new Histogram({
       name: 'eri_capture_to_features_seconds',
       help: "From a step's media time to its features being ready (transport, decoding, alignment, face and audio networks)",
-      buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+      buckets: [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
       registers,
     });
     this.observer = {
@@ -119,7 +119,8 @@ export class ServerMetrics {
         steps.inc();
         if (info.face) faceSteps.inc();
         if (info.withoutFrame) withoutFrame.inc();
-        captureToFeatures.observe(info.captureToFeaturesSeconds);
+        if (info.captureToFeaturesSeconds !== undefined)
+          captureToFeatures.observe(info.captureToFeaturesSeconds);
       },
       faceStepDropped: () => droppedFace.inc(),
       estimateDropped: () => droppedEstimates.inc(),

@@ -41,7 +41,8 @@ export type SessionEvent =
  * ever grows and a latency is one observation per step, not a summary of summaries).
  */
 export interface SessionObserver {
-  step(info: { captureToFeaturesSeconds: number; face: boolean; withoutFrame: boolean }): void;
+  /** `captureToFeaturesSeconds` is absent for a step with nothing captured in it. */
+  step(info: { captureToFeaturesSeconds?: number; face: boolean; withoutFrame: boolean }): void;
   faceStepDropped(): void;
   estimateDropped(): void;
 }
@@ -107,7 +108,8 @@ export interface SessionStats {
   /** Latency of the last estimate: its window's last step ready -> estimate made (ms). */
   lastEstimateLatencyMs: number;
   /**
-   * Over the last 600 steps: media time of a step's end -> its features ready, ms, with media time 0
+   * Over the last 600 steps with a frame or audio in them: media time of a step's end -> its features
+   * ready, ms, with media time 0
    * placed at the earliest arrival of any input (its arrival minus the media time it was captured at: a
    * frame's time, an audio chunk's end), so the start-up before the first frame (signalling, ICE,
    * decoder start) is not counted. A lower bound: the least-delayed input had some delay too. Covers
@@ -225,13 +227,18 @@ export class Session {
           const now = performance.now();
           const stepEnd = (step.t + 1 / rate) * 1000;
           this.#stats.lagMs = Math.max(0, now - this.#startedAt - stepEnd);
+          // A step with nothing captured in it (before the first frame and audio, or while both are
+          // paused) only fills the timeline: it has no capture to measure from.
+          const captured = step.hasFrame || step.audioCoverage > 0;
           const latency = Math.max(0, now - this.#mediaZero - stepEnd);
-          this.#latencies.push(latency);
-          if (this.#latencies.length > LATENCY_SAMPLES) this.#latencies.shift();
+          if (captured) {
+            this.#latencies.push(latency);
+            if (this.#latencies.length > LATENCY_SAMPLES) this.#latencies.shift();
+          }
           const withoutFrame = this.#align.withoutFrame > this.#withoutFrameSeen;
           this.#withoutFrameSeen = this.#align.withoutFrame;
           o.observer?.step({
-            captureToFeaturesSeconds: latency / 1000,
+            ...(captured ? { captureToFeaturesSeconds: latency / 1000 } : {}),
             face: step.face.present,
             withoutFrame,
           });

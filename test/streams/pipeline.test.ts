@@ -373,4 +373,38 @@ describe('Session lifecycle', () => {
     assert.match(ended.error?.message ?? '', /camera unplugged/);
     assert.equal(all.filter((e) => e.type === 'estimate').length, 0);
   });
+
+  it('steps with nothing captured in them (before the media starts) are counted, but no latency is taken from them', async () => {
+    const late = <T>(make: (i: number) => T) =>
+      interval(1).pipe(
+        take(20),
+        map((i) => make(i + 10)),
+      );
+    const seen: { latency: boolean; face: boolean }[] = [];
+    const session = new Session({
+      id: 'd',
+      roomId: 'r',
+      ...media(2, {
+        // The media begins at 1 s of session time: steps 0-9 only fill the timeline.
+        frames$: late((i): VideoFrame => ({ t: i / 10, rgb: new Uint8Array(64 * 48 * 3) })),
+        audio$: late((i): AudioChunk => ({ t: i / 10, samples: new Float32Array(1600) })),
+      }),
+      batcher: new InferenceBatcher(model.engine, model.architecture),
+      model: 'm@1',
+      rateHz: 10,
+      observer: {
+        step: (info) => seen.push({ latency: info.captureToFeaturesSeconds !== undefined, face: info.face }),
+        faceStepDropped: () => {},
+        estimateDropped: () => {},
+      },
+    });
+    const events = collect(session);
+    session.start();
+    await events;
+    assert.equal(seen.length, 30);
+    assert.deepEqual(
+      seen.map((s) => s.latency),
+      [...Array(10).fill(false), ...Array(20).fill(true)],
+    );
+  });
 });
