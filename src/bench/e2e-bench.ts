@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Registry } from 'prom-client';
 import WebSocket from 'ws';
 import { preEncodeForPublish, publishFile } from '../cli/publish.js';
 import type { FaceBackendKind } from '../features/face/face-vector.js';
@@ -9,7 +10,16 @@ import { initRandomPackage } from '../model/package-tools.js';
 import { loadServerConfig } from '../server/config.js';
 import { EriServer } from '../server/server.js';
 import type { SessionStats } from '../sessions/session.js';
-import { describeMachine, machineInfo, type Summary, summarize } from './harness.js';
+import { describeMachine, machineInfo, type Summary, summarize, table } from './harness.js';
+import {
+  type Buckets,
+  bucketQuantile,
+  bucketsBetween,
+  bucketTotal,
+  fractionWithin,
+  readBuckets,
+  readCounter,
+} from './histogram-window.js';
 
 /**
  * `eri bench e2e`: N live publishers (`eri publish`: ffmpeg -> H.264/Opus RTP -> mediasoup -> the tap's
@@ -28,6 +38,12 @@ export interface E2eRun {
   /** Steps whose features hold a face (the clip shows one throughout). */
   faceFraction: number;
   captureToFeaturesMs: { median: number; p95: number };
+  /**
+   * Capture -> features of the steps after the first STEADY_AFTER_S of the run (the sessions' start-up,
+   * waiting for a first keyframe, left out), from the server's histogram: p95 interpolated in its
+   * buckets, and the exact fraction of steps within 400 ms; and the faces dropped among those steps.
+   */
+  steady: { steps: number; p95Ms: number; within400ms: number; droppedFaceFraction: number };
   estimateLatencyMs: number;
   delivery: Summary;
   rssPerSessionMiB: number;
@@ -50,6 +66,21 @@ export interface E2eResult {
 }
 
 const MiB = 2 ** 20;
+const STEADY_AFTER_S = 5;
+
+interface SteadyMark {
+  latency: Buckets;
+  steps: number;
+  droppedFaces: number;
+}
+
+async function steadyMark(registry: Registry): Promise<SteadyMark> {
+  return {
+    latency: await readBuckets(registry, 'eri_capture_to_features_seconds'),
+    steps: await readCounter(registry, 'eri_steps_total'),
+    droppedFaces: await readCounter(registry, 'eri_dropped_face_steps_total'),
+  };
+}
 
 /** A `/v1/stream` subscriber on a room, recording each running estimate's delivery latency (ms). */
 export function subscribe(url: string, room: string, delivery: number[]): WebSocket {
@@ -113,12 +144,19 @@ export async function runE2eBench(
         });
         const rss: number[] = [];
         const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 1000);
+        const steadyFrom = new Promise<SteadyMark>((resolve) =>
+          setTimeout(() => resolve(steadyMark(server.metrics.registry)), STEADY_AFTER_S * 1000),
+        );
         await Promise.all(
           Array.from({ length: n }, (_, i) =>
             publishFile(clip, { server: url, room, session: `${room}-${i}`, preEncoded: true }),
           ),
         );
         clearInterval(sampler);
+        const from = await steadyFrom;
+        const to = await steadyMark(server.metrics.registry);
+        const steady = bucketsBetween(from.latency, to.latency);
+        const steadySteps = to.steps - from.steps;
         await new Promise((r) => setTimeout(r, 2000));
         const rssAfterEnd = process.memoryUsage().rss;
         sub.unsubscribe();
@@ -137,6 +175,12 @@ export async function runE2eBench(
           captureToFeaturesMs: {
             median: mean(ended.map((s) => s.captureToFeaturesMs.median)),
             p95: Math.max(0, ...ended.map((s) => s.captureToFeaturesMs.p95)),
+          },
+          steady: {
+            steps: bucketTotal(steady),
+            p95Ms: 1000 * bucketQuantile(steady, 0.95),
+            within400ms: fractionWithin(steady, 0.4),
+            droppedFaceFraction: steadySteps ? (to.droppedFaces - from.droppedFaces) / steadySteps : 0,
           },
           estimateLatencyMs: mean(ended.map((s) => s.lastEstimateLatencyMs)),
           delivery: summarize(delivery),
@@ -171,11 +215,40 @@ export function formatE2eBench(r: E2eResult): string {
     `machine: ${describeMachine(r.machine)}`,
     `${r.seconds} s per run of ${r.clip}; ${r.subscribers} subscribers on the room; idle server RSS ${r.idleRssMiB.toFixed(0)} MiB`,
     '',
-    'sessions  steps  with face  no frame  faces dropped  capture->features median/p95 ms  estimate ms  delivery p50/p99 ms  RSS/session MiB  marginal MiB  RSS drift MiB',
-    ...r.runs.map(
-      (x) =>
-        `${String(x.sessions).padStart(8)}  ${String(x.steps).padStart(5)}  ${`${(100 * x.faceFraction).toFixed(1)} %`.padStart(9)}  ${`${(100 * x.noFrameFraction).toFixed(1)} %`.padStart(8)}  ${`${(100 * x.droppedFaceFraction).toFixed(1)} %`.padStart(13)}  ${`${x.captureToFeaturesMs.median.toFixed(0)} / ${x.captureToFeaturesMs.p95.toFixed(0)}`.padStart(30)}  ${x.estimateLatencyMs.toFixed(0).padStart(11)}  ${`${x.delivery.medianMs.toFixed(0)} / ${x.delivery.p99Ms.toFixed(0)}`.padStart(19)}  ${x.rssPerSessionMiB.toFixed(1).padStart(15)}  ${(x.rssMarginalMiB === null ? '-' : x.rssMarginalMiB.toFixed(1)).padStart(12)}  ${x.rssDriftMiB.toFixed(1).padStart(13)}`,
-    ),
+    table([
+      [
+        'sessions',
+        'steps',
+        'with face',
+        'no frame',
+        'faces dropped',
+        'capture->features median/p95 ms',
+        `after ${STEADY_AFTER_S} s: dropped`,
+        'p95 ms',
+        'within 400 ms',
+        'estimate ms',
+        'delivery p50/p99 ms',
+        'RSS/session MiB',
+        'marginal MiB',
+        'RSS drift MiB',
+      ],
+      ...r.runs.map((x) => [
+        String(x.sessions),
+        String(x.steps),
+        percent(x.faceFraction),
+        percent(x.noFrameFraction),
+        percent(x.droppedFaceFraction),
+        `${x.captureToFeaturesMs.median.toFixed(0)} / ${x.captureToFeaturesMs.p95.toFixed(0)}`,
+        percent(x.steady.droppedFaceFraction),
+        x.steady.p95Ms.toFixed(0),
+        percent(x.steady.within400ms),
+        x.estimateLatencyMs.toFixed(0),
+        `${x.delivery.medianMs.toFixed(0)} / ${x.delivery.p99Ms.toFixed(0)}`,
+        x.rssPerSessionMiB.toFixed(1),
+        x.rssMarginalMiB === null ? '-' : x.rssMarginalMiB.toFixed(1),
+        x.rssDriftMiB.toFixed(1),
+      ]),
+    ]),
     ...r.runs
       .filter((x) => x.rssByMinuteMiB.length > 1)
       .map(
@@ -183,4 +256,8 @@ export function formatE2eBench(r: E2eResult): string {
           `${x.sessions} session${x.sessions > 1 ? 's' : ''}: RSS by minute ${x.rssByMinuteMiB.map((v) => v.toFixed(0)).join(', ')} MiB; 2 s after they ended ${x.rssAfterEndMiB.toFixed(0)} MiB`,
       ),
   ].join('\n');
+}
+
+function percent(fraction: number): string {
+  return `${(100 * fraction).toFixed(1)} %`;
 }
