@@ -29,14 +29,20 @@ export async function syntheticClip(
   });
 }
 
-/** Black video and silence, with a white flash and a 1 kHz beep both at [at, at + 0.1) s. */
-export async function flashAndBeep(dir: string, at: number, duration = 3): Promise<string> {
+/** Black video and silence, with a white flash and a 1 kHz beep both at [at, at + 0.1) s, for each `at`. */
+export async function flashAndBeep(
+  dir: string,
+  at: number | readonly number[],
+  duration = 3,
+  fps = 25,
+): Promise<string> {
   const path = join(dir, 'flash-beep.mkv');
+  const during = (typeof at === 'number' ? [at] : at).map((a) => `between(t,${a},${a + 0.099})`).join('+');
   await ffmpeg(
-    ...['-f', 'lavfi', '-i', `color=c=black:size=320x240:rate=25:duration=${duration}`],
+    ...['-f', 'lavfi', '-i', `color=c=black:size=320x240:rate=${fps}:duration=${duration}`],
     ...['-f', 'lavfi', '-i', `sine=frequency=1000:sample_rate=48000:duration=${duration}`],
-    ...['-vf', `drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='between(t,${at},${at + 0.099})'`],
-    ...['-af', `volume=0:enable='not(between(t,${at},${at + 0.099}))'`],
+    ...['-vf', `drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='${during}'`],
+    ...['-af', `volume=0:enable='not(${during})'`],
     ...['-c:v', 'ffv1', '-c:a', 'pcm_s16le', path],
   );
   return path;

@@ -10,7 +10,7 @@ import { synthesizeClip } from '../../src/features/synthetic-clip.js';
 import type { SessionStats } from '../../src/sessions/session.js';
 import { renderClip } from '../dataset/synthetic-dataset.js';
 import { childProcesses, eventually, withTempDir } from '../helpers.js';
-import { speech, testMedia } from '../media.js';
+import { flashAndBeep, speech, testMedia } from '../media.js';
 import { mediasoupSkip, startServer, type TestServer } from '../server-harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -136,6 +136,49 @@ describe('eri publish through WebRTC ingest', { skip: mediasoupSkip() }, () => {
     // (decoder start, keyframe), and a few late or dropped frames cost coverage.
     const diffs = offline.values.map((v, i) => Math.abs(v - (live.final?.values[i] ?? 0)));
     assert.ok(Math.max(...diffs) <= 0.05, `max |live - offline| = ${Math.max(...diffs).toFixed(4)}`);
+  });
+
+  it('a flash and a beep at one instant, sent live: the tap puts them at most a step apart (audio and video in sync)', async () => {
+    await withTempDir(async (dir) => {
+      // Instants at different phases of a step, 2 s and more after the start (the decoder's first
+      // keyframe, the audio resampler settling its timeline).
+      const instants = [2.13, 3.37, 4.61, 5.85, 7.09];
+      const clip = await flashAndBeep(dir, instants, 8.5, 30);
+      const frames: { t: number; level: number }[] = [];
+      const chunks: { t: number; level: number }[] = [];
+      const publishing = publishFile(clip, { server: t.url, room: 'sync', session: 'pub-sync' });
+      const tapOf = () => [...t.server.signalling].find((c) => c.session?.id === 'pub-sync')?.tap;
+      assert.ok(await eventually(() => tapOf() !== undefined, 10_000), 'the tap opens');
+      const tap = tapOf() as NonNullable<ReturnType<typeof tapOf>>;
+      const centre = (480 / 2) * 640 * 3 + (640 / 2) * 3;
+      const subs = [
+        tap.frames$.subscribe((f) => frames.push({ t: f.t, level: f.rgb[centre] ?? 0 })),
+        tap.audio$.subscribe((c) =>
+          chunks.push({ t: c.t, level: c.samples.reduce((a, x) => a + x * x, 0) / c.samples.length }),
+        ),
+      ];
+      await publishing;
+      for (const s of subs) s.unsubscribe();
+      const onsets = (xs: { t: number; level: number }[]) => {
+        // The clip is black and silent between the instants: a tenth of the peak is far above either.
+        const bar = Math.max(...xs.map((x) => x.level)) / 10;
+        return xs.filter((x, i) => x.level > bar && (xs[i - 1]?.level ?? 0) <= bar).map((x) => x.t);
+      };
+      const flashes = onsets(frames);
+      const beeps = onsets(chunks);
+      assert.ok(flashes.length >= 4 && beeps.length >= 4, `flashes ${flashes}, beeps ${beeps}`);
+      // In sync, a beep starts inside the step whose audio it is in, and its flash is on screen from
+      // the next step start (the tap takes the frame shown at each step's start): 0 or 1 step apart.
+      // One more step either way is allowed for the codecs' frame timing.
+      for (const flash of flashes) {
+        const beep = beeps.reduce((a, b) => (Math.abs(b - flash) < Math.abs(a - flash) ? b : a));
+        const steps = Math.round((flash - beep) * 10);
+        assert.ok(
+          steps >= -1 && steps <= 2,
+          `flash at ${flash.toFixed(2)} s, beep at ${beep.toFixed(2)} s (flashes ${flashes.map((x) => x.toFixed(2))}, beeps ${beeps.map((x) => x.toFixed(2))})`,
+        );
+      }
+    });
   });
 
   it('killing the decoder mid-session: frames flow again within 3 s', async () => {
