@@ -46,13 +46,29 @@ async function modelSpec(server: string): Promise<FeatureSpec> {
   return ((await res.json()) as { card: { featureSpec: FeatureSpec } }).card.featureSpec;
 }
 
+/**
+ * The worker script comes from the server. A page on another origin (a study site embedding the
+ * library, with the server's ERI_CORS_ORIGINS listing it) may not start a worker from a cross-origin
+ * URL, so it starts one of its own that loads the script; the script's own fetches (graphs, runtime)
+ * then go to the server under CORS. `release` frees the bootstrap once the worker has loaded.
+ */
+function analysisWorker(server: string): { worker: Worker; release: () => void } {
+  const script = `${server.replace(/\/$/, '')}/public/edge-worker.js`;
+  if (new URL(script).origin === globalThis.location?.origin)
+    return { worker: new Worker(script), release: () => {} };
+  const bootstrap = URL.createObjectURL(
+    new Blob([`importScripts(${JSON.stringify(script)});`], { type: 'text/javascript' }),
+  );
+  return { worker: new Worker(bootstrap), release: () => URL.revokeObjectURL(bootstrap) };
+}
+
 /** The analysis worker, opened on the model's spec; resolves once its graphs are loaded. */
 async function openWorker(
   server: string,
   onStep: (message: FromEdgeWorker) => void,
 ): Promise<{ worker: Worker; opened: Extract<FromEdgeWorker, { type: 'opened' }> }> {
   const spec = await modelSpec(server);
-  const worker = new Worker(`${server}/public/edge-worker.js`);
+  const { worker, release } = analysisWorker(server);
   const send = (m: ToEdgeWorker) => worker.postMessage(m);
   const opened = await new Promise<Extract<FromEdgeWorker, { type: 'opened' }>>((resolve, reject) => {
     worker.onerror = (e) => reject(new Error(`the analysis worker failed: ${e.message}`));
@@ -63,10 +79,12 @@ async function openWorker(
       else onStep(m);
     };
     send({ type: 'open', server, spec });
-  }).catch((error: unknown) => {
-    worker.terminate();
-    throw error;
-  });
+  })
+    .catch((error: unknown) => {
+      worker.terminate();
+      throw error;
+    })
+    .finally(release);
   worker.onmessage = (event: MessageEvent<FromEdgeWorker>) => onStep(event.data);
   return { worker, opened };
 }

@@ -27,6 +27,21 @@ export const serverConfigSchema = z.object({
   jwtPublicKey: z.string().min(1).optional(),
   jwtIssuer: z.string().min(1).optional(),
   jwtAudience: z.string().min(1).optional(),
+  /**
+   * Web origins whose pages may call this server from their scripts (CORS): the REST API, the edge
+   * library's graphs and runtime. Comma-separated (`https://study.example.org,https://app.example.org`),
+   * or `*` for any. None by default: only pages this server serves. Tokens still decide what a call may
+   * do; this only lets a browser on that origin read the answer.
+   */
+  corsOrigins: z
+    .union([z.string(), z.array(z.string())])
+    .default([])
+    .transform((v) =>
+      (typeof v === 'string' ? v.split(',') : v).map((x) => x.trim().replace(/\/$/, '')).filter(Boolean),
+    )
+    .refine((v) => v.every((o) => o === '*' || isOrigin(o)), {
+      message: 'each CORS origin is scheme://host[:port], e.g. https://study.example.org, or *',
+    }),
   /** Trust the immediate peer as a proxy (one hop of X-Forwarded-For); else the socket's peer is the client. */
   trustProxy: flag.default(false),
   /**
@@ -161,6 +176,7 @@ export const ENV_NAMES = {
   jwtAudience: 'ERI_JWT_AUDIENCE',
   trustProxy: 'ERI_TRUST_PROXY',
   trustedProxies: 'ERI_TRUSTED_PROXIES',
+  corsOrigins: 'ERI_CORS_ORIGINS',
   maxConnectionsPerIp: 'ERI_MAX_CONNECTIONS_PER_IP',
   maxConnectionsPerToken: 'ERI_MAX_CONNECTIONS_PER_TOKEN',
   maxSessionsPerToken: 'ERI_MAX_SESSIONS_PER_TOKEN',
@@ -255,4 +271,13 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env, overrides
 /** This node's id: ERI_NODE_ID, or the host name and pid (unique on one machine, readable in logs). */
 export function nodeIdOf(config: Pick<ServerConfig, 'nodeId'>): string {
   return config.nodeId ?? `${hostname()}-${process.pid}`;
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
 }

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { availableParallelism, loadavg, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -32,6 +33,7 @@ import { PACKAGE_VERSION } from '../util/package-version.js';
 import { Authenticator, access, type Principal } from './auth.js';
 import { type AddressOf, clientAddress } from './client-address.js';
 import { nodeIdOf, type ServerConfig } from './config.js';
+import { corsOptions } from './cors.js';
 import { registerEdgeRoutes } from './edge-routes.js';
 import { FrameIngestConnection } from './frame-ingest.js';
 import { applyHttpConventions } from './http-conventions.js';
@@ -327,6 +329,10 @@ export class EriServer {
   #routes(): void {
     const http = this.http;
     http.decorateRequest('principal', null);
+    // Before the authentication hook (Fastify runs hooks in the order registered), so a refusal reaches
+    // an allowed page as a typed error it can read, and a preflight (which carries no credentials by
+    // the spec) is answered here.
+    if (this.config.corsOrigins.length > 0) http.register(cors, corsOptions(this.config.corsOrigins));
     http.addHook('onRequest', async (req, _reply) => {
       const path = req.url.split('?')[0] ?? '';
       if (!path.startsWith('/v1/') && path !== '/metrics') return;

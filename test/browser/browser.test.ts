@@ -348,6 +348,39 @@ it('edge mode: features computed in headless Chromium equal the server’s own o
   });
 });
 
+it('edge mode from a study site on another origin: the library publishes where ERI_CORS_ORIGINS lists the site, and fails to start where it does not', {
+  skip: skipReason(),
+  timeout: 180_000,
+}, async () => {
+  await withTempDir(async (dir) => {
+    const { y4m, wav } = await fakeCamera(dir);
+    const result = join(dir, 'cross-origin.json');
+    await runInLoopbackNamespace('edge-cross-origin-e2e.js', [y4m, wav, result]);
+    const out = JSON.parse(await readFile(result, 'utf8')) as {
+      allowed: {
+        estimates: number;
+        steps: number;
+        backend?: string;
+        error?: string;
+        consoleErrors: string[];
+      };
+      other: { estimates: number; error?: string; consoleErrors: string[] };
+      logs: string[];
+    };
+    assert.equal(out.allowed.error, undefined, `${out.allowed.error}\n${out.logs.join('\n')}`);
+    assert.ok(out.allowed.estimates >= 3, `${out.allowed.estimates} estimates from the allowed site`);
+    assert.ok(out.allowed.steps >= 20, `${out.allowed.steps} feature steps sent`);
+    assert.deepEqual(out.allowed.consoleErrors, []);
+    // The other site's page loads, but the browser keeps the server's answers from it.
+    assert.match(out.other.error ?? '', /fetch/i, `the other site: ${out.other.error}`);
+    assert.ok(
+      out.other.consoleErrors.some((e) => /CORS/.test(e)),
+      out.other.consoleErrors.join('\n'),
+    );
+    assert.equal(out.other.estimates, 0);
+  });
+});
+
 it('edge mode on the publisher page: the browser sends only feature steps and gets its estimates', {
   skip: skipReason(),
   timeout: 180_000,
