@@ -45,6 +45,7 @@ for (const step of steps) {
 const browser = await launchChromium();
 let edge: ParityStep[] = [];
 let backend = '';
+let audioAlone: number[] = [];
 let error: string | undefined;
 try {
   const page = await browser.newPage();
@@ -112,18 +113,37 @@ try {
           detector: f.timings.detector,
         });
       }
-      return { results, backend: opened.backend };
+      // The audio's own cost: a second featurizer on the same steps without their frames, so no face
+      // run is ahead of the audio in the one inference queue.
+      const audioAlone: number[] = [];
+      const audioOnly = opened.featurizer();
+      for (let k = 0; k < n; k++) {
+        const bytes = new Uint8Array(await (await fetch(`${origin}/parity/${k}`)).arrayBuffer());
+        const frameLength = new Uint32Array(bytes.buffer.slice(0, 4))[0] as number;
+        const f = (await audioOnly.featurize({
+          index: k,
+          t: k / 10,
+          audio: new Float32Array(bytes.buffer.slice(4 + frameLength)),
+          audioCoverage: meta[k] as number,
+        })) as unknown as { timings: { audioMs: number } };
+        audioAlone.push(f.timings.audioMs);
+      }
+      return { results, backend: opened.backend, audioAlone };
     },
     { origin: t.url, n: steps.length, meta: steps.map((s) => s.audioCoverage) },
   );
   edge = out.results;
   backend = out.backend;
+  audioAlone = out.audioAlone;
   if (logs.some((l) => /error/i.test(l))) error = logs.join('\n');
 } catch (e) {
   error = (e as Error).stack ?? (e as Error).message;
 } finally {
   await browser.close();
 }
-await writeFile(resultPath, JSON.stringify({ server, edge, backend, error, logs: t.logs }));
+await writeFile(
+  resultPath,
+  JSON.stringify({ server, edge, edgeAudioAloneMs: audioAlone, backend, error, logs: t.logs }),
+);
 await t.stop();
 process.exit(0);

@@ -22,6 +22,8 @@ export interface ParityStep {
 export interface EdgeParityResult {
   server: ParityStep[];
   edge: ParityStep[];
+  /** The browser's audio ms per step with no face work queued ahead of it. */
+  edgeAudioAloneMs: number[];
   backend: string;
   error?: string;
   logs: string[];
@@ -109,7 +111,7 @@ export async function compareEdgeFeatures(r: EdgeParityResult) {
       estimates: fromServer.length,
       estimateMaxAbsDiff,
       // Median ms of one step's work, each side on one thread (the browser: onnxruntime-web's wasm).
-      browserMs: stepCosts(r.edge),
+      browserMs: { ...stepCosts(r.edge), audioAlone: median(r.edgeAudioAloneMs) },
       serverMs: stepCosts(r.server),
     };
   } finally {
