@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createClient, type RedisClientType } from 'redis';
 import { merge, type Observable, Subject } from 'rxjs';
 import type { Estimate } from '../contracts/estimate.js';
@@ -66,8 +67,18 @@ const studyIndex = (study: string) => `eri:study-sessions:${study}`;
 const MAX_INDEXED = 100_000;
 /** How long a session that never ended (its node died unseen) outlives its last write. */
 const UNENDED_GRACE_SECONDS = 24 * 3600;
+/** How long a node run's last-write number outlives its last write: longer than any outage it rides out. */
+const WRITTEN_KEY_TTL_SECONDS = 7 * 24 * 3600;
 /** Markers kept per viewer, as the tracker accepts them. */
 const MAX_MARKERS = 10_000;
+
+interface QueuedWrite {
+  event: BusEvent;
+  /** Its place in this node run's write order. */
+  n: number;
+  /** Sent at least once: before a retry, Redis is asked whether it ran. */
+  tried: boolean;
+}
 
 export class RedisBus implements Bus {
   readonly #o: Required<Omit<RedisBusOptions, 'onLog'>> & { onLog: (line: string) => void };
@@ -75,7 +86,14 @@ export class RedisBus implements Bus {
   readonly #subscriber: RedisClientType;
   readonly #local = new Subject<BusEvent>();
   readonly #remote = new Subject<BusEvent>();
-  readonly #queue: BusEvent[] = [];
+  readonly #queue: QueuedWrite[] = [];
+  /**
+   * Writes are numbered in queue order, and each transaction also sets this node run's key to its
+   * number. A write whose reply was lost (Redis went away between running the transaction and
+   * answering) is retried only if the key says it did not run: no duplicate in a session's stream.
+   */
+  readonly #writtenKey = `eri:written:${randomUUID()}`;
+  #nextWrite = 0;
   readonly stats: RedisBusStats = { connected: false, buffered: 0, dropped: 0, written: 0 };
   #pumping = false;
   #closed = false;
@@ -157,7 +175,7 @@ export class RedisBus implements Bus {
       this.stats.dropped++;
       return;
     }
-    this.#queue.push(event);
+    this.#queue.push({ event, n: this.#nextWrite++, tried: false });
     this.stats.buffered = this.#queue.length;
     this.#pump();
   }
@@ -168,9 +186,12 @@ export class RedisBus implements Bus {
     this.#pumping = true;
     (async () => {
       while (this.#queue.length > 0 && this.#client.isReady) {
-        const event = this.#queue[0] as BusEvent;
+        const write = this.#queue[0] as QueuedWrite;
         try {
-          await this.#write(event);
+          if (!write.tried || !(await this.#ran(write))) {
+            write.tried = true;
+            await this.#write(write);
+          }
         } catch (error) {
           this.#o.onLog(
             `redis: write failed, keeping ${this.#queue.length} events queued: ${(error as Error).message}`,
@@ -188,7 +209,12 @@ export class RedisBus implements Bus {
     });
   }
 
-  async #write(event: BusEvent): Promise<void> {
+  /** Whether a write that was sent already ran (its transaction set the key to its number or later). */
+  async #ran(write: QueuedWrite): Promise<boolean> {
+    return Number((await this.#client.get(this.#writtenKey)) ?? -1) >= write.n;
+  }
+
+  async #write({ event, n }: QueuedWrite): Promise<void> {
     const multi = this.#client.multi();
     const payload = JSON.stringify({ origin: this.#o.nodeId, event });
     if (event.kind !== 'room.aggregate') {
@@ -225,6 +251,7 @@ export class RedisBus implements Bus {
       for (const key of [streamKey(id), metaKey(id), markersKey(id)]) multi.expire(key, ttl);
     }
     multi.publish(CHANNEL, payload);
+    multi.set(this.#writtenKey, String(n), { EX: WRITTEN_KEY_TTL_SECONDS });
     await multi.exec();
   }
 
