@@ -66,40 +66,46 @@ describe('several nodes sharing Redis', { skip }, () => {
       watcher.events({ roomId: 'shared' }).subscribe((e) => {
         if (e.type === 'room.aggregate') aggregates.push(e.data.viewers);
       });
-      await sleep(300);
-      const publishing = Promise.all([
-        publishFile(media, { server: a.url, room: 'shared', session: 'on-a' }),
-        publishFile(media, { server: b.url, room: 'shared', session: 'on-b' }),
-      ]);
-      // Part-way, the subscriber on B goes away; it comes back on A with what it saw as its resume point.
-      const deadline = Date.now() + 20_000;
-      while (
-        events.filter((e) => e.type === 'estimate' && e.data.sessionId === 'on-a').length < 2 &&
-        Date.now() < deadline
-      )
-        await sleep(100);
-      sub.unsubscribe();
-      onB.close();
-      const seenOnB = events
-        .filter(
-          (e): e is Extract<StreamEvent, { type: 'estimate' }> =>
-            e.type === 'estimate' && e.data.sessionId === 'on-a',
+      // A failed assertion must not leave clients open: the test file would never exit.
+      let onA: EriStreamClient | undefined;
+      try {
+        await sleep(300);
+        const publishing = Promise.all([
+          publishFile(media, { server: a.url, room: 'shared', session: 'on-a' }),
+          publishFile(media, { server: b.url, room: 'shared', session: 'on-b' }),
+        ]);
+        // Part-way, the subscriber on B goes away; it comes back on A with what it saw as its resume point.
+        const deadline = Date.now() + 20_000;
+        while (
+          events.filter((e) => e.type === 'estimate' && e.data.sessionId === 'on-a').length < 2 &&
+          Date.now() < deadline
         )
-        .map((e) => e.data);
-      assert.ok(seenOnB.length >= 2, 'B received estimates of the session running on A');
-      const lastSeq = seenOnB.at(-1)?.seq ?? -1;
-      const onA = new EriStreamClient(a.url);
-      const rest = firstValueFrom(
-        onA.estimates({ sessionId: 'on-a' }, { resume: { 'on-a': lastSeq } }).pipe(
-          filter((e) => e.sessionId === 'on-a'),
-          takeUntilFinal(),
-          toArray(),
-        ),
-      );
-      await publishing;
-      contiguous([...seenOnB, ...(await rest)]);
-      onA.close();
-      watcher.close();
+          await sleep(100);
+        sub.unsubscribe();
+        onB.close();
+        const seenOnB = events
+          .filter(
+            (e): e is Extract<StreamEvent, { type: 'estimate' }> =>
+              e.type === 'estimate' && e.data.sessionId === 'on-a',
+          )
+          .map((e) => e.data);
+        assert.ok(seenOnB.length >= 2, 'B received estimates of the session running on A');
+        const lastSeq = seenOnB.at(-1)?.seq ?? -1;
+        onA = new EriStreamClient(a.url);
+        const rest = firstValueFrom(
+          onA.estimates({ sessionId: 'on-a' }, { resume: { 'on-a': lastSeq } }).pipe(
+            filter((e) => e.sessionId === 'on-a'),
+            takeUntilFinal(),
+            toArray(),
+          ),
+        );
+        await publishing;
+        contiguous([...seenOnB, ...(await rest)]);
+      } finally {
+        onB.close();
+        onA?.close();
+        watcher.close();
+      }
       assert.ok(aggregates.includes(2), `an aggregate over both nodes' viewers: ${aggregates.join(',')}`);
     });
   });
@@ -141,30 +147,34 @@ describe('several nodes sharing Redis', { skip }, () => {
       const watching = watcher
         .events({ roomId: 'outage' })
         .subscribe((e) => e.type === 'session.ended' && ends.push(e.data.reason));
-      await sleep(300);
-      const publishing = publishFile(media, { server: a.url, room: 'outage', session: 'through-outage' });
-      await sleep(3000);
-      await redis.stop();
-      await sleep(3000);
-      const metrics = await (await fetch(`${a.url}/metrics`)).text();
-      const buffered = Number(/eri_redis_buffered_events (\d+)/.exec(metrics)?.[1] ?? 0);
-      assert.ok(buffered > 0, `metrics show the buffering (${buffered})`);
-      assert.match(metrics, /eri_redis_connected 0/);
-      await sleep(7000);
-      await redis.resume();
-      const result = await publishing;
-      assert.ok(result.final, 'the session finished normally through the outage');
-      await sleep(1500);
-      // Everything reached Redis in order: a subscriber on B reads it all from the start.
-      const history = (await (await fetch(`${b.url}/v1/sessions/through-outage/estimates`)).json()) as {
-        estimates: Estimate[];
-      };
-      contiguous(history.estimates);
-      assert.equal(history.estimates.at(-1)?.final, true);
-      assert.equal(history.estimates.length, result.estimates.length + 1);
-      await sleep(1000);
-      watching.unsubscribe();
-      watcher.close();
+      // A failed assertion must not leave the watcher open: the test file would never exit.
+      try {
+        await sleep(300);
+        const publishing = publishFile(media, { server: a.url, room: 'outage', session: 'through-outage' });
+        await sleep(3000);
+        await redis.stop();
+        await sleep(3000);
+        const metrics = await (await fetch(`${a.url}/metrics`)).text();
+        const buffered = Number(/eri_redis_buffered_events (\d+)/.exec(metrics)?.[1] ?? 0);
+        assert.ok(buffered > 0, `metrics show the buffering (${buffered})`);
+        assert.match(metrics, /eri_redis_connected 0/);
+        await sleep(7000);
+        await redis.resume();
+        const result = await publishing;
+        assert.ok(result.final, 'the session finished normally through the outage');
+        await sleep(1500);
+        // Everything reached Redis in order: a subscriber on B reads it all from the start.
+        const history = (await (await fetch(`${b.url}/v1/sessions/through-outage/estimates`)).json()) as {
+          estimates: Estimate[];
+        };
+        contiguous(history.estimates);
+        assert.equal(history.estimates.at(-1)?.final, true);
+        assert.equal(history.estimates.length, result.estimates.length + 1);
+        await sleep(1000);
+      } finally {
+        watching.unsubscribe();
+        watcher.close();
+      }
       assert.deepEqual(ends, ['normal'], 'ended once, normally: never node-lost');
     });
   });
