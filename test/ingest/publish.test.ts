@@ -140,10 +140,11 @@ describe('eri publish through WebRTC ingest', { skip: mediasoupSkip() }, () => {
 
   it('a flash and a beep at one instant, sent live: the tap puts them at most a step apart (audio and video in sync)', async () => {
     await withTempDir(async (dir) => {
-      // Instants at different phases of a step, 2 s and more after the start (the decoder's first
-      // keyframe, the audio resampler settling its timeline).
-      const instants = [2.13, 3.37, 4.61, 5.85, 7.09];
-      const clip = await flashAndBeep(dir, instants, 8.5, 30);
+      // Instants at different phases of a step, once both streams are timed by their sender reports
+      // (RTCP; audio's may take 5 s). Before that the decoder times each stream from its own first
+      // packet, and a loaded CI machine once had them 0.4 s apart at 2 s.
+      const instants = [5.53, 6.77, 8.01, 9.25, 10.49];
+      const clip = await flashAndBeep(dir, instants, 12, 30);
       const frames: { t: number; level: number }[] = [];
       const chunks: { t: number; level: number }[] = [];
       const publishing = publishFile(clip, { server: t.url, room: 'sync', session: 'pub-sync' });
