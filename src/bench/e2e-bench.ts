@@ -180,7 +180,9 @@ export async function runE2eBench(
             steps: bucketTotal(steady),
             p95Ms: 1000 * bucketQuantile(steady, 0.95),
             within400ms: fractionWithin(steady, 0.4),
-            droppedFaceFraction: steadySteps ? (to.droppedFaces - from.droppedFaces) / steadySteps : 0,
+            droppedFaceFraction: steadySteps
+              ? (to.droppedFaces - from.droppedFaces) / steadySteps
+              : Number.NaN,
           },
           estimateLatencyMs: mean(ended.map((s) => s.lastEstimateLatencyMs)),
           delivery: summarize(delivery),
@@ -240,7 +242,7 @@ export function formatE2eBench(r: E2eResult): string {
         percent(x.droppedFaceFraction),
         `${x.captureToFeaturesMs.median.toFixed(0)} / ${x.captureToFeaturesMs.p95.toFixed(0)}`,
         percent(x.steady.droppedFaceFraction),
-        x.steady.p95Ms.toFixed(0),
+        Number.isNaN(x.steady.p95Ms) ? '-' : x.steady.p95Ms.toFixed(0),
         percent(x.steady.within400ms),
         x.estimateLatencyMs.toFixed(0),
         `${x.delivery.medianMs.toFixed(0)} / ${x.delivery.p99Ms.toFixed(0)}`,
@@ -258,6 +260,7 @@ export function formatE2eBench(r: E2eResult): string {
   ].join('\n');
 }
 
+/** A fraction as a percentage; '-' where there was nothing to count (a run no longer than STEADY_AFTER_S). */
 function percent(fraction: number): string {
-  return `${(100 * fraction).toFixed(1)} %`;
+  return Number.isNaN(fraction) ? '-' : `${(100 * fraction).toFixed(1)} %`;
 }

@@ -1,9 +1,9 @@
 import type { Counter, Histogram, Registry } from 'prom-client';
 
 /**
- * A server histogram (or counter) between two moments of a bench run: what the server observed in that window alone
- * (a steady state, without the start-up before it), read the way an operator reads it from Prometheus
- * (`histogram_quantile` over the increase of its buckets).
+ * A server histogram (or counter) between two moments of a bench run: what the server observed in that
+ * window alone (a steady state, without the start-up before it), read the way an operator reads it from
+ * Prometheus (`histogram_quantile` over the increase of its buckets).
  */
 
 /** Cumulative counts by upper bound (seconds), ascending, the last one +Inf. */

@@ -138,41 +138,20 @@ async function publishers(
 ): Promise<LoadReport> {
   const p = sc.publishers[scale];
   const t = sc.publishers.thresholds;
-  const sink = newSink();
-  const stamp = Date.now();
-  await Promise.all(
-    Array.from({ length: p.publishers }, (_, i) =>
+  return runPublishers('publishers', {
+    url,
+    scale,
+    run: p,
+    limits: t,
+    latency: {
+      name: 'captureToEstimateMs',
+      metric: 'eri_capture_to_estimate_ms',
+      p95Ms: t.captureToEstimateP95Ms,
+    },
+    spreadMs: 0,
+    session: (i, stamp, sink) =>
       publishSession(url, sc.room, `load-pub-${i}-${stamp}`, p.seconds, media, sink),
-    ),
-  );
-  const latency = {
-    name: 'captureToEstimateMs',
-    metric: 'eri_capture_to_estimate_ms',
-    p95Ms: t.captureToEstimateP95Ms,
-  };
-  return publisherReport('publishers', latency, { scale, url, sink, run: p, limits: t });
-}
-
-/** A publisher scenario's report: its latency, estimates and errors against the same three thresholds. */
-function publisherReport(
-  scenario: ScenarioName,
-  latency: { name: string; metric: string; p95Ms: number },
-  o: {
-    scale: Scale;
-    url: string;
-    sink: PublishSink;
-    run: { publishers: number; seconds: number };
-    limits: { errors: number; minEstimatesPerPublisherPerMinute: number };
-  },
-): LoadReport {
-  const measured = summarize(o.sink.captureToEstimateMs);
-  const errors = o.sink.errors.length;
-  const minEstimates = (o.limits.minEstimatesPerPublisherPerMinute * o.run.publishers * o.run.seconds) / 60;
-  return report(scenario, o.scale, o.url, { [latency.name]: measured, estimates: o.sink.estimates, errors }, [
-    threshold(`${latency.metric} p(95)`, '<', latency.p95Ms, measured.p95Ms),
-    threshold('eri_ingest_errors count', '<=', o.limits.errors, errors),
-    threshold('eri_estimates count', '>=', Math.floor(minEstimates), o.sink.estimates),
-  ]);
+  });
 }
 
 async function edgePublishers(
@@ -183,21 +162,52 @@ async function edgePublishers(
 ): Promise<LoadReport> {
   const p = sc.edgePublishers[scale];
   const t = sc.edgePublishers.thresholds;
+  return runPublishers('edge-publishers', {
+    url,
+    scale,
+    run: p,
+    limits: t,
+    latency: { name: 'stepToEstimateMs', metric: 'eri_step_to_estimate_ms', p95Ms: t.stepToEstimateP95Ms },
+    // Viewers join at independent moments: their first steps spread over a second.
+    spreadMs: 1000,
+    session: (i, stamp, sink) =>
+      publishEdgeSession(url, sc.room, `load-edge-${i}-${stamp}`, p.seconds, media, sink),
+  });
+}
+
+/**
+ * A publisher scenario: its sessions, started over `spreadMs`, then its latency, estimates and errors
+ * against the same three thresholds.
+ */
+async function runPublishers(
+  scenario: ScenarioName,
+  o: {
+    url: string;
+    scale: Scale;
+    run: { publishers: number; seconds: number };
+    limits: { errors: number; minEstimatesPerPublisherPerMinute: number };
+    latency: { name: string; metric: string; p95Ms: number };
+    spreadMs: number;
+    session: (index: number, stamp: number, sink: PublishSink) => Promise<void>;
+  },
+): Promise<LoadReport> {
   const sink = newSink();
   const stamp = Date.now();
-  // Viewers join at independent moments: their first steps spread over a second.
+  const n = o.run.publishers;
   await Promise.all(
-    Array.from({ length: p.publishers }, async (_, i) => {
-      await sleep((i / p.publishers) * 1000);
-      await publishEdgeSession(url, sc.room, `load-edge-${i}-${stamp}`, p.seconds, media, sink);
+    Array.from({ length: n }, async (_, i) => {
+      if (o.spreadMs > 0) await sleep((i / n) * o.spreadMs);
+      await o.session(i, stamp, sink);
     }),
   );
-  const latency = {
-    name: 'stepToEstimateMs',
-    metric: 'eri_step_to_estimate_ms',
-    p95Ms: t.stepToEstimateP95Ms,
-  };
-  return publisherReport('edge-publishers', latency, { scale, url, sink, run: p, limits: t });
+  const measured = summarize(sink.captureToEstimateMs);
+  const errors = sink.errors.length;
+  const minEstimates = (o.limits.minEstimatesPerPublisherPerMinute * n * o.run.seconds) / 60;
+  return report(scenario, o.scale, o.url, { [o.latency.name]: measured, estimates: sink.estimates, errors }, [
+    threshold(`${o.latency.metric} p(95)`, '<', o.latency.p95Ms, measured.p95Ms),
+    threshold('eri_ingest_errors count', '<=', o.limits.errors, errors),
+    threshold('eri_estimates count', '>=', Math.floor(minEstimates), sink.estimates),
+  ]);
 }
 
 async function subscribers(
