@@ -200,12 +200,15 @@ export function ffmpegArgs(input: MediaInput, o: DecodeOptions, presence: Stream
 /** Splits a byte stream into fixed-size records without concatenating buffers. */
 export class RecordReader {
   readonly #size: number;
+  readonly #allocate: (bytes: number) => Uint8Array;
   #partial: Uint8Array;
   #filled = 0;
 
-  constructor(size: number) {
+  /** `allocate`: where each record's buffer comes from (a FrameBuffers recycles them). */
+  constructor(size: number, allocate: (bytes: number) => Uint8Array = (n) => new Uint8Array(n)) {
     this.#size = size;
-    this.#partial = new Uint8Array(size);
+    this.#allocate = allocate;
+    this.#partial = allocate(size);
   }
 
   push(chunk: Buffer, emit: (record: Uint8Array) => void): void {
@@ -217,7 +220,7 @@ export class RecordReader {
       at += take;
       if (this.#filled === this.#size) {
         emit(this.#partial);
-        this.#partial = new Uint8Array(this.#size);
+        this.#partial = this.#allocate(this.#size);
         this.#filled = 0;
       }
     }

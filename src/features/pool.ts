@@ -8,6 +8,7 @@ import type { AudioState } from './audio/audio-features.js';
 import type { FaceAnalyzerOptions } from './face/face-vector.js';
 import type { TrackedFace } from './face/track.js';
 import type { AudioResult, FaceResult, FeatureAnalysis, FeatureWorkerOptions } from './feature-analysis.js';
+import { FrameBuffers } from './frame-buffers.js';
 
 export type { AudioResult, FaceResult, FeatureWorkerOptions } from './feature-analysis.js';
 
@@ -35,7 +36,7 @@ export type FeatureTask =
   | { kind: 'audio'; samples: Float32Array; coverage: number; state: AudioState };
 
 export type FeatureWorkerReply =
-  | ({ ok: true; kind: 'face' } & FaceResult)
+  | ({ ok: true; kind: 'face'; frame?: Uint8Array } & FaceResult)
   | ({ ok: true; kind: 'audio' } & AudioResult)
   | { ok: true; kind: 'warmup'; backend: string }
   | { ok: true; kind: 'ping' }
@@ -85,6 +86,8 @@ class AudioFirstQueue implements TaskQueue {
 export class FeaturePool implements FeatureAnalysis {
   readonly #pool: Piscina<FeatureTask, FeatureWorkerReply>;
   readonly options: FeatureWorkerOptions;
+  /** The frames' buffers, back from the workers: decoders feeding this pool take theirs from here. */
+  readonly frameBuffers = new FrameBuffers();
   #closed = false;
 
   constructor(options: FeaturePoolOptions = {}) {
@@ -153,7 +156,9 @@ export class FeaturePool implements FeatureAnalysis {
         : undefined;
     const reply = await this.#run({ kind: 'face', rgb, width, height, follow }, transfer);
     if (reply.kind !== 'face') throw new EriError('ERI_ERR_FEATURES', 'internal: unexpected reply');
-    return reply;
+    const { frame, ok: _ok, kind: _kind, ...result } = reply;
+    if (frame) this.frameBuffers.release(frame);
+    return result;
   }
 
   async audio(samples: Float32Array, coverage: number, state: AudioState): Promise<AudioResult> {

@@ -1,4 +1,5 @@
 import { workerData } from 'node:worker_threads';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { EriError, isEriError } from '../errors.js';
 import { AudioFeaturizer } from './audio/audio-features.js';
 import { loadVoiceActivityDetector } from './audio/vad-node.js';
@@ -32,6 +33,18 @@ function audioFeaturizer(): Promise<AudioFeaturizer> {
   return audio;
 }
 
+/** A reply whose buffers are moved to the pool, not copied (piscina's Transferable). */
+function withTransfer(value: FeatureWorkerReply, transfer: ArrayBuffer[]): FeatureWorkerReply {
+  return move({
+    get [transferableSymbol]() {
+      return transfer;
+    },
+    get [valueSymbol]() {
+      return value;
+    },
+  }) as unknown as FeatureWorkerReply;
+}
+
 export default async function run(task: FeatureTask): Promise<FeatureWorkerReply> {
   try {
     switch (task.kind) {
@@ -46,7 +59,12 @@ export default async function run(task: FeatureTask): Promise<FeatureWorkerReply
         // The meshes stay here: only the features cross to the session (a 478-point array per face
         // would cost a structured clone on every frame).
         const face = await analyzeFace(await faceAnalyzer(), task.rgb, task.width, task.height, task.follow);
-        return { ok: true, kind: 'face', ...face };
+        const reply: FeatureWorkerReply = { ok: true, kind: 'face', ...face };
+        // The frame's buffer goes back to be filled with a later frame (FrameBuffers), when it is wholly
+        // this frame's: a transferred buffer is, a copied view's parent might not be.
+        const { rgb } = task;
+        if (rgb.byteOffset !== 0 || rgb.byteLength !== rgb.buffer.byteLength) return reply;
+        return withTransfer({ ...reply, frame: rgb }, [rgb.buffer as ArrayBuffer]);
       }
       case 'audio': {
         const audio = await analyzeAudio(await audioFeaturizer(), task.samples, task.coverage, task.state);

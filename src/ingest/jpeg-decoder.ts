@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { EriError } from '../errors.js';
 import { analysisVideoFilter, RecordReader } from '../features/decode.js';
+import type { FrameBuffers } from '../features/frame-buffers.js';
 
 /**
  * One ingest session's JPEG decoder: an ffmpeg reading an MJPEG stream on stdin and writing
@@ -28,12 +29,15 @@ export class JpegFrameDecoder {
   readonly #pendingTimes: number[] = [];
   /** When the decoder was (re)started within the last minute, oldest first: restarts are bounded. */
   readonly #starts: number[] = [];
+  readonly #buffers: FrameBuffers | undefined;
   #child: ChildProcess | undefined;
   #stopped = false;
 
-  constructor(size: { width: number; height: number }, events: JpegDecoderEvents) {
+  /** `buffers`: where the frames' buffers come from (the feature pool's, which its workers send back). */
+  constructor(size: { width: number; height: number }, events: JpegDecoderEvents, buffers?: FrameBuffers) {
     this.#size = size;
     this.#events = events;
+    this.#buffers = buffers;
     this.#start();
   }
 
@@ -71,7 +75,8 @@ export class JpegFrameDecoder {
     child.stdin?.on('error', () => {});
     child.on('error', () => {}); // followed by 'close', handled there
     child.on('close', () => this.#gone(child));
-    const reader = new RecordReader(width * height * 3);
+    const buffers = this.#buffers;
+    const reader = new RecordReader(width * height * 3, buffers ? (n) => buffers.acquire(n) : undefined);
     (child.stdout as Readable).on('data', (chunk: Buffer) =>
       reader.push(chunk, (rgb) => {
         const t = this.#pendingTimes.shift();

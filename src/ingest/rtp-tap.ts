@@ -6,6 +6,7 @@ import { Subject } from 'rxjs';
 import type { AudioChunk, VideoFrame } from '../../streams/align-media.js';
 import { AUDIO_SAMPLE_RATE } from '../contracts/media-step.js';
 import { ANALYSIS_AUDIO_FILTER, analysisVideoFilter, RecordReader } from '../features/decode.js';
+import type { FrameBuffers } from '../features/frame-buffers.js';
 import { consumerSdp, type SdpMedia } from './sdp.js';
 
 /**
@@ -23,6 +24,8 @@ export interface RtpTapOptions {
   router: Router;
   rateHz: number;
   frameSize: { width: number; height: number };
+  /** Where the frames' buffers come from (the feature pool's, which its workers send back). */
+  frameBuffers?: FrameBuffers;
   /** performance.now() at the session's start: media time 0. */
   startedAt: number;
   ffmpegPath?: string;
@@ -211,7 +214,8 @@ export class RtpTap {
     const frameBytes = o.frameSize.width * o.frameSize.height * 3;
     let frames = 0;
     let samples = 0;
-    const videoReader = new RecordReader(frameBytes);
+    const buffers = o.frameBuffers;
+    const videoReader = new RecordReader(frameBytes, buffers ? (n) => buffers.acquire(n) : undefined);
     (child.stdio[1] as Readable).on('data', (chunk: Buffer) =>
       videoReader.push(chunk, (rgb) => {
         this.stats.frames++;

@@ -249,17 +249,21 @@ export class FrameIngestConnection {
 
   #newDecoder(): JpegFrameDecoder {
     const live = () => !this.#closed && this.#publisher.session?.state === 'running';
-    return new JpegFrameDecoder(this.#deps.frameSize, {
-      frame: (t, rgb) => this.#frames.next({ t, rgb }),
-      error: (error) => {
-        if (!this.#closed) this.#channel.fail(error);
+    return new JpegFrameDecoder(
+      this.#deps.frameSize,
+      {
+        frame: (t, rgb) => this.#frames.next({ t, rgb }),
+        error: (error) => {
+          if (!this.#closed) this.#channel.fail(error);
+        },
+        failed: (error) => {
+          if (!live()) return;
+          this.#channel.fail(error);
+          this.#publisher.session?.end('error', error);
+        },
       },
-      failed: (error) => {
-        if (!live()) return;
-        this.#channel.fail(error);
-        this.#publisher.session?.end('error', error);
-      },
-    });
+      this.#deps.frameBuffers,
+    );
   }
 
   #stopDecoder(): void {

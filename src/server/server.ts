@@ -420,6 +420,7 @@ export class EriServer {
       config: this.config,
       rateHz: ERI_FACE_AUDIO_SPEC.rateHz ?? 10,
       frameSize: DEFAULT_ANALYSIS_SIZE,
+      frameBuffers: this.pool.frameBuffers,
       model: modelInfo(this.model.card),
       featureSpec: this.model.card.featureSpec,
       log: this.#log,

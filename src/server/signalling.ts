@@ -17,6 +17,7 @@ import {
 } from '../contracts/signalling.js';
 import { sessionEndedData } from '../contracts/stream-protocol.js';
 import { EriError, type ErrorCode, isEriError, zodIssueText } from '../errors.js';
+import type { FrameBuffers } from '../features/frame-buffers.js';
 import type { HistoryReader } from '../history/history-store.js';
 import type { Room, RoomManager } from '../ingest/rooms.js';
 import { RtpTap } from '../ingest/rtp-tap.js';
@@ -43,6 +44,8 @@ export interface SignallingDeps {
   config: ServerConfig;
   rateHz: number;
   frameSize: { width: number; height: number };
+  /** Where decoded frames' buffers come from: the feature pool's, which its workers send back. */
+  frameBuffers?: FrameBuffers;
   model: JoinResult['model'];
   /** The model's feature spec: what edge publishers must compute. */
   featureSpec: FeatureSpec;
@@ -212,6 +215,7 @@ export class SignallingConnection {
         router: membership.room.router,
         rateHz: this.#deps.rateHz,
         frameSize: this.#deps.frameSize,
+        ...(this.#deps.frameBuffers ? { frameBuffers: this.#deps.frameBuffers } : {}),
         startedAt: this.#startedAt,
         onLog: (line) => this.#deps.log(`tap: ${line}`, { sessionId, roomId: p.roomId }),
       });
