@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { AUDIO_SAMPLE_RATE, type MediaStep } from '../contracts/media-step.js';
 import { EriError } from '../errors.js';
+import type { FrameBuffers } from './frame-buffers.js';
 
 /**
  * Media decoding with ffmpeg as a child process: any container or codec ffmpeg reads becomes analysis
@@ -26,6 +27,8 @@ export interface DecodeOptions {
   height: number;
   /** Steps decoded ahead of the consumer before ffmpeg is paused. */
   maxBufferedSteps?: number;
+  /** Where the frames' buffers come from (a feature pool's, which its workers send back). */
+  frameBuffers?: FrameBuffers;
   ffmpegPath?: string;
   ffprobePath?: string;
 }
@@ -288,7 +291,8 @@ export async function* decodeMedia(
     w?.();
   };
 
-  const videoReader = new RecordReader(frameBytes);
+  const buffers = options.frameBuffers;
+  const videoReader = new RecordReader(frameBytes, buffers ? (n) => buffers.acquire(n) : undefined);
   videoOut.on('data', (chunk: Buffer) =>
     videoReader.push(chunk, (f) => {
       frames.push(f);

@@ -30,7 +30,12 @@ export async function* extractFeatures(
   try {
     for await (const step of decodeMedia(
       input,
-      { rateHz: options.rateHz ?? featurizer.spec.rateHz ?? 10, width, height },
+      {
+        rateHz: options.rateHz ?? featurizer.spec.rateHz ?? 10,
+        width,
+        height,
+        frameBuffers: pool.frameBuffers,
+      },
       options,
     )) {
       pending.push(featurizer.featurize(step));

@@ -5,6 +5,7 @@ import { cp, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { portraitPath } from '../../src/dataset/portraits.js';
 import type { FaceNetworkId } from '../../src/features/face/face-graphs.js';
@@ -146,6 +147,19 @@ describe('TensorFlow.js graph -> ONNX converter', () => {
       const other = await convertedNetwork('expression', { cacheRoot, modelsDir: models });
       assert.notEqual(other.path, first.path);
     });
+  });
+
+  it("pads a widening block's shortcut with an identity 1x1 convolution, not a Pad (onnxruntime's blocked layout)", async () => {
+    for (const file of ['facemesh.json', 'iris.json']) {
+      const model = await readGraphModel(join(humanModelsDir(), file));
+      const pads = model.nodes.filter((n) => n.op === 'Pad').length;
+      assert.ok(pads > 0, `${file} has channel pads to convert`);
+      const graph = onnxProto.onnx.ModelProto.decode(convertGraphModel(model)).graph;
+      const ops = (graph?.node ?? []).map((n) => n.opType);
+      assert.equal(ops.filter((op) => op === 'Pad').length, 0, `${file}: no Pad left`);
+      const identities = (graph?.initializer ?? []).filter((t) => /\/identity_\d+$/.test(String(t.name)));
+      assert.equal(identities.length, pads, `${file}: one identity convolution per pad`);
+    }
   });
 
   it('an op it does not know is an error naming the op and the model', async () => {

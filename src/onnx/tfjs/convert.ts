@@ -233,8 +233,8 @@ class Converter {
 
   /**
    * Zero channels added around an NCHW activation (the shortcut of a block that widens) as a 1x1
-   * convolution with identity weights: bit for bit the padding (each output is 1 * x or a sum of zeros),
-   * and, unlike Pad, an op onnxruntime keeps in its blocked layout. A Pad there breaks the chain: the
+   * convolution with identity weights: for finite activations exactly the padding (each output is 1 * x
+   * plus products with 0), and, unlike Pad, an op onnxruntime keeps in its blocked layout. A Pad there breaks the chain: the
    * residual Add after it, and every Add downstream that takes its result, ran in plain NCHW with a
    * layout conversion on each side (~15-30 % of the mesh and iris nets' time).
    */
