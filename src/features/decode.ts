@@ -203,15 +203,15 @@ export function ffmpegArgs(input: MediaInput, o: DecodeOptions, presence: Stream
 /** Splits a byte stream into fixed-size records without concatenating buffers. */
 export class RecordReader {
   readonly #size: number;
-  readonly #allocate: (bytes: number) => Uint8Array;
+  readonly #buffers: Pick<FrameBuffers, 'acquire'>;
   #partial: Uint8Array;
   #filled = 0;
 
-  /** `allocate`: where each record's buffer comes from (a FrameBuffers recycles them). */
-  constructor(size: number, allocate: (bytes: number) => Uint8Array = (n) => new Uint8Array(n)) {
+  /** `buffers`: where each record's buffer comes from (FrameBuffers recycles them; default: new ones). */
+  constructor(size: number, buffers: Pick<FrameBuffers, 'acquire'> = { acquire: (n) => new Uint8Array(n) }) {
     this.#size = size;
-    this.#allocate = allocate;
-    this.#partial = allocate(size);
+    this.#buffers = buffers;
+    this.#partial = buffers.acquire(size);
   }
 
   push(chunk: Buffer, emit: (record: Uint8Array) => void): void {
@@ -223,7 +223,7 @@ export class RecordReader {
       at += take;
       if (this.#filled === this.#size) {
         emit(this.#partial);
-        this.#partial = this.#allocate(this.#size);
+        this.#partial = this.#buffers.acquire(this.#size);
         this.#filled = 0;
       }
     }
@@ -291,8 +291,7 @@ export async function* decodeMedia(
     w?.();
   };
 
-  const buffers = options.frameBuffers;
-  const videoReader = new RecordReader(frameBytes, buffers ? (n) => buffers.acquire(n) : undefined);
+  const videoReader = new RecordReader(frameBytes, options.frameBuffers);
   videoOut.on('data', (chunk: Buffer) =>
     videoReader.push(chunk, (f) => {
       frames.push(f);

@@ -7,6 +7,7 @@ import type {
   FaceTimings,
 } from './face/face-vector.js';
 import type { FaceTrackingOptions, TrackedFace } from './face/track.js';
+import type { FrameBuffers } from './frame-buffers.js';
 
 /**
  * What a session's featurizer needs from whatever runs the networks: the server's worker pool, or the
@@ -36,6 +37,8 @@ export interface AudioResult {
 export interface FeatureAnalysis {
   readonly spec: FeatureSpec;
   readonly options: FeatureWorkerOptions;
+  /** Where frames' buffers go back to be refilled by the decoders, frames not analysed among them. */
+  readonly frameBuffers?: FrameBuffers;
   face(rgb: Uint8Array, width: number, height: number, follow?: readonly TrackedFace[]): Promise<FaceResult>;
   audio(samples: Float32Array, coverage: number, state: AudioState): Promise<AudioResult>;
 }

@@ -75,8 +75,7 @@ export class JpegFrameDecoder {
     child.stdin?.on('error', () => {});
     child.on('error', () => {}); // followed by 'close', handled there
     child.on('close', () => this.#gone(child));
-    const buffers = this.#buffers;
-    const reader = new RecordReader(width * height * 3, buffers ? (n) => buffers.acquire(n) : undefined);
+    const reader = new RecordReader(width * height * 3, this.#buffers);
     (child.stdout as Readable).on('data', (chunk: Buffer) =>
       reader.push(chunk, (rgb) => {
         const t = this.#pendingTimes.shift();

@@ -214,8 +214,7 @@ export class RtpTap {
     const frameBytes = o.frameSize.width * o.frameSize.height * 3;
     let frames = 0;
     let samples = 0;
-    const buffers = o.frameBuffers;
-    const videoReader = new RecordReader(frameBytes, buffers ? (n) => buffers.acquire(n) : undefined);
+    const videoReader = new RecordReader(frameBytes, o.frameBuffers);
     (child.stdio[1] as Readable).on('data', (chunk: Buffer) =>
       videoReader.push(chunk, (rgb) => {
         this.stats.frames++;

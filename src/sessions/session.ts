@@ -109,8 +109,7 @@ export interface SessionStats {
   lastEstimateLatencyMs: number;
   /**
    * Over the last 600 steps with a frame or audio in them: media time of a step's end -> its features
-   * ready, ms, with media time 0
-   * placed at the earliest arrival of any input (its arrival minus the media time it was captured at: a
+   * ready, ms, with media time 0 placed at the earliest arrival of any input (its arrival minus the media time it was captured at: a
    * frame's time, an audio chunk's end), so the start-up before the first frame (signalling, ICE,
    * decoder start) is not counted. A lower bound: the least-delayed input had some delay too. Covers
    * transport, decoding, alignment and feature extraction; not the sender's capture and encoding, which
@@ -291,9 +290,11 @@ export class Session {
       featurizeSteps(new SessionFeaturizer(input.pool, input.frameSize), {
         maxInFlight: o.maxInFlight ?? MAX_STEPS_IN_FLIGHT,
         maxFaceDelayMs: o.maxFaceDelayMs ?? MAX_FACE_DELAY_MS,
-        onFaceDropped: () => {
+        onFaceDropped: (step) => {
           this.#stats.droppedFaceSteps++;
           o.observer?.faceStepDropped();
+          // Nothing else holds a frame the pipeline sheds: its buffer can be filled again at once.
+          if (step.frame) input.pool.frameBuffers?.release(step.frame);
         },
       }),
     );

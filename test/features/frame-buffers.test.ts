@@ -26,7 +26,7 @@ describe('frame buffers reused', () => {
     const buffers = new FrameBuffers();
     const kept = new Uint8Array(4);
     buffers.release(kept);
-    const reader = new RecordReader(4, (n) => buffers.acquire(n));
+    const reader = new RecordReader(4, buffers);
     const records: Uint8Array[] = [];
     reader.push(Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]), (r) => records.push(r));
     assert.equal(records[0], kept);

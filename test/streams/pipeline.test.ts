@@ -7,6 +7,8 @@ import { from, interval, lastValueFrom, map, Observable, Subject, take, toArray 
 import type { Estimate } from '../../src/contracts/estimate.js';
 import type { FeatureStep } from '../../src/contracts/feature-step.js';
 import type { MediaStep } from '../../src/contracts/media-step.js';
+import type { FeatureAnalysis } from '../../src/features/feature-analysis.js';
+import { FrameBuffers } from '../../src/features/frame-buffers.js';
 import { FeaturePool } from '../../src/features/pool.js';
 import { SeededRandom } from '../../src/model/init.js';
 import { EriModel } from '../../src/model/model.js';
@@ -329,6 +331,34 @@ describe('Session lifecycle', () => {
     assert.equal(ended?.type === 'session.ended' && ended.reason, 'normal');
     assert.equal(session.stats.steps, 30);
     assert.throws(() => session.start(), { code: 'ERI_ERR_CLOSED' });
+  });
+
+  it("frames the pipeline sheds under load go back to the analysis's frame buffers", async () => {
+    // The shared pool, with buffers of its own for what this session sheds (the pool's workers return
+    // analysed frames to the pool's own).
+    const shed = new FrameBuffers(64);
+    const analysis: FeatureAnalysis = {
+      spec: pool.spec,
+      options: pool.options,
+      frameBuffers: shed,
+      face: (rgb, w, h, follow) => pool.face(rgb, w, h, follow),
+      audio: (samples, coverage, state) => pool.audio(samples, coverage, state),
+    };
+    const { input } = media(3);
+    const session = new Session({
+      id: 'shed',
+      roomId: 'r',
+      input: { ...input, pool: analysis },
+      batcher: new InferenceBatcher(model.engine, model.architecture),
+      model: 'm@1',
+      rateHz: 10,
+      maxInFlight: 1,
+    });
+    const events = collect(session);
+    session.start();
+    await events;
+    assert.ok(session.stats.droppedFaceSteps > 0, 'one step in flight at a time sheds frames');
+    assert.equal(shed.free, session.stats.droppedFaceSteps, 'every shed frame came back');
   });
 
   it('end() mid-way: the inputs stop, the final estimate still comes, reason client-gone', async () => {
