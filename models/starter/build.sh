@@ -4,7 +4,7 @@
 # best one's labels -> eri train (the seed's recipe, plus regularisers) -> eri eval -> the held-out
 # check of the student against its teacher. ~45 min on 2 cores.
 # Usage: bash models/starter/build.sh [work-dir]   (default: ~/.cache/eri-stream/starter-build)
-# ERI_STARTER_TEACHER=expr|facs|combo skips the choice; ERI_STARTER_CLIPS sets the clip count (240).
+# ERI_STARTER_TEACHER=expr|facs|combo|faceapi skips the choice; ERI_STARTER_CLIPS sets the clip count (240).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash scripts/setup.sh
@@ -15,10 +15,12 @@ export PYTHONPATH=models/training
 
 [ -f "$work/media/data_info.csv" ] || node models/starter/make-proxy-dataset.mjs "$work/media" "$count" 2026
 $eri extract "$work/media" --out "$work/features" --no-progress
+# The faceapi candidate's inputs: @vladmandic/face-api's expression probabilities on the same steps.
+node models/starter/faceapi-teacher.mjs "$work/media" "$work/features"
 
 # 1. The teacher: each candidate on held-out people (the MEAD actors; never trained on), then the best
 #    by the mean of its direction-vs-neutral and top-1 scores. (The teachers have no fitted weights:
-#    the held-out clips choose among three fixed functions, which the card states.)
+#    the held-out clips choose among four fixed functions, which the card states.)
 /usr/bin/python3 -m eri_train teacher "$work/features" --kind expr >/dev/null
 teacher=${ERI_STARTER_TEACHER:-}
 rm -f "$work/heldout/heldout.json"
@@ -42,7 +44,7 @@ echo "teacher: $teacher"
 #    (chosen on the held-out checks, see the card): modality and feature dropout, the std floor, noise.
 $eri train "$work/features" --out "$work/model" --modality-dropout 0.2 --feature-dropout 0.3 \
   --std-floor --feature-noise 0.5 \
-  --name eri-starter --model-version 0.2.0 \
+  --name eri-starter --model-version 0.3.0 \
   --description "PROXY model: expression intensities under the seven ERI names, distilled from the '$teacher' teacher (models/training/eri_train/teachers.py) on synthetic clips of two public-domain portraits. Not trained on Hume-Reaction; not a measure of self-reported reaction intensity. See models/eri-starter/README.md." \
   --data "$count synthetic 4 s clips (models/starter/make-proxy-dataset.mjs, seed 2026): public-domain photographs of Grace Hopper (US Navy) and Eileen Collins (NASA) from Debian packages, warped, reshaped, recoloured and lit by ffmpeg, with espeak-ng speech; labels: the '$teacher' teacher of eri_train (per-step expression cues -> 7 emotions), averaged over each clip" \
   --licence "MIT (weights); the training media are public-domain photographs and synthetic speech"

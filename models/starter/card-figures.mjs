@@ -19,6 +19,7 @@ const COLOURS = {
   'teacher:expr': '#d62728',
   'teacher:facs': '#2ca02c',
   'teacher:combo': '#9467bd',
+  'teacher:faceapi': '#ff7f0e',
 };
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
 

@@ -78,6 +78,12 @@ await writeFile(
 );
 // Resumable: clips already extracted from an unchanged video are kept.
 eri('extract', dataset, '--out', join(workDir, 'features'), '--no-progress');
+// The faceapi teacher's inputs: face-api's expression probabilities on the same steps (resumable).
+const faceapi = (...args) =>
+  execFileSync(process.execPath, [join(root, 'models/starter/faceapi-teacher.mjs'), ...args], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+faceapi(dataset, join(workDir, 'features'));
 const mapped = Object.values(MAPPING);
 await writeFile(
   join(workDir, 'meta.json'),
@@ -87,6 +93,8 @@ await writeFile(
 const running = [];
 const clipPath = join(media, RUNNING_CLIP);
 if (existsSync(clipPath)) {
+  const faceapiSteps = join(workDir, 'running.faceapi.json');
+  faceapi('--video', clipPath, '--out', faceapiSteps);
   for (const windowS of RUNNING_WINDOWS_S) {
     const out = join(workDir, `running-${windowS}s.json`);
     const features = join(workDir, 'running.features.safetensors');
@@ -101,6 +109,7 @@ if (existsSync(clipPath)) {
       splitAtS: result.durationS / 2,
       windowSteps: windowS * result.rateHz,
       strideSteps: result.window.strideSeconds * result.rateHz,
+      faceapi: faceapiSteps,
       ...(modelDir ? { student: result.running } : {}),
     });
   }

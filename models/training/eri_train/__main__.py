@@ -3,6 +3,7 @@
 import argparse
 import csv
 import json
+import os
 import sys
 import time
 
@@ -68,7 +69,7 @@ def cmd_heldout(a):
 
     from . import heldout
     from .teacher import read_teacher
-    from .teachers import Layout
+    from .teachers import EXTERNAL_FILES, Layout, external_inputs, read_external
 
     with open(a.meta, encoding="utf-8") as f:
         meta = json.load(f)
@@ -78,7 +79,12 @@ def cmd_heldout(a):
     clips = [by_id[m["id"]] for m in rows]
     layout = Layout(data.spec)
     chosen, reference = read_teacher(a.teacher_file)
-    scorers = {f"teacher:{k}": heldout.teacher_scores(k, clips, layout, reference) for k in TEACHERS}
+    # A teacher whose inputs are not features is scored only where its file was made (faceapi-teacher.mjs).
+    teachers = [k for k in TEACHERS if k not in EXTERNAL_FILES or os.path.exists(os.path.join(a.features, EXTERNAL_FILES[k]))]
+    for k in set(TEACHERS) - set(teachers):
+        print(f"teacher {k} not scored: no {EXTERNAL_FILES[k]} in {a.features}", file=sys.stderr)
+    external = {k: external_inputs(k, a.features) for k in teachers}
+    scorers = {f"teacher:{k}": heldout.teacher_scores(k, clips, layout, reference, external[k]) for k in teachers}
     if a.model:
         model, card = load_package(a.model)
         student = heldout.student_scores(model, clips)
@@ -101,8 +107,10 @@ def cmd_heldout(a):
         checks = []
         for run in runs:
             video, audio = heldout.read_clip(run["features"])
+            run_external = {k: read_external(run[k]) for k in EXTERNAL_FILES if run.get(k)}
             series = {f"teacher:{k}": heldout.teacher_running(k, video, audio, layout, reference, run["windowSteps"],
-                                                              run["strideSteps"], data.spec["rateHz"]) for k in TEACHERS}
+                                                              run["strideSteps"], data.spec["rateHz"], run_external.get(k))
+                      for k in teachers if k not in EXTERNAL_FILES or k in run_external}
             if run.get("student"):
                 series["student"] = [(e["windowEnd"], e["values"]) for e in run["student"]]
                 series["constant"] = [(t, [0.0] * 7) for t, _ in series["student"]]

@@ -51,9 +51,11 @@ def student_scores(model, clips):
     return np.stack(out)
 
 
-def teacher_scores(kind, clips, layout, reference):
-    """A teacher's clip labels, as training uses them (NaN for a clip without a face step)."""
-    labels = [clip_labels(kind, c.video, c.audio, layout, reference) for c in clips]
+def teacher_scores(kind, clips, layout, reference, external=None):
+    """A teacher's clip labels, as training uses them (NaN for a clip without a face step).
+    external: {clip id: inputs} for a teacher whose inputs are not features."""
+    labels = [clip_labels(kind, c.video, c.audio, layout, reference, None if external is None else external[c.id])
+              for c in clips]
     return np.stack([np.full(len(EMOTIONS), np.nan) if x is None else x.numpy() for x in labels])
 
 
@@ -113,12 +115,12 @@ def running_check(series, emotion, split_at):
     }
 
 
-def teacher_running(kind, video, audio, layout, reference, window, stride, rate):
+def teacher_running(kind, video, audio, layout, reference, window, stride, rate, external=None):
     t = video.shape[0]
     ends = list(range(stride, t + 1, stride))
     if not ends or ends[-1] != t:
         ends.append(t)
-    values = running_labels(kind, video, audio, layout, ends, window, reference)
+    values = running_labels(kind, video, audio, layout, ends, window, reference, external)
     return [(e / rate, values[i].tolist()) for i, e in enumerate(ends)]
 
 

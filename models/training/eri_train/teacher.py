@@ -11,7 +11,7 @@ import os
 import shutil
 
 from . import safetensors_io
-from .teachers import TEACHERS, AuReference, Layout, clip_labels
+from .teachers import TEACHERS, AuReference, Layout, clip_labels, external_inputs
 
 TEACHER_FILE = "teacher.json"
 
@@ -42,9 +42,13 @@ def label_features(features_dir, kind="expr"):
     loaded = [(clip, safetensors_io.read(os.path.join(features_dir, clip["file"]))[0]) for clip in index["clips"]]
     reference = AuReference.fit([t["video"] for c, t in loaded if c["split"].lower() == "train"] or
                                 [t["video"] for _, t in loaded], layout)
+    external = external_inputs(kind, features_dir)
     kept, dropped = [], []
     for clip, tensors in loaded:
-        labels = clip_labels(kind, tensors["video"], tensors["audio"], layout, reference)
+        ext = None if external is None else external.get(clip["id"])
+        if external is not None and ext is None:
+            raise ValueError(f"{clip['id']}: no {kind} teacher inputs (rerun models/starter/faceapi-teacher.mjs)")
+        labels = clip_labels(kind, tensors["video"], tensors["audio"], layout, reference, ext)
         if labels is None:
             dropped.append(clip)
             continue
@@ -52,7 +56,7 @@ def label_features(features_dir, kind="expr"):
     index["clips"] = kept
     index["failed"] = index["failed"] + [
         {"id": c["id"], "split": c["split"], "source": c["source"], "code": "ERI_ERR_DATASET",
-         "message": "no face in any step: no teacher label"}
+         "message": f"no face in any step the {kind} teacher analysed: no teacher label"}
         for c in dropped
     ]
     with open(os.path.join(features_dir, TEACHER_FILE), "w", encoding="utf-8") as f:

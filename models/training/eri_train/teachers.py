@@ -11,11 +11,17 @@ teacher: a fixed function of what the extractor measures in each step with a fac
   prototypes): each emotion's units standardised against a reference population of steps, averaged, and
   squashed by a fixed logistic. No weight is fitted to any labelled data.
 - `combo`: the mean of the two.
+- `faceapi`: a second expression model shipped in npm, @vladmandic/face-api (its own face detector and
+  expression net, run on the video frames by models/starter/faceapi-teacher.mjs), through the same map
+  as `expr`. Its per-step probabilities are not features: they come from `faceapi.json` beside the
+  features, and its face steps are the steps where it found a face.
 
 Every teacher returns values in [0, 1] in the index's emotion order.
 """
 
+import json
 import math
+import os
 
 import torch
 
@@ -137,14 +143,56 @@ def facs_labels(aus, v, reference):
     ).clamp(0, 1)
 
 
-TEACHERS = ("expr", "facs", "combo")
+TEACHERS = ("expr", "facs", "combo", "faceapi")
+
+# Teachers whose per-step inputs come from a file beside the features rather than from the features.
+EXTERNAL_FILES = {"faceapi": "faceapi.json"}
 
 
-def step_labels(kind, video, audio, layout, reference=None):
+def read_external(path):
+    """A faceapi-teacher.mjs file -> {clip id: [T, 7] tensor} (or the one clip's tensor for a --video
+    file), in EXPRESSIONS order, NaN rows where nothing was found or analysed."""
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    if data.get("expressions") != ["angry", "disgusted", "fearful", "happy", "sad", "surprised", "neutral"]:
+        raise ValueError(f"{path}: expressions must be in eri_train's EXPRESSIONS order")
+
+    def rows(steps):
+        return torch.tensor([[math.nan] * 7 if s is None else s for s in steps], dtype=torch.float32).reshape(-1, 7)
+
+    if "steps" in data:
+        return rows(data["steps"])
+    return {cid: rows(steps) for cid, steps in data["clips"].items()}
+
+
+def external_inputs(kind, features_dir):
+    """The per-clip inputs of an external teacher, read from its file beside the features (else None)."""
+    name = EXTERNAL_FILES.get(kind)
+    if name is None:
+        return None
+    path = os.path.join(features_dir, name)
+    if not os.path.exists(path):
+        raise ValueError(f"teacher {kind!r} needs {path} (node models/starter/faceapi-teacher.mjs)")
+    return read_external(path)
+
+
+def teacher_face_steps(kind, video, layout, external=None):
+    """The steps a teacher labels: where the extractor found a face, or where the external model did."""
+    if kind in EXTERNAL_FILES:
+        if external is None or external.shape[0] != video.shape[0]:
+            raise ValueError(f"teacher {kind!r} needs one row of its inputs per feature step")
+        return ~torch.isnan(external[:, 0])
+    return layout.face_steps(video)
+
+
+def step_labels(kind, video, audio, layout, reference=None, external=None):
     """Per-step labels [T, 7] of teacher `kind` for the steps of one clip (all of them, face or not)."""
     v = audio[:, layout.vad] if audio.shape[0] == video.shape[0] else torch.zeros(video.shape[0])
     if kind == "expr":
         return expr_labels(video[:, layout.probs : layout.probs + 7], v)
+    if kind == "faceapi":
+        teacher_face_steps(kind, video, layout, external)
+        return expr_labels(torch.nan_to_num(external, nan=0.0), v)
     if reference is None:
         raise ValueError(f"teacher {kind!r} needs the action units' reference statistics")
     facs = facs_labels(layout.au_matrix(video), v, reference)
@@ -155,18 +203,18 @@ def step_labels(kind, video, audio, layout, reference=None):
     raise ValueError(f"unknown teacher {kind!r}: one of {', '.join(TEACHERS)}")
 
 
-def clip_labels(kind, video, audio, layout, reference=None):
+def clip_labels(kind, video, audio, layout, reference=None, external=None):
     """The clip's label: the mean over its face steps, or None when no step has a face."""
-    face = layout.face_steps(video)
+    face = teacher_face_steps(kind, video, layout, external)
     if not bool(face.any()):
         return None
-    return step_labels(kind, video, audio, layout, reference)[face].mean(0)
+    return step_labels(kind, video, audio, layout, reference, external)[face].mean(0)
 
 
-def running_labels(kind, video, audio, layout, ends, window, reference=None):
+def running_labels(kind, video, audio, layout, ends, window, reference=None, external=None):
     """The teacher's running estimate at each window end (steps): the mean over the window's face steps."""
-    face = layout.face_steps(video)
-    per_step = step_labels(kind, video, audio, layout, reference)
+    face = teacher_face_steps(kind, video, layout, external)
+    per_step = step_labels(kind, video, audio, layout, reference, external)
     out = []
     for end in ends:
         lo = max(0, end - window)
