@@ -27,6 +27,13 @@ await build({
   },
 });
 
+// The page of `eri bench edge-transport` (served by the bench itself, never by the server).
+await build({
+  ...common,
+  outdir: 'dist/bench-public',
+  entryPoints: { 'edge-transport': 'src/bench/edge-transport-page.ts' },
+});
+
 // The edge library (global EriEdge), loaded by pages that analyse in the browser, or any web app.
 await build({ ...common, entryPoints: { edge: 'src/client/edge-bundle.ts' }, globalName: 'EriEdge' });
 

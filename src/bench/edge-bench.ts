@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IngestClient, type IngestServerMessage } from '../../packages/client/src/index.js';
@@ -11,6 +11,7 @@ import { synthesizeClip } from '../features/synthetic-clip.js';
 import { initRandomPackage } from '../model/package-tools.js';
 import { subscribe } from './e2e-bench.js';
 import { describeMachine, machineInfo, type Summary, summarize } from './harness.js';
+import { processCpuSeconds, processRssMiB } from './proc-usage.js';
 import { spawnEriServe } from './serve-process.js';
 
 /**
@@ -56,11 +57,7 @@ const RATE = 10;
 
 /** utime + stime of a process, in seconds, and its RSS in MiB (Linux /proc). */
 async function processUsage(pid: number): Promise<{ cpuSeconds: number; rssMiB: number }> {
-  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
-  const ticks = Number(stat[11]) + Number(stat[12]);
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { cpuSeconds: ticks / 100, rssMiB: rssKiB / 1024 };
+  return { cpuSeconds: await processCpuSeconds(pid), rssMiB: await processRssMiB(pid) };
 }
 
 /** A clip's features as the server computes them, once, looped to the run's length by the publishers. */

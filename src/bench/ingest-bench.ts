@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { publishFile } from '../cli/publish.js';
@@ -7,6 +7,7 @@ import { initRandomPackage } from '../model/package-tools.js';
 import { loadServerConfig } from '../server/config.js';
 import { EriServer } from '../server/server.js';
 import { describeMachine, machineInfo } from './harness.js';
+import { processCpuSeconds } from './proc-usage.js';
 
 /**
  * `eri bench ingest`: N publishers send a 640x480 30 fps clip (H.264 + Opus, via `eri publish`) to an
@@ -25,14 +26,6 @@ export interface IngestBenchResult {
     faceCoverage: number;
     stepsWithoutFrame: number;
   }[];
-}
-
-const TICKS_PER_SECOND = 100;
-
-async function cpuTicks(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11] ?? 0) + Number(fields[12] ?? 0); // utime + stime
 }
 
 export async function runIngestBench(
@@ -78,12 +71,10 @@ export async function runIngestBench(
                     const pid = [...server.signalling].find((c) => c.session?.id === sessionId)?.tap
                       ?.decoderPid;
                     if (!pid) return 0;
-                    const t0 = await cpuTicks(pid);
+                    const t0 = await processCpuSeconds(pid);
                     const w0 = performance.now();
                     await new Promise((r) => setTimeout(r, (seconds - 5) * 1000));
-                    return (
-                      ((await cpuTicks(pid)) - t0) / TICKS_PER_SECOND / ((performance.now() - w0) / 1000)
-                    );
+                    return ((await processCpuSeconds(pid)) - t0) / ((performance.now() - w0) / 1000);
                   })(),
                 );
               },

@@ -2,6 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { formatE2eBench, runE2eBench } from '../bench/e2e-bench.js';
 import { formatEdgeBench, runEdgeBench } from '../bench/edge-bench.js';
+import { formatEdgeTransport, runEdgeTransportBench } from '../bench/edge-transport-bench.js';
+import type { EdgeTransportKind } from '../bench/edge-transport-protocol.js';
 import { formatEstimateCostBench, runEstimateCostBench } from '../bench/estimate-cost-bench.js';
 import { formatFanoutBench, runFanoutBench } from '../bench/fanout-bench.js';
 import { formatFeaturesBench, runFeaturesBench } from '../bench/features-bench.js';
@@ -193,6 +195,26 @@ export function registerBenchCommands(program: Command): void {
     .action(async (o: { sessions: number; hours: number; json?: string }) => {
       const result = await runHistoryBench({ sessions: o.sessions, hours: o.hours });
       console.log(formatHistoryBench(result));
+      if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+    });
+
+  bench
+    .command('edge-transport')
+    .description(
+      'edge feature steps over a WebSocket or a mediasoup DataChannel, from headless Chromium: one-way latency, server and browser CPU per 1,000 steps',
+    )
+    .option('--sessions <list>', 'comma-separated session counts', positiveIntList, [16, 64, 128])
+    .option('--seconds <n>', 'seconds per run', positiveInt, 20)
+    .option('--transports <list>', 'websocket,datachannel (the order they run in)', 'websocket,datachannel')
+    .option('--json <file>', 'also write the results as JSON')
+    .action(async (o: { sessions: number[]; seconds: number; transports: string; json?: string }) => {
+      const transports = o.transports.split(',').map((t) => {
+        if (t !== 'websocket' && t !== 'datachannel')
+          throw new Error(`unknown transport ${t}: websocket or datachannel`);
+        return t as EdgeTransportKind;
+      });
+      const result = await runEdgeTransportBench({ sessions: o.sessions, seconds: o.seconds, transports });
+      console.log(formatEdgeTransport(result));
       if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
     });
 }

@@ -5,6 +5,7 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { promisify } from 'node:util';
+import type { EdgeTransportResult } from '../../src/bench/edge-transport-bench.js';
 import type { Estimate } from '../../src/contracts/estimate.js';
 import { synthesizeClip } from '../../src/features/synthetic-clip.js';
 import { REPO_ROOT, withTempDir } from '../helpers.js';
@@ -391,5 +392,29 @@ it('edge mode on the publisher page: the browser sends only feature steps and ge
     assert.equal(out.rooms, 0, 'no media room was opened: nothing but features reached the server');
     // One step every 100 ms, each 16 + 32 + 4 x 442 bytes (1,816): ~18 KB/s.
     assert.ok(out.upload.bytesPerSecond < 40_000, `upload ${out.upload.bytesPerSecond.toFixed(0)} B/s`);
+  });
+});
+
+it('eri bench edge-transport: steps from headless Chromium arrive over a WebSocket and over a mediasoup DataChannel', {
+  skip: skipReason(),
+  timeout: 180_000,
+}, async () => {
+  await withTempDir(async (dir) => {
+    const result = join(dir, 'edge-transport.json');
+    await runInLoopbackNamespace('edge-transport-e2e.js', [result]);
+    const out = JSON.parse(await readFile(result, 'utf8')) as EdgeTransportResult;
+    assert.equal(out.stepBytes, 1816, 'a feature step as the edge page sends it');
+    assert.deepEqual(
+      out.rows.map((r) => r.transport),
+      ['websocket', 'datachannel'],
+    );
+    for (const row of out.rows) {
+      assert.ok(row.sent >= 3 * 15, `${row.transport}: ${row.sent} steps sent in 2 s by 3 sessions`);
+      assert.equal(row.received, row.sent, `${row.transport}: every step arrives`);
+      assert.ok(
+        row.latency.medianMs >= 0 && row.latency.medianMs < 1000,
+        `${row.transport}: one-way latency`,
+      );
+    }
   });
 });

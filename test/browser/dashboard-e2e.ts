@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
+import { launchChromium } from '../../src/bench/chromium.js';
 import { publishFile } from '../../src/cli/publish.js';
 import { startServer } from '../server-harness.js';
-import { launchChromium } from './chromium.js';
 
 /**
  * Run by browser.test.ts in a loopback-only network namespace: a server, the dashboard open in headless

@@ -1,8 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { launchChromium } from '../../src/bench/chromium.js';
 import { startServer } from '../server-harness.js';
-import { launchChromium } from './chromium.js';
 
 /**
  * Run by browser.test.ts inside a network namespace with only loopback up: a study site on another

@@ -1,10 +1,10 @@
 import { writeFile } from 'node:fs/promises';
+import { launchChromium } from '../../src/bench/chromium.js';
 import type { MediaStep } from '../../src/contracts/media-step.js';
 import { DEFAULT_ANALYSIS_SIZE } from '../../src/contracts/media-step.js';
 import { decodeMedia } from '../../src/features/decode.js';
 import { SessionFeaturizer } from '../../src/features/featurizer.js';
 import { startServer } from '../server-harness.js';
-import { launchChromium } from './chromium.js';
 import type { ParityStep } from './edge-parity.js';
 
 /**

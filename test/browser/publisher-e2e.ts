@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
+import { launchChromium } from '../../src/bench/chromium.js';
 import type { Estimate } from '../../src/contracts/estimate.js';
 import { startServer } from '../server-harness.js';
-import { launchChromium } from './chromium.js';
 
 /**
  * Run by browser.test.ts inside a network namespace with only loopback up (so every packet stays on

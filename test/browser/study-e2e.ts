@@ -1,8 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
+import { launchChromium } from '../../src/bench/chromium.js';
 import type { Estimate } from '../../src/contracts/estimate.js';
 import { startServer } from '../server-harness.js';
-import { launchChromium } from './chromium.js';
 
 /**
  * Run by browser.test.ts in a loopback-only network namespace: a study with a 20 s stimulus, two viewer
