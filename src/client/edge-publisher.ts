@@ -1,7 +1,7 @@
 import { merge, type Subscription } from 'rxjs';
 import { IngestClient, type IngestServerMessage } from '../../packages/client/src/index.js';
 import type { FeatureSpec } from '../contracts/feature-spec.js';
-import { EDGE_FRAME_SIZE } from './edge-analysis.js';
+import { EDGE_FRAME_SIZE, type EdgeBackendChoice } from './edge-analysis.js';
 import { cameraFrames, microphoneChunks } from './edge-capture.js';
 import type { FromEdgeWorker, ToEdgeWorker } from './edge-worker-protocol.js';
 
@@ -24,6 +24,8 @@ export interface EdgePublishOptions {
   video: HTMLVideoElement;
   /** The camera and microphone. */
   stream: MediaStream;
+  /** Where the networks run (default `wasm`; `webgpu` is opt-in and not validated, edge-analysis.ts). */
+  backend?: EdgeBackendChoice;
   onMessage(message: IngestServerMessage): void;
 }
 
@@ -65,6 +67,7 @@ function analysisWorker(server: string): { worker: Worker; release: () => void }
 /** The analysis worker, opened on the model's spec; resolves once its graphs are loaded. */
 async function openWorker(
   server: string,
+  backend: EdgeBackendChoice | undefined,
   onStep: (message: FromEdgeWorker) => void,
 ): Promise<{ worker: Worker; opened: Extract<FromEdgeWorker, { type: 'opened' }> }> {
   const spec = await modelSpec(server);
@@ -78,7 +81,7 @@ async function openWorker(
       else if (m.type === 'error') reject(new Error(m.message));
       else onStep(m);
     };
-    send({ type: 'open', server, spec });
+    send({ type: 'open', server, spec, ...(backend ? { backend } : {}) });
   })
     .catch((error: unknown) => {
       worker.terminate();
@@ -124,7 +127,7 @@ export async function publishEdge(o: EdgePublishOptions): Promise<EdgePublicatio
   const analysisDone = new Promise<void>((resolve) => {
     stopped = resolve;
   });
-  const { worker, opened } = await openWorker(server, (m) => {
+  const { worker, opened } = await openWorker(server, o.backend, (m) => {
     if (m.type === 'step') {
       stats.steps++;
       client?.features(m.step);

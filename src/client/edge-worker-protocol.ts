@@ -2,6 +2,7 @@ import type { AudioChunk, VideoFrame } from '../../streams/align-media.js';
 import type { EdgeAnalysis } from '../contracts/edge-steps.js';
 import type { FeatureSpec } from '../contracts/feature-spec.js';
 import type { FeatureStep } from '../contracts/feature-step.js';
+import type { EdgeBackendChoice } from './edge-analysis.js';
 
 /**
  * The messages between an edge page and its analysis worker (`/public/edge-worker.js`): the page
@@ -11,7 +12,7 @@ import type { FeatureStep } from '../contracts/feature-step.js';
  */
 
 export type ToEdgeWorker =
-  | { type: 'open'; server: string; spec: FeatureSpec }
+  | { type: 'open'; server: string; spec: FeatureSpec; backend?: EdgeBackendChoice }
   | { type: 'frame'; frame: VideoFrame }
   | { type: 'audio'; chunk: AudioChunk }
   | { type: 'stop' };

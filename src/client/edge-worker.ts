@@ -21,8 +21,8 @@ const post = (message: FromEdgeWorker) => scope.postMessage(message);
 const frames = new Subject<VideoFrame>();
 const audio = new Subject<AudioChunk>();
 
-async function open(server: string, spec: Parameters<typeof openEdgeAnalysis>[0]['spec']): Promise<void> {
-  const opened = await openEdgeAnalysis({ server, spec });
+async function open(options: Parameters<typeof openEdgeAnalysis>[0]): Promise<void> {
+  const opened = await openEdgeAnalysis(options);
   post({ type: 'opened', declared: opened.declared, backend: opened.backend });
   alignMedia(frames, audio, { rateHz: opened.declared.rateHz, maxWaitMs: 300 })
     .pipe(
@@ -55,7 +55,9 @@ async function open(server: string, spec: Parameters<typeof openEdgeAnalysis>[0]
 scope.onmessage = (event) => {
   const m = event.data;
   if (m.type === 'open')
-    open(m.server, m.spec).catch((e: Error) => post({ type: 'error', message: e.message }));
+    open({ server: m.server, spec: m.spec, ...(m.backend ? { backend: m.backend } : {}) }).catch((e: Error) =>
+      post({ type: 'error', message: e.message }),
+    );
   if (m.type === 'frame') frames.next(m.frame);
   if (m.type === 'audio') audio.next(m.chunk);
   if (m.type === 'stop') {

@@ -20,8 +20,8 @@ import { errorResponses } from './openapi.js';
  * from memory, with its hash as the ETag (a client can tell a changed graph from its cached one).
  */
 
-/** onnxruntime-web's WebAssembly builds: plain (SIMD) and JSEP (with WebGPU). */
-const RUNTIME_FILES = /^\/ort-wasm-simd-threaded(\.jsep)?\.(mjs|wasm)$/;
+/** onnxruntime-web's WebAssembly builds: plain (SIMD), and asyncify (its WebGPU build's). */
+const RUNTIME_FILES = /^\/ort-wasm-simd-threaded(\.asyncify)?\.(mjs|wasm)$/;
 
 export const EDGE_RUNTIME_PREFIX = '/v1/edge/runtime/';
 

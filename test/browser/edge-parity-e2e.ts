@@ -13,10 +13,16 @@ import type { ParityStep } from './edge-parity.js';
  * Chromium (`/public/edge.js`, onnxruntime-web, the graphs fetched from the server), then written out
  * side by side as JSON for the test to compare. Also the browser's cost per step.
  *
- * argv: <clip> <seconds> <result.json>
+ * argv: <clip> <seconds> <result.json> [backend: wasm (default) | webgpu]
+ * (webgpu: Chromium's WebGPU is switched on; on a machine without a GPU its adapter is SwiftShader.)
  */
 
-const [clip, secondsArg, resultPath] = process.argv.slice(2) as [string, string, string];
+const [clip, secondsArg, resultPath, backendChoice = 'wasm'] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string?,
+];
 const seconds = Number(secondsArg);
 const t = await startServer();
 const { width, height } = DEFAULT_ANALYSIS_SIZE;
@@ -42,7 +48,9 @@ for (const step of steps) {
   });
 }
 
-const browser = await launchChromium();
+const browser = await launchChromium(
+  backendChoice === 'webgpu' ? { extraArgs: ['--enable-unsafe-webgpu'] } : {},
+);
 let edge: ParityStep[] = [];
 let backend = '';
 let audioAlone: number[] = [];
@@ -66,7 +74,7 @@ try {
   await page.goto(`${t.url}/publish`);
   await page.addScriptTag({ url: '/public/edge.js' });
   const out = await page.evaluate(
-    async ({ origin, n, meta }) => {
+    async ({ origin, n, meta, choice }) => {
       type Step = {
         index: number;
         t: number;
@@ -76,7 +84,7 @@ try {
       };
       const w = globalThis as unknown as {
         EriEdge: {
-          openEdgeAnalysis(o: { server: string; spec: unknown }): Promise<{
+          openEdgeAnalysis(o: { server: string; spec: unknown; backend: string }): Promise<{
             backend: string;
             featurizer(): { featurize(step: Step): Promise<unknown> };
           }>;
@@ -84,7 +92,7 @@ try {
       };
       const model = (await (await fetch(`${origin}/v1/model`)).json()) as { card: { featureSpec: unknown } };
       const spec = model.card.featureSpec;
-      const opened = await w.EriEdge.openEdgeAnalysis({ server: origin, spec });
+      const opened = await w.EriEdge.openEdgeAnalysis({ server: origin, spec, backend: choice });
       const featurizer = opened.featurizer();
       const results = [];
       for (let k = 0; k < n; k++) {
@@ -130,7 +138,7 @@ try {
       }
       return { results, backend: opened.backend, audioAlone };
     },
-    { origin: t.url, n: steps.length, meta: steps.map((s) => s.audioCoverage) },
+    { origin: t.url, n: steps.length, meta: steps.map((s) => s.audioCoverage), choice: backendChoice },
   );
   edge = out.results;
   backend = out.backend;

@@ -238,7 +238,16 @@ describe('edge mode: feature steps computed by the client', { skip: mediasoupSki
     assert.equal(wasm.status, 200);
     assert.equal(wasm.headers.get('content-type'), 'application/wasm');
     await wasm.arrayBuffer();
-    for (const path of ['ort.min.js', 'ort.all.min.js.map', '..%2Fpackage.json'])
+    // The WebGPU backend's build (opt-in on the edge page) is served; the builds nothing loads are not.
+    const asyncify = await fetch(`${t.url}/v1/edge/runtime/ort-wasm-simd-threaded.asyncify.mjs`);
+    assert.equal(asyncify.status, 200);
+    await asyncify.arrayBuffer();
+    for (const path of [
+      'ort.min.js',
+      'ort.all.min.js.map',
+      '..%2Fpackage.json',
+      'ort-wasm-simd-threaded.jsep.wasm',
+    ])
       assert.equal((await fetch(`${t.url}/v1/edge/runtime/${path}`)).status, 404, path);
   });
 
