@@ -9,8 +9,10 @@ import { WebSocketServer } from 'ws';
 import { edgeStepBytes } from '../contracts/edge-steps.js';
 import { ERI_FACE_AUDIO_SPEC } from '../contracts/feature-spec.js';
 import { INGEST_HEADER_BYTES } from '../contracts/ingest-protocol.js';
+import type { SignalResponse } from '../contracts/signalling.js';
 import { EriError } from '../errors.js';
 import { MEDIA_CODECS, mediasoupWorkerBin } from '../ingest/media-workers.js';
+import type { DistributiveOmit } from '../util/distributive-omit.js';
 import { launchChromium } from './chromium.js';
 import type {
   EdgeTransportKind,
@@ -53,7 +55,7 @@ export interface EdgeTransportResult {
 
 const PAGE_SCRIPT = fileURLToPath(new URL('../../bench-public/edge-transport.js', import.meta.url));
 
-/** The receiving side: steps by session, with their one-way latency; WebSockets and mediasoup. */
+/** The receiving side of both transports: steps counted, and each one's one-way latency. */
 class Receiver {
   readonly latencies: number[] = [];
   received = 0;
@@ -72,13 +74,6 @@ class Receiver {
   stop(): void {
     this.#recording = false;
   }
-}
-
-interface Reply {
-  id: number;
-  ok: boolean;
-  result?: unknown;
-  error?: { code: string; message: string };
 }
 
 /** The bench's server: its page, the step WebSockets, and a minimal signalling for DataChannels. */
@@ -111,7 +106,8 @@ async function startServer(
         method: string;
         params: never;
       };
-      const reply = (r: Omit<Reply, 'id'>) => ws.send(JSON.stringify({ id, ...r }));
+      // The signalling protocol's response shape, which the page's SignalRequests reads.
+      const reply = (r: DistributiveOmit<SignalResponse, 'id'>) => ws.send(JSON.stringify({ id, ...r }));
       try {
         if (method === 'capabilities') return reply({ ok: true, result: router.rtpCapabilities });
         if (method === 'createTransport') {

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { EriError, type ErrorCode } from '../errors.js';
+import type { DistributiveOmit } from '../util/distributive-omit.js';
 import { settleWorkers } from '../util/settle-workers.js';
 import type {
   EncodeRequest,
@@ -37,8 +38,8 @@ export type InferenceTask =
   | { model: ModelRef; op: 'encode'; req: EncodeRequest }
   | { model: ModelRef; op: 'head'; req: HeadRequest };
 
-/** A task without its model reference (distributes over the union, unlike a plain Omit). */
-type TaskBody = InferenceTask extends infer T ? (T extends unknown ? Omit<T, 'model'> : never) : never;
+/** A task without its model reference. */
+type TaskBody = DistributiveOmit<InferenceTask, 'model'>;
 
 export type WorkerReply = { ok: true; value: unknown } | { ok: false; code: ErrorCode; message: string };
 
