@@ -143,6 +143,9 @@ export async function openEdgeAnalysis(options: EdgeAnalysisOptions): Promise<Op
     if (!res.ok) throw new Error(`graph ${id}: HTTP ${res.status}`);
     return new Uint8Array(await res.arrayBuffer());
   });
+  // A download that fails while an earlier session is being made is reported where it is awaited,
+  // not as an unhandled rejection first.
+  for (const g of graphs) g.catch(() => {});
   const opened = new Map<EdgeGraphId, InferenceSession>();
   for (const [i, id] of ids.entries()) {
     const session = await ort.InferenceSession.create(await (graphs[i] as Promise<Uint8Array>), {

@@ -147,6 +147,8 @@ TEACHERS = ("expr", "facs", "combo", "faceapi")
 
 # Teachers whose per-step inputs come from a file beside the features rather than from the features.
 EXTERNAL_FILES = {"faceapi": "faceapi.json"}
+# face-api's names for EXPRESSIONS, in that order: the order faceapi-teacher.mjs writes and states.
+FACEAPI_EXPRESSIONS = ["angry", "disgusted", "fearful", "happy", "sad", "surprised", "neutral"]
 
 
 def read_external(path):
@@ -154,7 +156,7 @@ def read_external(path):
     file), in EXPRESSIONS order, NaN rows where nothing was found or analysed."""
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
-    if data.get("expressions") != ["angry", "disgusted", "fearful", "happy", "sad", "surprised", "neutral"]:
+    if data.get("expressions") != FACEAPI_EXPRESSIONS:
         raise ValueError(f"{path}: expressions must be in eri_train's EXPRESSIONS order")
 
     def rows(steps):
@@ -191,7 +193,7 @@ def step_labels(kind, video, audio, layout, reference=None, external=None):
     if kind == "expr":
         return expr_labels(video[:, layout.probs : layout.probs + 7], v)
     if kind == "faceapi":
-        teacher_face_steps(kind, video, layout, external)
+        teacher_face_steps(kind, video, layout, external)  # refuses inputs that do not line up
         return expr_labels(torch.nan_to_num(external, nan=0.0), v)
     if reference is None:
         raise ValueError(f"teacher {kind!r} needs the action units' reference statistics")

@@ -11,6 +11,7 @@ import torch
 
 from eri_train.teachers import (
     EXPRESSIONS,
+    FACEAPI_EXPRESSIONS,
     clip_labels,
     expr_labels,
     external_inputs,
@@ -28,7 +29,7 @@ class FakeLayout:
         return video[:, 0] > 0.5
 
 
-FACEAPI_ORDER = ["angry", "disgusted", "fearful", "happy", "sad", "surprised", "neutral"]
+FACEAPI_ORDER = FACEAPI_EXPRESSIONS
 
 
 def write(dir_, value):
