@@ -67,7 +67,10 @@ class Receiver {
     this.latencies.push(performance.timeOrigin + performance.now() - message.readDoubleLE(0));
   }
 
+  /** Counts from zero again. */
   start(): void {
+    this.latencies.length = 0;
+    this.received = 0;
     this.#recording = true;
   }
 
@@ -142,6 +145,7 @@ async function startServer(
   return { http, origin: `http://127.0.0.1:${(http.address() as AddressInfo).port}` };
 }
 
+/** CPU of every process named chromium: the bench's own browser (its renderers and GPU process too). */
 async function chromiumCpuSeconds(): Promise<number> {
   const pids = await pidsNamed('chromium');
   let total = 0;
@@ -168,19 +172,22 @@ export async function runEdgeTransportBench(o: {
     rtcMinPort: 40000,
     rtcMaxPort: 49999,
   });
-  const router = await worker.createRouter({ mediaCodecs: MEDIA_CODECS });
-  const receiver = new Receiver();
-  const { http, origin } = await startServer(router, receiver, await readFile(PAGE_SCRIPT, 'utf8'));
-  // A camera, as an edge page holds one (Chromium's own pattern: the page only asks for it).
-  const browser = await launchChromium({ camera: 'pattern' });
+  // Whatever fails, the worker, the server's port and the browser are released.
+  let http: Server | undefined;
+  let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
   const rows: EdgeTransportRow[] = [];
   try {
+    const router = await worker.createRouter({ mediaCodecs: MEDIA_CODECS });
+    const receiver = new Receiver();
+    const started = await startServer(router, receiver, await readFile(PAGE_SCRIPT, 'utf8'));
+    http = started.http;
+    const { origin } = started;
+    // A camera, as an edge page holds one (Chromium's own pattern: the page only asks for it).
+    browser = await launchChromium({ camera: 'pattern' });
     for (const n of sessions) {
       for (const transport of transports) {
         const page = await browser.newPage();
         await page.goto(origin);
-        receiver.latencies.length = 0;
-        receiver.received = 0;
         const t0 = performance.now();
         const run: EdgeTransportRun = { transport, server: origin, sessions: n, seconds, stepBytes };
         const before = { node: process.cpuUsage(), ms: await processCpuSeconds(worker.pid), browser: 0 };
@@ -215,9 +222,9 @@ export async function runEdgeTransportBench(o: {
       }
     }
   } finally {
-    await browser.close();
-    http.closeAllConnections();
-    http.close();
+    await browser?.close();
+    http?.closeAllConnections();
+    http?.close();
     worker.close();
   }
   return { machine: machineInfo(), seconds, stepBytes, rows };

@@ -1,5 +1,5 @@
 import { Device } from 'mediasoup-client';
-import { SignalRequests } from '../client/signal-requests.js';
+import { Signal } from '../client/webrtc-publisher.js';
 import type { EdgeTransportRun, EdgeTransportRunResult } from './edge-transport-protocol.js';
 
 /**
@@ -32,12 +32,8 @@ async function dataChannelSender(
   run: EdgeTransportRun,
   session: number,
 ): Promise<(bytes: Uint8Array) => void> {
-  const ws = await openSocket(`${run.server.replace(/^http/, 'ws')}/signal?session=${session}`);
-  const requests = new SignalRequests(
-    (text) => ws.send(text),
-    (code, message) => new Error(`${code}: ${message}`),
-  );
-  ws.addEventListener('message', (event) => requests.receive(String(event.data)));
+  // The pages' own signalling client, against the bench's minimal signalling (same request shapes).
+  const requests = await Signal.open(`${run.server.replace(/^http/, 'ws')}/signal?session=${session}`);
   const device = new Device();
   await device.load({ routerRtpCapabilities: await requests.request('capabilities', {}) });
   const info = await requests.request<Parameters<Device['createSendTransport']>[0]>('createTransport', {});

@@ -14,9 +14,22 @@ import { formatPipelineBench, runPipelineBench } from '../bench/pipeline-bench.j
 import { formatProfileSummary, summarizeProfileFile } from '../bench/profile-summary.js';
 import type { FaceBackendKind } from '../features/face/face-vector.js';
 import { DEFAULT_DETECT_EVERY } from '../features/face/track.js';
-import { faceBackend, faceBackendList, positiveInt, positiveIntList, positiveNumber } from './options.js';
+import {
+  edgeTransportList,
+  faceBackend,
+  faceBackendList,
+  positiveInt,
+  positiveIntList,
+  positiveNumber,
+} from './options.js';
 
 /** `eri bench …`: benchmarks that print a table and can write JSON. */
+
+/** A bench's table on stdout, and its result as JSON in `json` when asked for. */
+async function report<R>(result: R, format: (r: R) => string, json: string | undefined): Promise<void> {
+  console.log(format(result));
+  if (json) await writeFile(json, `${JSON.stringify(result, null, 2)}\n`);
+}
 
 export function registerBenchCommands(program: Command): void {
   const bench = program.command('bench').description('benchmarks: print a table, optionally write JSON');
@@ -33,8 +46,7 @@ export function registerBenchCommands(program: Command): void {
         sessions: o.sessions,
         ...(o.model ? { modelDir: o.model } : {}),
       });
-      console.log(formatModelBench(result));
-      if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+      await report(result, formatModelBench, o.json);
     });
 
   bench
@@ -71,8 +83,7 @@ export function registerBenchCommands(program: Command): void {
             strideSeconds: o.stride,
             ...(o.clip ? { clip: o.clip } : {}),
           });
-          console.log(formatEdgeBench(result));
-          if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+          await report(result, formatEdgeBench, o.json);
           return;
         }
         const result = await runE2eBench({
@@ -83,8 +94,7 @@ export function registerBenchCommands(program: Command): void {
           subscribers: o.subscribers,
           ...(o.clip ? { clip: o.clip } : {}),
         });
-        console.log(formatE2eBench(result));
-        if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+        await report(result, formatE2eBench, o.json);
       },
     );
 
@@ -98,8 +108,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--json <file>', 'also write the results as JSON')
     .action(async (o: { repeats: number; pytorch: boolean; json?: string }) => {
       const result = await runEstimateCostBench({ repeats: o.repeats, pytorch: o.pytorch });
-      console.log(formatEstimateCostBench(result));
-      if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+      await report(result, formatEstimateCostBench, o.json);
     });
 
   bench
@@ -125,8 +134,7 @@ export function registerBenchCommands(program: Command): void {
         backends: o.backends,
         ...(o.clip ? { clip: o.clip } : {}),
       });
-      console.log(formatFeaturesBench(result));
-      if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+      await report(result, formatFeaturesBench, o.json);
     });
 
   bench
@@ -139,8 +147,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--json <file>', 'also write the results as JSON')
     .action(async (o: { media: number; window: number; json?: string }) => {
       const result = await runPipelineBench({ mediaSeconds: o.media, windowSeconds: o.window });
-      console.log(formatPipelineBench(result));
-      if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+      await report(result, formatPipelineBench, o.json);
     });
 
   bench
@@ -161,8 +168,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--json <file>', 'also write the results as JSON')
     .action(async (o: { seconds: number; json?: string }) => {
       const result = await runIngestBench({ seconds: o.seconds });
-      console.log(formatIngestBench(result));
-      if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+      await report(result, formatIngestBench, o.json);
     });
 
   bench
@@ -180,8 +186,7 @@ export function registerBenchCommands(program: Command): void {
         estimatesPerSecond: o.rate,
         seconds: o.seconds,
       });
-      console.log(formatFanoutBench(result));
-      if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+      await report(result, formatFanoutBench, o.json);
     });
 
   bench
@@ -194,8 +199,7 @@ export function registerBenchCommands(program: Command): void {
     .option('--json <file>', 'also write the results as JSON')
     .action(async (o: { sessions: number; hours: number; json?: string }) => {
       const result = await runHistoryBench({ sessions: o.sessions, hours: o.hours });
-      console.log(formatHistoryBench(result));
-      if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
+      await report(result, formatHistoryBench, o.json);
     });
 
   bench
@@ -205,16 +209,14 @@ export function registerBenchCommands(program: Command): void {
     )
     .option('--sessions <list>', 'comma-separated session counts', positiveIntList, [16, 64, 128])
     .option('--seconds <n>', 'seconds per run', positiveInt, 20)
-    .option('--transports <list>', 'websocket,datachannel (the order they run in)', 'websocket,datachannel')
+    .option('--transports <list>', 'websocket,datachannel (the order they run in)', edgeTransportList, [
+      'websocket',
+      'datachannel',
+    ])
     .option('--json <file>', 'also write the results as JSON')
-    .action(async (o: { sessions: number[]; seconds: number; transports: string; json?: string }) => {
-      const transports = o.transports.split(',').map((t) => {
-        if (t !== 'websocket' && t !== 'datachannel')
-          throw new Error(`unknown transport ${t}: websocket or datachannel`);
-        return t as EdgeTransportKind;
-      });
-      const result = await runEdgeTransportBench({ sessions: o.sessions, seconds: o.seconds, transports });
-      console.log(formatEdgeTransport(result));
-      if (o.json) await writeFile(o.json, `${JSON.stringify(result, null, 2)}\n`);
-    });
+    .action(
+      async (o: { sessions: number[]; seconds: number; transports: EdgeTransportKind[]; json?: string }) => {
+        await report(await runEdgeTransportBench(o), formatEdgeTransport, o.json);
+      },
+    );
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import type { EdgeTransportKind } from '../bench/edge-transport-protocol.js';
 import type { FaceBackendKind } from '../features/face/face-vector.js';
 
 /** commander argument parsers that reject bad values with a message naming the option's expectation. */
@@ -17,11 +18,16 @@ export function nonNegativeInt(value: string): number {
   return n;
 }
 
-export function modalityList(value: string): ('video' | 'audio')[] {
-  const parts = value
+/** The non-empty, trimmed items of a comma-separated value. */
+function commaList(value: string): string[] {
+  return value
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+export function modalityList(value: string): ('video' | 'audio')[] {
+  const parts = commaList(value);
   for (const p of parts) {
     if (p !== 'video' && p !== 'audio')
       throw new InvalidArgumentError(`expected video and/or audio, got '${p}'`);
@@ -49,12 +55,21 @@ export function fraction(value: string): number {
   return n;
 }
 
+/** Transports for `eri bench edge-transport`, in the order given: websocket and/or datachannel. */
+export function edgeTransportList(value: string): EdgeTransportKind[] {
+  const parts = commaList(value);
+  if (parts.length === 0)
+    throw new InvalidArgumentError(`expected websocket and/or datachannel, got '${value}'`);
+  for (const p of parts) {
+    if (p !== 'websocket' && p !== 'datachannel')
+      throw new InvalidArgumentError(`expected websocket and/or datachannel, got '${p}'`);
+  }
+  return parts as EdgeTransportKind[];
+}
+
 /** A comma-separated list of positive integers, e.g. `1,2,4,8`. */
 export function positiveIntList(value: string): number[] {
-  const parts = value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const parts = commaList(value);
   if (parts.length === 0)
     throw new InvalidArgumentError(`expected positive integers like 1,2,4, got '${value}'`);
   return parts.map(positiveInt);
