@@ -16,7 +16,14 @@ import { readFeaturesFile } from '../model/features-file.js';
 import { EriModel } from '../model/model.js';
 import { loadModelPackage } from '../model/package.js';
 import { describePackage } from './model-commands.js';
-import { fraction, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber } from './options.js';
+import {
+  fraction,
+  nameList,
+  nonNegativeInt,
+  nonNegativeNumber,
+  positiveInt,
+  positiveNumber,
+} from './options.js';
 
 /** `eri extract`, `eri train`, `eri eval`: from a labelled dataset to a model package and its scores. */
 
@@ -108,6 +115,16 @@ const TRAIN_SETTINGS = {
     parse: nonNegativeNumber,
     what: "std of Gaussian noise added to the standardised video features (this project's, default 0)",
   },
+  expressionPermutation: {
+    flag: 'expression-permutation',
+    parse: fraction,
+    what: "chance per clip of training on it with its six expression probabilities permuted and relabelled by its teacher (expr or combo; this project's, default 0)",
+  },
+  chain: {
+    flag: 'chain',
+    parse: fraction,
+    what: "chance per batch of training on clips chained up to the live window (30 s) and relabelled by their teacher (expr, facs or combo; this project's, default 0)",
+  },
   threads: { flag: 'threads', parse: positiveInt, what: 'PyTorch threads (default 1)' },
 } as const;
 
@@ -116,6 +133,8 @@ type TrainSetting = keyof typeof TRAIN_SETTINGS;
 type TrainOptions = { [K in TrainSetting]?: number } & {
   out: string;
   stdFloor?: boolean;
+  videoBlocks?: string[];
+  audioBlocks?: string[];
   name: string;
   modelVersion: string;
   description?: string;
@@ -146,6 +165,8 @@ async function trainCommand(featuresDir: string, o: TrainOptions) {
     o.out,
     ...settings,
     ...(o.stdFloor ? ['--std-floor'] : []),
+    ...(o.videoBlocks ? ['--video-blocks', o.videoBlocks.join(',')] : []),
+    ...(o.audioBlocks ? ['--audio-blocks', o.audioBlocks.join(',')] : []),
     ...['--name', o.name, '--version', o.modelVersion],
     ...(o.description ? ['--description', o.description] : []),
     ...(o.data ? ['--data', o.data] : []),
@@ -272,6 +293,16 @@ export function registerDatasetCommands(program: Command): void {
     .option(
       '--std-floor',
       "floor each video feature's std at its block's median when standardising (this project's; for few training faces)",
+    )
+    .option(
+      '--video-blocks <names>',
+      "the video feature blocks the model reads, e.g. expression_probs,face (this project's; default all: the others get no input weight)",
+      nameList,
+    )
+    .option(
+      '--audio-blocks <names>',
+      "the audio feature blocks the model reads, e.g. voice_activity,audio_present (this project's; default all)",
+      nameList,
     )
     .option('--name <name>', 'package name', 'eri-trained')
     .option('--model-version <version>', 'package version', '1.0.0')

@@ -26,6 +26,13 @@ function commaList(value: string): string[] {
     .filter(Boolean);
 }
 
+/** A comma-separated list of names, at least one (what they name is checked where they are used). */
+export function nameList(value: string): string[] {
+  const parts = commaList(value);
+  if (parts.length === 0) throw new InvalidArgumentError(`expected names like a,b, got '${value}'`);
+  return parts;
+}
+
 export function modalityList(value: string): ('video' | 'audio')[] {
   const parts = commaList(value);
   for (const p of parts) {

@@ -185,6 +185,17 @@ def main(argv=None):
     t.add_argument("--feature-dropout", type=float, help="chance per video feature and clip of hiding it (default 0)")
     t.add_argument("--block-dropout", type=float, help="chance per video feature block and clip of hiding it (default 0)")
     t.add_argument("--feature-noise", type=float, help="std of Gaussian noise on the standardised video features (default 0)")
+    t.add_argument("--expression-permutation", type=float,
+                   help="chance per clip of training on it with its expression probabilities permuted and "
+                        "relabelled by its teacher (expr, combo; default 0)")
+    t.add_argument("--chain", type=float,
+                   help="chance per batch of training on clips chained up to the live window (30 s) and "
+                        "relabelled by their teacher (expr, facs, combo; default 0)")
+    t.add_argument("--video-blocks", type=lambda v: v.split(","),
+                   help="the video feature blocks the model reads, comma-separated (default: all); the others "
+                        "get no input weight")
+    t.add_argument("--audio-blocks", type=lambda v: v.split(","),
+                   help="the audio feature blocks the model reads, comma-separated (default: all)")
     t.add_argument("--std-floor", action="store_const", const=True, help="floor each video feature's std at its block's median")
     t.add_argument("--threads", type=int)
     t.add_argument("--train-split")

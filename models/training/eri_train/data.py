@@ -61,9 +61,19 @@ class FeatureDataset:
 class Normaliser:
     """Per-feature mean and std over the training clips' steps (std 1 where a feature is constant)."""
 
-    def __init__(self, video_mean, video_std, audio_mean, audio_std):
+    def __init__(self, video_mean, video_std, audio_mean, audio_std, video_keep=None, audio_keep=None):
         self.video_mean, self.video_std = video_mean, video_std
         self.audio_mean, self.audio_std = audio_mean, audio_std
+        # 0/1 per feature: a 0 reads as the training mean (0 after standardisation) always, so the model
+        # never sees that feature (the export zeroes its input weights to match).
+        self.video_keep = torch.ones_like(video_mean) if video_keep is None else video_keep
+        self.audio_keep = torch.ones_like(audio_mean) if audio_keep is None else audio_keep
+
+    def video(self, x):
+        return (x - self.video_mean) / self.video_std * self.video_keep
+
+    def audio(self, x):
+        return (x - self.audio_mean) / self.audio_std * self.audio_keep
 
     @staticmethod
     def _stats(mats, dim):
@@ -77,7 +87,7 @@ class Normaliser:
         return mean.float(), std.float()
 
     @classmethod
-    def fit(cls, clips, video_dim, audio_dim, video_blocks=None):
+    def fit(cls, clips, video_dim, audio_dim, video_blocks=None, video_keep=None, audio_keep=None):
         """video_blocks: (start, end) spans whose std is floored at the span's median std, so a feature
         that barely varies in the training clips (few faces, little pose) does not turn an ordinary value
         on a new face into a z-score of 100."""
@@ -85,7 +95,24 @@ class Normaliser:
         am, as_ = cls._stats([c.audio for c in clips], audio_dim)
         for lo, hi in video_blocks or []:
             vs[lo:hi] = torch.clamp(vs[lo:hi], min=float(vs[lo:hi].median()))
-        return cls(vm, vs, am, as_)
+        return cls(vm, vs, am, as_, video_keep, audio_keep)
+
+
+def block_mask(layout, names, what):
+    """A [dim] 0/1 vector: 1 on the features of the named blocks of a spec's layout (all when None)."""
+    dim = sum(b["size"] for b in layout)
+    if names is None:
+        return torch.ones(dim)
+    known = [b["name"] for b in layout]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise DatasetError(f"the feature spec's {what} has no block {', '.join(unknown)} (it has {', '.join(known)})")
+    keep, at = torch.zeros(dim), 0
+    for b in layout:
+        if b["name"] in names:
+            keep[at : at + b["size"]] = 1
+        at += b["size"]
+    return keep
 
 
 def pad(mats, dim):
@@ -104,8 +131,8 @@ def collate(clips, norm, video_dim, audio_dim, drop=None, video_mask=None):
     after standardisation) for the whole clip: feature dropout."""
     videos, audios = [], []
     for i, c in enumerate(clips):
-        v = (c.video - norm.video_mean) / norm.video_std if norm else c.video
-        a = (c.audio - norm.audio_mean) / norm.audio_std if norm else c.audio
+        v = norm.video(c.video) if norm else c.video
+        a = norm.audio(c.audio) if norm else c.audio
         if video_mask is not None:
             v = v * video_mask(i)
         blank = drop(i) if drop else None

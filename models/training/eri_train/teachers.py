@@ -213,6 +213,29 @@ def clip_labels(kind, video, audio, layout, reference=None, external=None):
     return step_labels(kind, video, audio, layout, reference, external)[face].mean(0)
 
 
+# Teachers whose labels are a function of the features, so a changed training clip can be labelled
+# again exactly; of those, the ones that read the expression probabilities (see permuted_clip).
+FEATURE_TEACHERS = ("expr", "facs", "combo")
+PERMUTABLE = ("expr", "combo")
+
+
+def permuted_clip(kind, video, audio, layout, perm, reference=None):
+    """The clip with its six emotional expression probabilities permuted (neutral stays), and the
+    teacher's label for it: (video, label or None). perm: the new order of EXPRESSIONS[:6].
+
+    The two training faces show each expression with their own face, mesh and embedding, so any of
+    those predicts the teacher's label there as well as the probabilities do, and a student may learn
+    the face instead of the probabilities; on new people the face no longer says it. On a permuted copy
+    only the probabilities say what the label is."""
+    if kind not in PERMUTABLE:
+        raise ValueError(f"teacher {kind!r}: its labels are not a function of the expression probabilities")
+    if sorted(perm) != list(range(6)):
+        raise ValueError(f"not a permutation of the six expressions: {perm}")
+    out = video.clone()
+    out[:, layout.probs : layout.probs + 6] = video[:, [layout.probs + i for i in perm]]
+    return out, clip_labels(kind, out, audio, layout, reference)
+
+
 def running_labels(kind, video, audio, layout, ends, window, reference=None, external=None):
     """The teacher's running estimate at each window end (steps): the mean over the window's face steps."""
     face = teacher_face_steps(kind, video, layout, external)

@@ -20,9 +20,11 @@ import numpy as np
 import torch
 
 from . import metrics
-from .data import FeatureDataset, Normaliser, collate
+from .data import Clip, FeatureDataset, Normaliser, block_mask, collate
 from .model import EriModel, fold_normalisation
 from .package import write_package
+from .teacher import read_teacher
+from .teachers import FEATURE_TEACHERS, PERMUTABLE, Layout, clip_labels, permuted_clip
 
 with open(os.path.join(os.path.dirname(__file__), "seed_recipe.json"), encoding="utf-8") as _f:
     SEED_RECIPE = json.load(_f)["settings"]
@@ -34,11 +36,18 @@ PROJECT_DEFAULTS = {
     "feature_dropout": 0.0,
     "block_dropout": 0.0,
     "feature_noise": 0.0,
+    "expression_permutation": 0.0,
+    "chain": 0.0,
+    "video_blocks": None,
+    "audio_blocks": None,
     "std_floor": False,
     "threads": 1,
     "train_split": "Train",
     "val_split": "Val",
 }
+
+
+RESUMABLE_CHANGES = ("threads", "epochs")
 
 
 class TrainConfig:
@@ -59,7 +68,8 @@ class TrainConfig:
 
     def additions(self):
         """This project's options that are on (the seed has none of them)."""
-        on = [k for k in ("modality_dropout", "feature_dropout", "block_dropout", "feature_noise") if getattr(self, k)]
+        on = [k for k in ("modality_dropout", "feature_dropout", "block_dropout", "feature_noise",
+                          "expression_permutation", "chain", "video_blocks", "audio_blocks") if getattr(self, k)]
         return on + (["std_floor"] if self.std_floor else [])
 
     def describe(self, train_clips, epochs_run, best_epoch):
@@ -78,7 +88,10 @@ class TrainConfig:
             f"head {self.head_dropout}), gradient norm clipped to {self.grad_clip}, {epochs_run} of {self.epochs} "
             f"epochs, {stop}, best {self.val_split} mean Pearson r kept (epoch {best_epoch}), seed {self.seed}, "
             f"modality dropout {self.modality_dropout}, feature dropout {self.feature_dropout}, block dropout "
-            f"{self.block_dropout}, feature noise {self.feature_noise}; inputs standardised "
+            f"{self.block_dropout}, feature noise {self.feature_noise}, expression permutation "
+            f"{self.expression_permutation}, chained batches {self.chain}; reads "
+            f"{'all video features' if self.video_blocks is None else 'video ' + '+'.join(self.video_blocks)} and "
+            f"{'all audio features' if self.audio_blocks is None else 'audio ' + '+'.join(self.audio_blocks)}; inputs standardised "
             f"{'(std floored at each block median) ' if self.std_floor else ''}"
             f"on {train_clips} {self.train_split} clips, folded into the first GRU layer{differs}"
         )
@@ -115,6 +128,58 @@ def feature_mask(blocks, dim, feature_p, block_p):
         if block_p > 0 and torch.rand(()) < block_p:
             keep[lo:hi] = 0
     return keep
+
+
+# Chains are up to the server's default live window (30 s at 10 Hz): a student trained on 4 s clips
+# alone has never seen a window that long, and its running estimate there is flat.
+CHAIN_MAX_STEPS = 300
+
+
+class Relabeller:
+    """Training clips changed and labelled again by the teacher that labelled the features (their
+    teacher.json), so each label stays exactly the teacher's for what the student is shown:
+    - permute(clip): with chance `permutation`, the six expression probabilities in a random order
+      (teachers.permuted_clip);
+    - chain(clips): clips joined end to end, labelled as the teacher labels a running window, by the
+      mean over all their face steps."""
+
+    def __init__(self, features_dir, spec, permutation=0.0):
+        kind, reference = read_teacher(features_dir)
+        if kind not in FEATURE_TEACHERS:
+            raise ValueError(f"relabelling needs a teacher of the features ({', '.join(FEATURE_TEACHERS)}); "
+                             f"{features_dir} was labelled by {kind!r}")
+        if permutation > 0 and kind not in PERMUTABLE:
+            raise ValueError(f"expression permutation needs a teacher of the expression probabilities "
+                             f"({', '.join(PERMUTABLE)}); {features_dir} was labelled by {kind!r}")
+        self.permutation, self.kind, self.reference, self.layout = permutation, kind, reference, Layout(spec)
+
+    def permute(self, clip):
+        if self.permutation <= 0 or random.random() >= self.permutation:
+            return clip
+        video, label = permuted_clip(self.kind, clip.video, clip.audio, self.layout, random.sample(range(6), 6),
+                                     self.reference)
+        return Clip(clip.id, clip.split, label, video, clip.audio)
+
+    def chain(self, clips):
+        video = torch.cat([c.video for c in clips])
+        audio = torch.cat([c.audio for c in clips])
+        label = clip_labels(self.kind, video, audio, self.layout, self.reference)
+        return Clip("+".join(c.id for c in clips), clips[0].split, label, video, audio)
+
+
+def chain_batch(batch, pool, relabeller, max_steps=CHAIN_MAX_STEPS):
+    """Each clip of the batch followed by random clips of the pool, up to a length drawn uniformly
+    between the clip's own and max_steps."""
+    out = []
+    for first in batch:
+        target = random.randint(first.video.shape[0], max_steps)
+        parts, steps = [first], first.video.shape[0]
+        while steps < target:
+            nxt = relabeller.permute(random.choice(pool))
+            parts.append(nxt)
+            steps += nxt.video.shape[0]
+        out.append(relabeller.chain(parts))
+    return out
 
 
 def train_step(model, optimiser, inputs, target, grad_clip):
@@ -158,7 +223,10 @@ def train(features_dir, out_dir, config, card_fields, log=_log):
     if not val_clips:
         raise ValueError(f"no labelled clips in split {config.val_split!r} of {features_dir}: early stopping needs them")
     blocks = video_blocks(data.spec)
-    norm = Normaliser.fit(train_clips, data.video_dim, data.audio_dim, blocks if config.std_floor else None)
+    video_keep = block_mask(data.spec["video"]["layout"], config.video_blocks, "video")
+    audio_keep = block_mask(data.spec["audio"]["layout"], config.audio_blocks, "audio")
+    norm = Normaliser.fit(train_clips, data.video_dim, data.audio_dim, blocks if config.std_floor else None,
+                          video_keep, audio_keep)
     model = build_model(config, data.video_dim, data.audio_dim, len(data.emotions))
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimiser, step_size=config.lr_step, gamma=config.lr_gamma)
@@ -167,8 +235,18 @@ def train(features_dir, out_dir, config, card_fields, log=_log):
     last_path = os.path.join(ckpt_dir, "last.pt")
     state = {"epoch": 0, "best": -math.inf, "best_epoch": 0, "history": []}
     best_weights = None
+    relabeller = (Relabeller(features_dir, data.spec, config.expression_permutation)
+                  if config.expression_permutation > 0 or config.chain > 0 else None)
     if os.path.exists(last_path):
         ckpt = torch.load(last_path)
+        # A rerun resumes an interrupted run (or extends it by more epochs), never one with other
+        # settings; the thread count changes no result.
+        settings = {k: v for k, v in config.as_dict().items() if k not in RESUMABLE_CHANGES}
+        saved = {k: v for k, v in ckpt.get("config", {}).items() if k not in RESUMABLE_CHANGES}
+        if saved != settings:
+            changed = sorted(k for k in settings.keys() | saved.keys() if settings.get(k) != saved.get(k))
+            raise ValueError(f"{last_path} was trained with other settings ({', '.join(changed)}): "
+                             f"remove {ckpt_dir} to start again, or rerun with the same settings")
         model.load_state_dict(ckpt["model"])
         optimiser.load_state_dict(ckpt["optimiser"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -188,6 +266,11 @@ def train(features_dir, out_dir, config, card_fields, log=_log):
         losses = []
         for i in range(0, len(order), config.batch):
             batch = [train_clips[j] for j in order[i : i + config.batch]]
+            if relabeller:
+                batch = [relabeller.permute(c) for c in batch]
+                if config.chain > 0 and random.random() < config.chain:
+                    batch = chain_batch(batch, train_clips, relabeller)
+            target = torch.stack([c.labels for c in batch])
             drop = None
             if config.modality_dropout > 0:
                 def drop(_k):
@@ -207,7 +290,6 @@ def train(features_dir, out_dir, config, card_fields, log=_log):
                 # that, on the training faces, happen to go with the labels.
                 video = inputs[0]
                 inputs = (video + config.feature_noise * torch.randn_like(video), *inputs[1:])
-            target = torch.stack([c.labels for c in batch])
             loss, _ = train_step(model, optimiser, inputs, target, config.grad_clip)
             losses.append(loss)
         scheduler.step()
@@ -235,6 +317,7 @@ def train(features_dir, out_dir, config, card_fields, log=_log):
                 "scheduler": scheduler.state_dict(),
                 "rng": torch.get_rng_state(),
                 "state": state,
+                "config": config.as_dict(),
             },
             last_path,
         )
@@ -257,9 +340,11 @@ def train(features_dir, out_dir, config, card_fields, log=_log):
     if os.path.exists(teacher_file):
         with open(teacher_file, encoding="utf-8") as f:
             teacher = json.load(f)["kind"]
-    exported = fold_normalisation(
-        {k: v.clone() for k, v in model.state_dict().items()}, "rnn", norm.video_mean, norm.video_std
-    )
+    exported = {k: v.clone() for k, v in model.state_dict().items()}
+    # Features the model never read get no input weight, so the package ignores them on any input.
+    exported["rnn.weight_ih_l0"] *= norm.video_keep[None, :]
+    exported["rnn_aud.weight_ih_l0"] *= norm.audio_keep[None, :]
+    exported = fold_normalisation(exported, "rnn", norm.video_mean, norm.video_std)
     exported = fold_normalisation(exported, "rnn_aud", norm.audio_mean, norm.audio_std)
     split = config.val_split
     card = write_package(

@@ -15,6 +15,7 @@ from eri_train.teachers import (
     clip_labels,
     expr_labels,
     external_inputs,
+    permuted_clip,
     read_external,
     running_labels,
 )
@@ -90,6 +91,50 @@ class FaceapiTeacher(unittest.TestCase):
         amusement = 1
         self.assertAlmostEqual(float(out[0, amusement]), 0.6, places=6)  # step 0 only (happy)
         self.assertAlmostEqual(float(out[1, amusement]), 0.0, places=6)  # step 2 only (sad)
+
+
+class ExprLayout(FakeLayout):
+    """[face flag, 7 expression probabilities, one other feature]."""
+
+    probs = 1
+
+
+class ExpressionPermutation(unittest.TestCase):
+    def setUp(self):
+        # Two face steps, happy then fearful, and a step without a face whose probabilities say surprise.
+        self.video = torch.tensor([
+            [1, 0, 0, 0, 0.9, 0, 0, 0.1, 5],
+            [1, 0, 0, 0.8, 0, 0, 0, 0.2, 6],
+            [0, 0, 0, 0, 0, 0, 1, 0, 7],
+        ], dtype=torch.float32)
+        self.audio = torch.zeros(3, 1)
+
+    def test_the_identity_is_the_clip_itself(self):
+        video, label = permuted_clip("expr", self.video, self.audio, ExprLayout(), list(range(6)))
+        self.assertTrue(torch.equal(video, self.video))
+        self.assertTrue(torch.allclose(label, clip_labels("expr", self.video, self.audio, ExprLayout())))
+
+    def test_the_label_follows_the_permuted_probabilities(self):
+        happy, fear, surprise = EXPRESSIONS.index("happy"), EXPRESSIONS.index("fear"), EXPRESSIONS.index("surprise")
+        perm = list(range(6))
+        perm[happy], perm[surprise] = surprise, happy  # the new happy column is the old surprise one
+        video, label = permuted_clip("expr", self.video, self.audio, ExprLayout(), perm)
+        self.assertAlmostEqual(float(video[0, 1 + surprise]), 0.9, places=6)  # what was happy now reads as surprise
+        self.assertEqual(float(video[0, 1 + happy]), 0.0)
+        self.assertTrue(torch.equal(video[:, 1 + fear], self.video[:, 1 + fear]))
+        self.assertTrue(torch.equal(video[:, 7:], self.video[:, 7:]))  # neutral and the rest stay
+        self.assertTrue(torch.allclose(label, clip_labels("expr", video, self.audio, ExprLayout())))
+        amusement, surprise_out = 1, 6
+        self.assertAlmostEqual(float(label[amusement]), 0.0, places=6)
+        self.assertAlmostEqual(float(label[surprise_out]), 0.7 * 0.9 / 2, places=6)
+
+    def test_only_teachers_of_the_probabilities_and_real_permutations(self):
+        with self.assertRaises(ValueError):
+            permuted_clip("facs", self.video, self.audio, ExprLayout(), list(range(6)))
+        with self.assertRaises(ValueError):
+            permuted_clip("faceapi", self.video, self.audio, ExprLayout(), list(range(6)))
+        with self.assertRaises(ValueError):
+            permuted_clip("expr", self.video, self.audio, ExprLayout(), [0, 0, 1, 2, 3, 4])
 
 
 if __name__ == "__main__":
