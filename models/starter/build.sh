@@ -41,16 +41,31 @@ fi
 echo "teachers, best first: $ranked"
 
 # 2. A student from each of the two best teachers: the seed's recipe exactly, plus this project's
-#    regularisers for few training faces (chosen on the held-out checks, see the card): modality and
-#    feature dropout, the std floor, noise. The student that does better on the held-out people is
-#    shipped: a strong teacher whose signal the student's features cannot carry from two training faces
-#    makes a worse model than a weaker one they can (the card has both).
+#    options for few training faces (chosen on the held-out checks, see the card): modality dropout,
+#    the std floor, and per teacher the flags below. The student that does better on the held-out
+#    people is shipped: a strong teacher whose signal the student's features cannot carry from two
+#    training faces makes a worse model than a weaker one they can (the card has both).
+# A student reads what its teacher reads, and a teacher of the expression probabilities relabels
+# copies with them permuted: on two training faces the embedding, mesh and pose predict the label as
+# well as the probabilities do, and on new faces they no longer say it (with every input and feature
+# dropout and noise instead, the expr student was worse than its teacher on held-out people; the card
+# has both). faceapi reads the frames, so its student keeps every input and the dropout and noise.
+student_flags() {
+  case $1 in
+    expr) echo "--expression-permutation 0.5 --video-blocks expression_probs,face --audio-blocks voice_activity,audio_present" ;;
+    combo) echo "--expression-permutation 0.5 --video-blocks expression_probs,action_units,face --audio-blocks voice_activity,audio_present" ;;
+    facs) echo "--video-blocks action_units,face --audio-blocks voice_activity,audio_present" ;;
+    *) echo "--feature-dropout 0.3 --feature-noise 0.5" ;;
+  esac
+}
 train_student() {
   local teacher=$1
   /usr/bin/python3 -m eri_train teacher "$work/features" --kind "$teacher"
-  $eri train "$work/features" --out "$work/model-$teacher" --modality-dropout 0.2 --feature-dropout 0.3 \
-    --std-floor --feature-noise 0.5 \
-    --name eri-starter --model-version 0.2.1 \
+  rm -rf "$work/model-$teacher" # a build trains afresh; eri_train refuses to resume other settings
+  # shellcheck disable=SC2046 # the flags are words
+  $eri train "$work/features" --out "$work/model-$teacher" --modality-dropout 0.2 --std-floor \
+    $(student_flags "$teacher") \
+    --name eri-starter --model-version 0.3.0 \
     --description "PROXY model: expression intensities under the seven ERI names, distilled from the '$teacher' teacher (models/training/eri_train/teachers.py) on synthetic clips of two public-domain portraits. Not trained on Hume-Reaction; not a measure of self-reported reaction intensity. See models/eri-starter/README.md." \
     --data "$count synthetic 4 s clips (models/starter/make-proxy-dataset.mjs, seed 2026): public-domain photographs of Grace Hopper (US Navy) and Eileen Collins (NASA) from Debian packages, warped, reshaped, recoloured and lit by ffmpeg, with espeak-ng speech; labels: the '$teacher' teacher of eri_train (per-step expression cues -> 7 emotions), averaged over each clip" \
     --licence "MIT (weights); the training media are public-domain photographs and synthetic speech"
