@@ -5,9 +5,10 @@ every 10 epochs; batch 16 whole clips; dropout 0.2 on the attention probabilitie
 and the MLP, 0.3 in the head; gradients clipped to norm 1.0; 100 epochs; the checkpoint with the best
 validation mean Pearson r is kept, and there is no early stopping; fixed seeds.
 
-Every setting can be overridden (`SEED_RECIPE` lists them); the card records what was used. Two
-settings are this project's own and off by default: modality dropout (hide a clip's video or audio) and
-feature dropout (hide some video features for a whole clip).
+Every setting can be overridden (`SEED_RECIPE` lists them); the card records what was used. The
+settings in `PROJECT_DEFAULTS` are this project's own and off by default: modality, feature and block
+dropout, feature noise, the std floor, relabelling by the features' teacher (expression permutation,
+chained clips) and the feature blocks the model reads.
 """
 
 import json
@@ -130,8 +131,8 @@ def feature_mask(blocks, dim, feature_p, block_p):
     return keep
 
 
-# Chains are up to the server's default live window (30 s at 10 Hz): a student trained on 4 s clips
-# alone has never seen a window that long, and its running estimate there is flat.
+# Chains reach the server's default live window (30 s at 10 Hz), which clips of a few seconds never
+# show the encoder. (For the starter model they did not improve the 30 s check; its card has the figures.)
 CHAIN_MAX_STEPS = 300
 
 
