@@ -245,6 +245,7 @@ it('a reaction study: two viewers at different times, one pauses and seeks; both
       };
       csv: string;
       viewerModes: string;
+      aPlays: number;
       logs: string[];
     };
     assert.equal(out.error, undefined, `${out.error}\n${out.logs.slice(-30).join('\n')}`);
@@ -263,7 +264,9 @@ it('a reaction study: two viewers at different times, one pauses and seeks; both
     const gap = pos.slice(firstPlayed).findIndex((p) => p === null);
     assert.ok(firstPlayed >= 2 && gap > 0, `A: ${JSON.stringify(pos)}`);
     // Markers honoured: within a play segment, stimulus position - media time is constant; the seek back
-    // to 2 s starts a segment whose positions restart low.
+    // to 2 s starts a segment whose positions restart low. A stall the player reports (waiting, then
+    // playing: a loaded machine) re-anchors the clock within a segment without a paused estimate, so
+    // the offset may change there, but only as often as the page sent play markers.
     const segments: { offset: number; first: number }[][] = [[]];
     for (const e of a) {
       const p = e.stimulus?.position;
@@ -275,13 +278,16 @@ it('a reaction study: two viewers at different times, one pauses and seeks; both
     }
     const played = segments.filter((s) => s.length > 0);
     assert.ok(played.length >= 2, `A played in two segments: ${JSON.stringify(pos)}`);
+    let anchors = 0;
     for (const s of played) {
       const offsets = s.map((x) => x.offset);
-      assert.ok(
-        Math.max(...offsets) - Math.min(...offsets) < 0.05,
-        `constant offset within a segment: ${offsets}`,
-      );
+      anchors +=
+        1 + offsets.filter((o, i) => i > 0 && Math.abs(o - (offsets[i - 1] as number)) >= 0.05).length;
     }
+    assert.ok(
+      anchors <= out.aPlays,
+      `the offset changes only at a play marker (${out.aPlays} sent): ${played.map((s) => s.map((x) => x.offset.toFixed(3)))}`,
+    );
     assert.ok((played.at(-1)?.[0]?.first ?? 99) < 4, `after the seek to 2 s: ${played.at(-1)?.[0]?.first}`);
     // The audience curve counts each second's viewers: A watched up to ~7 s, B from 0 s to ~15 s.
     const { audience, viewers } = out.timeline.timeline;

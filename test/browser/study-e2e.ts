@@ -38,6 +38,8 @@ let error: string | undefined;
 let timeline: unknown;
 let csv = '';
 let viewerModes = '';
+/** The player events of A's page that send a `play` marker (`playing`: after each play, seek or stall). */
+let aPlays = 0;
 const studyId: string = await (async () => {
   const created = await fetch(`${t.url}/v1/studies`, {
     method: 'POST',
@@ -65,6 +67,11 @@ try {
       timeout: 10_000,
     });
     sessions[name] = (await page.getAttribute('#viewing', 'data-session')) ?? '';
+    await page.evaluate(`{
+      const w = window;
+      w.__plays = 0;
+      document.getElementById('stimulus').addEventListener('playing', () => w.__plays++);
+    }`);
     return page;
   };
   const a = await open('A', 'server');
@@ -79,6 +86,7 @@ try {
   await a.waitForTimeout(3000); // paused: not attributed
   await player(a, 'v.currentTime = 2; v.play();');
   await a.waitForTimeout(6000);
+  aPlays = Number(await a.evaluate('window.__plays'));
   for (const page of [a, b]) await page.click('#stop');
   await a.waitForTimeout(2500);
   const study = await context.newPage();
@@ -96,7 +104,11 @@ try {
 }
 await writeFile(
   resultPath,
-  JSON.stringify({ error, studyId, sessions, estimates, timeline, csv, viewerModes, logs: t.logs }, null, 2),
+  JSON.stringify(
+    { error, studyId, sessions, estimates, timeline, csv, viewerModes, aPlays, logs: t.logs },
+    null,
+    2,
+  ),
 );
 await t.stop();
 process.exit(0);
