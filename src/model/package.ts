@@ -78,7 +78,9 @@ export const modelCardSchema = z.object({
     data: z.string(),
     recipe: z.string().optional(),
     /** Every training setting as used (eri_train writes them; the seed's are in its seed_recipe.json). */
-    settings: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null(), z.array(z.string())])).optional(),
+    settings: z
+      .record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null(), z.array(z.string())]))
+      .optional(),
   }),
   metrics: z.array(metricSchema),
   licence: z.string(),
