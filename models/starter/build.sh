@@ -44,12 +44,12 @@ echo "teachers, best first: $ranked"
 #    options for few training faces (chosen on the held-out checks, see the card): modality dropout,
 #    the std floor, and per teacher the flags below. The student that does better on the held-out
 #    people is shipped: a strong teacher whose signal the student's features cannot carry from two
-#    training faces makes a worse model than a weaker one they can (the card has both).
-# A student reads what its teacher reads, and a teacher of the expression probabilities relabels
-# copies with them permuted: on two training faces the embedding, mesh and pose predict the label as
-# well as the probabilities do, and on new faces they no longer say it (with every input and feature
-# dropout and noise instead, the expr student was worse than its teacher on held-out people; the card
-# has both). faceapi reads the frames, so its student keeps every input and the dropout and noise.
+#    training faces makes a worse model than a weaker one they can.
+#    A student reads what its teacher reads, and a teacher of the expression probabilities relabels
+#    copies with them permuted: on two training faces the embedding, mesh and pose predict the label
+#    as well as the probabilities do, and on new faces they no longer say it (with every input, and
+#    feature dropout and noise instead, the expr student was worse than its teacher on held-out
+#    people). faceapi reads the frames, so its student keeps every input, with dropout and noise.
 student_flags() {
   case $1 in
     expr) echo "--expression-permutation 0.5 --video-blocks expression_probs,face --audio-blocks voice_activity,audio_present" ;;

@@ -92,7 +92,7 @@ export function faceBackend(value: string): FaceBackendKind {
 
 /** A comma-separated list of face backends (onnx, tfjs). */
 export function faceBackendList(value: string): FaceBackendKind[] {
-  const parts = value.split(',').map((s) => s.trim());
+  const parts = commaList(value);
   const bad = parts.find((p) => p !== 'onnx' && p !== 'tfjs');
   if (bad !== undefined || parts.length === 0) {
     throw new InvalidArgumentError(`expected face backends like onnx,tfjs, got '${value}'`);

@@ -24,7 +24,7 @@ from . import metrics
 from .data import Clip, FeatureDataset, Normaliser, block_mask, collate
 from .model import EriModel, fold_normalisation
 from .package import write_package
-from .teacher import read_teacher
+from .teacher import TEACHER_FILE, read_teacher
 from .teachers import FEATURE_TEACHERS, PERMUTABLE, Layout, clip_labels, permuted_clip
 
 with open(os.path.join(os.path.dirname(__file__), "seed_recipe.json"), encoding="utf-8") as _f:
@@ -145,6 +145,9 @@ class Relabeller:
       mean over all their face steps."""
 
     def __init__(self, features_dir, spec, permutation=0.0):
+        if not os.path.exists(os.path.join(features_dir, TEACHER_FILE)):
+            raise ValueError(f"relabelling needs features labelled by a teacher (python3 -m eri_train teacher): "
+                             f"{features_dir} has no {TEACHER_FILE}, so its labels are not a function of its features")
         kind, reference = read_teacher(features_dir)
         if kind not in FEATURE_TEACHERS:
             raise ValueError(f"relabelling needs a teacher of the features ({', '.join(FEATURE_TEACHERS)}); "
@@ -170,11 +173,12 @@ class Relabeller:
 
 def chain_batch(batch, pool, relabeller, max_steps=CHAIN_MAX_STEPS):
     """Each clip of the batch followed by random clips of the pool, up to a length drawn uniformly
-    between the clip's own and max_steps."""
+    between the clip's own and max_steps (a clip already that long stays alone)."""
     out = []
     for first in batch:
-        target = random.randint(first.video.shape[0], max_steps)
-        parts, steps = [first], first.video.shape[0]
+        steps = first.video.shape[0]
+        target = random.randint(steps, max(steps, max_steps))
+        parts = [first]
         while steps < target:
             nxt = relabeller.permute(random.choice(pool))
             parts.append(nxt)

@@ -65,6 +65,16 @@ class Chains(unittest.TestCase):
             self.assertLess(chained.video.shape[0], 35 + 10)
             self.assertEqual(chained.audio.shape[0], chained.video.shape[0])
 
+    def test_a_clip_longer_than_the_window_stays_alone(self):
+        long = clip("long", "happy", 50, 50)
+        out = chain_batch([long], [self.fear], self.relabeller, max_steps=35)
+        self.assertEqual(out[0].video.shape[0], 50)
+        self.assertTrue(torch.allclose(out[0].labels, long.labels))
+
+    def test_features_without_a_teacher_are_refused(self):
+        with self.assertRaisesRegex(ValueError, "teacher.json"):
+            Relabeller(tempfile.mkdtemp(), SPEC)
+
     def test_without_permutation_a_clip_is_itself(self):
         self.assertIs(self.relabeller.permute(self.happy), self.happy)
 
