@@ -16,6 +16,14 @@ from .teachers import TEACHERS
 from .train import PROJECT_DEFAULTS, SEED_RECIPE, TrainConfig, train
 
 
+def comma_list(value):
+    """Names separated by commas, as `eri train` reads them: "a, b" is ["a", "b"]."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"no name in {value!r}")
+    return names
+
+
 def cmd_train(a):
     config = TrainConfig(**{k: getattr(a, k) for k in (*SEED_RECIPE, *PROJECT_DEFAULTS)})
     fields = {
@@ -191,10 +199,10 @@ def main(argv=None):
     t.add_argument("--chain", type=float,
                    help="chance per batch of training on clips chained up to the live window (30 s) and "
                         "relabelled by their teacher (expr, facs, combo; default 0)")
-    t.add_argument("--video-blocks", type=lambda v: v.split(","),
+    t.add_argument("--video-blocks", type=comma_list,
                    help="the video feature blocks the model reads, comma-separated (default: all); the others "
                         "get no input weight")
-    t.add_argument("--audio-blocks", type=lambda v: v.split(","),
+    t.add_argument("--audio-blocks", type=comma_list,
                    help="the audio feature blocks the model reads, comma-separated (default: all)")
     t.add_argument("--std-floor", action="store_const", const=True, help="floor each video feature's std at its block's median")
     t.add_argument("--threads", type=int)

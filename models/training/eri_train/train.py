@@ -203,6 +203,36 @@ def seed_everything(seed):
     torch.manual_seed(seed)
 
 
+def random_state():
+    """Every generator a training step draws from: PyTorch's (dropout, noise), and Python's and NumPy's
+    (modality dropout, permutation, chains), so that a resumed run goes on as the uninterrupted one would."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    # Plain numbers only, so that torch.load's weights-only mode (the default from PyTorch 2.6) reads it.
+    return {"rng": torch.get_rng_state(), "py_rng": random.getstate(),
+            "np_rng": [name, keys.tolist(), int(pos), int(has_gauss), float(gauss)]}
+
+
+def restore_random_state(ckpt):
+    torch.set_rng_state(ckpt["rng"])
+    # Checkpoints written before these were saved resume with the freshly seeded generators.
+    if "py_rng" in ckpt:
+        random.setstate(ckpt["py_rng"])
+    if "np_rng" in ckpt:
+        name, keys, pos, has_gauss, gauss = ckpt["np_rng"]
+        np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
+
+
+def restore_zeroed_grads(model, ckpt):
+    """Before PyTorch 2.0, zero_grad() leaves zeros, not None, in every gradient it has seen, and AdamW
+    steps (decay, momentum) a parameter whose gradient is zero but skips one whose gradient is None. A
+    step where modality dropout blanked a branch therefore moves its weights in an uninterrupted run;
+    the resumed run must hold the same zeros to move them the same way."""
+    with_grad = set(ckpt.get("with_grad", []))
+    for name, p in model.named_parameters():
+        if name in with_grad:
+            p.grad = torch.zeros_like(p)
+
+
 def predict(model, clips, norm, video_dim, audio_dim, batch=16):
     model.eval()
     out = []
@@ -255,7 +285,8 @@ def train(features_dir, out_dir, config, card_fields, log=_log):
         model.load_state_dict(ckpt["model"])
         optimiser.load_state_dict(ckpt["optimiser"])
         scheduler.load_state_dict(ckpt["scheduler"])
-        torch.set_rng_state(ckpt["rng"])
+        restore_random_state(ckpt)
+        restore_zeroed_grads(model, ckpt)
         state = ckpt["state"]
         best_weights = torch.load(os.path.join(ckpt_dir, "best.pt"))["model"]
         log(f"resumed from {last_path} after epoch {state['epoch']}")
@@ -320,7 +351,8 @@ def train(features_dir, out_dir, config, card_fields, log=_log):
                 "model": model.state_dict(),
                 "optimiser": optimiser.state_dict(),
                 "scheduler": scheduler.state_dict(),
-                "rng": torch.get_rng_state(),
+                **random_state(),
+                "with_grad": [n for n, p in model.named_parameters() if p.grad is not None],
                 "state": state,
                 "config": config.as_dict(),
             },

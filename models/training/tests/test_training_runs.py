@@ -6,11 +6,12 @@ import json
 import os
 import tempfile
 import unittest
-from contextlib import redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
 
 import torch
 
 from eri_train import safetensors_io
+from eri_train.__main__ import main
 from eri_train.data import INDEX_FORMAT, DatasetError
 from eri_train.package import load_package
 from eri_train.train import TrainConfig, train
@@ -50,6 +51,21 @@ class Resume(unittest.TestCase):
         with open(os.path.join(self.out, "training-log.json"), encoding="utf-8") as f:
             self.assertEqual([r["epoch"] for r in json.load(f)["history"]], [1, 2])
 
+    def test_a_resumed_run_goes_on_as_the_uninterrupted_one(self):
+        # Modality dropout draws from Python's generator, which a rerun seeds afresh, and a branch it
+        # blanks keeps zero gradients that AdamW still steps: the checkpoint must carry both.
+        settings = {"modality_dropout": 0.9, "feature_noise": 0.5}
+        whole = self.out
+        self.run_train(epochs=3, **settings)
+        self.out = tempfile.mkdtemp()
+        self.run_train(epochs=1, **settings)
+        self.run_train(epochs=3, **settings)
+        a = torch.load(os.path.join(whole, "checkpoints", "last.pt"))["model"]
+        b = torch.load(os.path.join(self.out, "checkpoints", "last.pt"))["model"]
+        self.assertEqual(a.keys(), b.keys())
+        for k in a:
+            self.assertTrue(torch.equal(a[k], b[k]), k)
+
     def test_other_settings_are_refused(self):
         self.run_train(epochs=1)
         with self.assertRaisesRegex(ValueError, "feature_noise"):
@@ -82,6 +98,18 @@ class InputBlocks(unittest.TestCase):
     def test_an_unknown_block_is_refused(self):
         with self.assertRaisesRegex(DatasetError, "no block nope"):
             train(self.features, self.out, TrainConfig(epochs=1, audio_blocks=["nope"]), self.fields, log=lambda _m: None)
+
+    def test_the_cli_reads_block_lists_as_eri_train_does(self):
+        err = io.StringIO()
+        with redirect_stdout(io.StringIO()), redirect_stderr(err):
+            self.assertEqual(main(["train", self.features, "--out", self.out, "--epochs", "1",
+                                   "--video-blocks", "x, z", "--audio-blocks", " y"]), 0)
+            self.assertEqual(main(["train", self.features, "--out", tempfile.mkdtemp(), "--epochs", "1",
+                                   "--video-blocks", "x, nope"]), 1)
+        _, card = load_package(self.out)
+        self.assertEqual(card["training"]["settings"]["video_blocks"], ["x", "z"])
+        self.assertEqual(card["training"]["settings"]["audio_blocks"], ["y"])
+        self.assertIn("no block nope", err.getvalue())
 
 
 if __name__ == "__main__":
