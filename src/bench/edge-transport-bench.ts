@@ -20,7 +20,7 @@ import type {
   EdgeTransportRunResult,
 } from './edge-transport-protocol.js';
 import { describeMachine, machineInfo, type Summary, summarize, table } from './harness.js';
-import { pidsNamed, processCpuSeconds } from './proc-usage.js';
+import { descendantsNamed, processCpuSeconds } from './proc-usage.js';
 
 /**
  * `eri bench edge-transport`: which transport should carry an edge page's feature steps, the frame
@@ -145,9 +145,9 @@ async function startServer(
   return { http, origin: `http://127.0.0.1:${(http.address() as AddressInfo).port}` };
 }
 
-/** CPU of every process named chromium: the bench's own browser (its renderers and GPU process too). */
+/** CPU of the bench's own browser: the chromium processes under this one (renderers and GPU process too). */
 async function chromiumCpuSeconds(): Promise<number> {
-  const pids = await pidsNamed('chromium');
+  const pids = await descendantsNamed(process.pid, 'chromium');
   let total = 0;
   for (const pid of pids) total += await processCpuSeconds(pid);
   return total;

@@ -17,13 +17,25 @@ export async function processRssMiB(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
-/** The pids of the running processes whose command name (/proc/<pid>/comm) is `name`. */
-export async function pidsNamed(name: string): Promise<number[]> {
-  const pids: number[] = [];
+/**
+ * The running descendants of `root` whose command name (/proc/<pid>/comm) is `name`: the processes a
+ * bench started itself, not others of the same name on a shared machine.
+ */
+export async function descendantsNamed(root: number, name: string): Promise<number[]> {
+  const parentOf = new Map<number, number>();
+  const named = new Set<number>();
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    const comm = await readFile(`/proc/${entry}/comm`, 'utf8').catch(() => '');
-    if (comm.trim() === name) pids.push(Number(entry));
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    if (!stat) continue;
+    const pid = Number(entry);
+    parentOf.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name) named.add(pid);
   }
-  return pids;
+  const descends = (pid: number): boolean => {
+    for (let p = parentOf.get(pid); p !== undefined && p > 0; p = parentOf.get(p))
+      if (p === root) return true;
+    return false;
+  };
+  return [...named].filter(descends);
 }
