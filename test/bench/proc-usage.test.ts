@@ -15,6 +15,10 @@ test('descendantsNamed finds the processes this one started, not others of the s
     assert.ok(!found.includes(stranger), `stranger ${stranger} not in ${found}`);
   } finally {
     own.kill();
-    process.kill(stranger);
+    try {
+      process.kill(stranger);
+    } catch {
+      // already gone
+    }
   }
 });
