@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { portraitPath } from '../src/dataset/portraits.js';
 import { synthesizeClip } from '../src/features/synthetic-clip.js';
 import { SHARED_DIR } from './helpers.js';
 
@@ -64,4 +65,29 @@ export function testMedia(relative: string): { path: string; skip: string | fals
       ? false
       : `test media not found: ${path} (clone beside ../shared or set ERI_SHARED_DIR)`,
   };
+}
+
+/** A real picture (the public-domain portrait when setup fetched it, else ffmpeg's test card) as RGB bytes. */
+export async function portraitRgb(size: number): Promise<Uint8Array> {
+  const portrait = portraitPath('grace_hopper');
+  const input = existsSync(portrait) ? ['-i', portrait] : ['-f', 'lavfi', '-i', 'testsrc=size=512x512'];
+  const { stdout } = await run(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      ...input,
+      '-frames:v',
+      '1',
+      '-vf',
+      `scale=${size}:${size}`,
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-',
+    ],
+    { encoding: 'buffer', maxBuffer: 64 << 20 },
+  );
+  return new Uint8Array(stdout);
 }

@@ -1,52 +1,22 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { cp, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { portraitPath } from '../../src/dataset/portraits.js';
 import type { FaceNetworkId } from '../../src/features/face/face-graphs.js';
 import { convertedNetwork, humanModelsDir } from '../../src/features/face/face-networks.js';
 import { convertGraphModel } from '../../src/onnx/tfjs/convert.js';
 import { readGraphModel, widenFloat16 } from '../../src/onnx/tfjs/graph-model.js';
 import { loadReferenceModel } from '../../src/onnx/tfjs/tfjs-reference.js';
 import { withTempDir } from '../helpers.js';
-
-const run = promisify(execFile);
-
-/** A real picture (the public-domain portrait when setup fetched it, else ffmpeg's test card) as RGB bytes. */
-async function picture(size: number): Promise<Uint8Array> {
-  const portrait = portraitPath('grace_hopper');
-  const input = existsSync(portrait) ? ['-i', portrait] : ['-f', 'lavfi', '-i', 'testsrc=size=512x512'];
-  const { stdout } = await run(
-    'ffmpeg',
-    [
-      '-v',
-      'error',
-      ...input,
-      '-frames:v',
-      '1',
-      '-vf',
-      `scale=${size}:${size}`,
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'rgb24',
-      '-',
-    ],
-    { encoding: 'buffer', maxBuffer: 64 << 20 },
-  );
-  return new Uint8Array(stdout);
-}
+import { portraitRgb } from '../media.js';
 
 /** Each network's input as Human prepares it, `batch` items that differ in brightness. */
 async function inputFor(id: FaceNetworkId, batch: number): Promise<{ data: Float32Array; dims: number[] }> {
   const spec = { detector: [256, 3], mesh: [192, 3], iris: [64, 3], expression: [64, 1] }[id];
   const [size, channels] = spec as [number, number];
-  const rgb = await picture(size);
+  const rgb = await portraitRgb(size);
   const item = size * size * channels;
   const data = new Float32Array(batch * item);
   for (let b = 0; b < batch; b++) {

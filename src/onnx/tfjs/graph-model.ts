@@ -55,12 +55,14 @@ const weightSchema = z.object({
   quantization: quantizationSchema.optional(),
 });
 
+const manifestSchema = z
+  .array(z.object({ paths: z.array(z.string().min(1)).min(1), weights: z.array(weightSchema) }))
+  .min(1);
+
 export const graphModelJsonSchema = z.object({
   format: z.literal('graph-model'),
   modelTopology: z.object({ node: z.array(nodeSchema).min(1) }).passthrough(),
-  weightsManifest: z
-    .array(z.object({ paths: z.array(z.string().min(1)).min(1), weights: z.array(weightSchema) }))
-    .min(1),
+  weightsManifest: manifestSchema,
 });
 
 export type GraphNode = z.infer<typeof nodeSchema>;
@@ -141,21 +143,31 @@ function readConstants(
   return constants;
 }
 
-/** Reads `model.json` and its shards (paths relative to the JSON file). */
-export async function readGraphModel(jsonPath: string): Promise<GraphModel> {
-  const name = basename(jsonPath).replace(/\.json$/, '');
+async function readJson(jsonPath: string, what: string): Promise<{ text: Buffer; value: unknown }> {
   let text: Buffer;
   try {
     text = await readFile(jsonPath);
   } catch (cause) {
-    throw new EriError('ERI_ERR_FEATURES', `cannot read the graph model ${jsonPath}`, { cause });
+    throw new EriError('ERI_ERR_FEATURES', `cannot read the ${what} ${jsonPath}`, { cause });
   }
-  const parsed = graphModelJsonSchema.safeParse(JSON.parse(text.toString('utf8')));
-  if (!parsed.success) fail(name, `not a TensorFlow.js graph model: ${parsed.error.issues[0]?.message}`);
+  try {
+    return { text, value: JSON.parse(text.toString('utf8')) };
+  } catch (cause) {
+    throw new EriError('ERI_ERR_FEATURES', `the ${what} ${jsonPath} is not JSON`, { cause });
+  }
+}
+
+/** The constants of a weights manifest's groups, from their shards (paths relative to `jsonPath`). */
+async function readManifest(
+  name: string,
+  jsonPath: string,
+  text: Buffer,
+  groups: z.infer<typeof manifestSchema>,
+): Promise<{ constants: Map<string, Constant>; sha256: string }> {
   const hash = createHash('sha256').update(text);
   const shards: Buffer[] = [];
   const manifest: z.infer<typeof weightSchema>[] = [];
-  for (const group of parsed.data.weightsManifest) {
+  for (const group of groups) {
     for (const path of group.paths) {
       if (path.includes('..') || path.startsWith('/'))
         fail(name, `shard path '${path}' leaves the model folder`);
@@ -166,11 +178,38 @@ export async function readGraphModel(jsonPath: string): Promise<GraphModel> {
     manifest.push(...group.weights);
   }
   return {
-    name,
-    nodes: parsed.data.modelTopology.node,
     constants: readConstants(name, manifest, new Uint8Array(Buffer.concat(shards))),
     sha256: hash.digest('hex'),
   };
+}
+
+/** Reads `model.json` and its shards (paths relative to the JSON file). */
+export async function readGraphModel(jsonPath: string): Promise<GraphModel> {
+  const name = basename(jsonPath).replace(/\.json$/, '');
+  const { text, value } = await readJson(jsonPath, 'graph model');
+  const parsed = graphModelJsonSchema.safeParse(value);
+  if (!parsed.success) fail(name, `not a TensorFlow.js graph model: ${parsed.error.issues[0]?.message}`);
+  const { constants, sha256 } = await readManifest(name, jsonPath, text, parsed.data.weightsManifest);
+  return { name, nodes: parsed.data.modelTopology.node, constants, sha256 };
+}
+
+/**
+ * The weights of a network whose architecture is code, not a graph (face-api's nets): a bare weights
+ * manifest (`<name>-weights_manifest.json`, the groups of a model.json's `weightsManifest`) and its
+ * shards, dequantized as the manifest says.
+ */
+export interface WeightsModel {
+  name: string;
+  constants: Map<string, Constant>;
+  sha256: string;
+}
+
+export async function readWeightsManifest(jsonPath: string): Promise<WeightsModel> {
+  const name = basename(jsonPath).replace(/-weights_manifest\.json$|\.json$/, '');
+  const { text, value } = await readJson(jsonPath, 'weights manifest');
+  const parsed = manifestSchema.safeParse(value);
+  if (!parsed.success) fail(name, `not a TensorFlow.js weights manifest: ${parsed.error.issues[0]?.message}`);
+  return { name, ...(await readManifest(name, jsonPath, text, parsed.data)) };
 }
 
 /** Decodes the attribute forms the converter reads. */
